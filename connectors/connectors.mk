@@ -1,0 +1,1 @@
+# connectors: build fragment, included by Makefile.am

@@ -1,0 +1,88 @@
+/* omnibus public SDK: the services the host (omnibusd) offers a plugin instance.
+ *
+ * The table is versioned: it starts with the ABI minor and its own size, and functions are only
+ * ever appended. A plugin checks OMB_HOST_HAS(host, fn) before calling a function that arrived
+ * after ABI 1.0. Every function is called on the instance's own thread (the thread that runs
+ * the instance's callbacks), except now_ms/monotonic_ms, which are thread-safe.
+ */
+#ifndef OMNIBUS_HOST_H
+#define OMNIBUS_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <jansson.h>
+
+#include <omnibus/err.h>
+#include <omnibus/log.h>
+
+/* An instance of a plugin, as the host knows it. Opaque to plugins. */
+struct omb_instance;
+
+/* Timer and fd callbacks run on the instance's thread. */
+typedef void (*omb_timer_fn)(void *arg);
+typedef void (*omb_fd_fn)(int fd, unsigned events, void *arg);
+
+enum omb_fd_event {
+    OMB_FD_READ = 1u << 0,
+    OMB_FD_WRITE = 1u << 1
+};
+
+#if defined(__GNUC__)
+#define OMB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define OMB_PRINTF(fmt, args)
+#endif
+
+struct omb_host_api {
+    uint32_t abi_minor; /* the host's OMB_ABI_MINOR */
+    uint32_t size;      /* sizeof(struct omb_host_api) in the host */
+
+    /* Log one line. The host prefixes "[connector:<plugin>:<instance>]", applies the instance's
+     * level, and never shows SENSITIVE option values. */
+    void (*log)(struct omb_instance *self, enum omb_log_level level, const char *fmt, ...)
+        OMB_PRINTF(3, 4);
+
+    /* Hand an event (see omnibus/event.h) to the router. Steals `event` when it returns 0;
+     * otherwise the caller still owns it:
+     *   OMB_EINVAL    the event is malformed (see event_check for why)
+     *   OMB_EAGAIN    backpressure: try again later (from a timer), nothing was taken
+     *   OMB_ESTOPPED  the daemon is stopping; keep the event for the next run */
+    int (*emit)(struct omb_instance *self, json_t *event);
+
+    /* Check an event as emit() would, without taking it. 0 or OMB_EINVAL with a reason in err. */
+    int (*event_check)(const json_t *event, char *err, size_t errlen);
+
+    /* The instance's configured name (borrowed, valid until destroy). */
+    const char *(*instance_name)(struct omb_instance *self);
+
+    /* Run fn(arg) after delay_ms, then every interval_ms if interval_ms > 0. *id_out (may be
+     * NULL) receives an id for timer_cancel. */
+    int (*timer_add)(struct omb_instance *self, uint64_t delay_ms, uint64_t interval_ms,
+                     omb_timer_fn fn, void *arg, uint64_t *id_out);
+    int (*timer_cancel)(struct omb_instance *self, uint64_t id);
+
+    /* Call fn when fd is readable/writable (enum omb_fd_event bits). One watch per fd. */
+    int (*fd_watch)(struct omb_instance *self, int fd, unsigned events, omb_fd_fn fn, void *arg);
+    int (*fd_unwatch)(struct omb_instance *self, int fd);
+
+    /* Instance metrics, reported per instance by the admin socket. `name` is copied. */
+    void (*metric_counter_add)(struct omb_instance *self, const char *name, uint64_t delta);
+    void (*metric_gauge_set)(struct omb_instance *self, const char *name, int64_t value);
+
+    /* Wall clock (Unix epoch) and monotonic clock, in milliseconds. */
+    int64_t (*now_ms)(void);
+    int64_t (*monotonic_ms)(void);
+
+    /* True once the daemon has begun to stop: a source should finish what it began and start
+     * nothing new. */
+    bool (*stopping)(struct omb_instance *self);
+
+    /* ABI 1.0 ends here. Append new functions below, never reorder. */
+};
+
+/* True when the host's table is large enough to hold `fn`. */
+#define OMB_HOST_HAS(host, fn) \
+    ((host)->size >= offsetof(struct omb_host_api, fn) + sizeof((host)->fn) && (host)->fn != NULL)
+
+#endif /* OMNIBUS_HOST_H */

@@ -1,0 +1,35 @@
+/* jq programs (libjq 1.6) over jansson values. A compiled program belongs to one thread: a
+ * jq_state is not thread-safe, so each router worker compiles its own.
+ *
+ * Numbers: libjq keeps every number as a double, so an integer above 2^53 loses digits inside
+ * a program. Results convert back exactly for integers up to 2^53 (money in minor units,
+ * quantities); carry platform ids as strings. */
+#ifndef OMNIBUS_JQ_H
+#define OMNIBUS_JQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+struct omb_jq;
+
+/* Compile `program`. Returns NULL with jq's own message(s) in err when it does not compile. */
+struct omb_jq *omb_jq_compile(const char *program, char *err, size_t errlen);
+
+/* Free; NULL-safe, sets *jqp to NULL. */
+void omb_jq_destroy(struct omb_jq **jqp);
+
+/* Receives one result; steals `result`. A non-zero return stops the run and is returned. */
+typedef int (*omb_jq_result_fn)(json_t *result, void *arg);
+
+/* Run the program on `input` (borrowed). Each result goes to fn in order. Returns the number of
+ * results (>= 0), or OMB_EINVAL with jq's error in err when the program raises an error (results
+ * before the error were already handed to fn), or fn's non-zero return. */
+int omb_jq_run(struct omb_jq *jq, const json_t *input, omb_jq_result_fn fn, void *arg, char *err,
+               size_t errlen);
+
+/* Run as a filter: *pass is true when the first result is neither false nor null (no result:
+ * false). Returns 0, or OMB_EINVAL with jq's error in err. */
+int omb_jq_test(struct omb_jq *jq, const json_t *input, bool *pass, char *err, size_t errlen);
+
+#endif /* OMNIBUS_JQ_H */

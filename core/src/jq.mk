@@ -1,0 +1,1 @@
+# core/src: build fragment, included by Makefile.am

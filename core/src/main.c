@@ -1,0 +1,7 @@
+/* omnibusd: placeholder until the runtime lands. */
+#include <stdio.h>
+int main(void)
+{
+    puts("omnibusd");
+    return 0;
+}

@@ -1,0 +1,1 @@
+# tests/abi: build fragment, included by Makefile.am
