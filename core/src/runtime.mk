@@ -1,1 +1,18 @@
-# core/src: build fragment, included by Makefile.am
+# core/src: the running daemon (envelope, log, instances and host API, router, daemon, main).
+noinst_LTLIBRARIES += libombruntime.la
+libombruntime_la_CFLAGS = $(AM_CFLAGS) $(CORE_CFLAGS)
+libombruntime_la_LIBADD = libombconfig.la libombjq.la libombcore.la $(CORE_LIBS)
+libombruntime_la_SOURCES = \
+	core/src/envelope.c core/src/envelope.h \
+	core/src/log.c core/src/log.h \
+	core/src/runtime.h \
+	core/src/instance.c core/src/instance.h core/src/instance_priv.h \
+	core/src/host.c \
+	core/src/router.c core/src/router.h \
+	core/src/daemon.c core/src/daemon.h
+
+check_PROGRAMS += tests/unit/envelope_test
+tests_unit_envelope_test_SOURCES = tests/unit/envelope_test.c
+tests_unit_envelope_test_CFLAGS = $(TEST_CFLAGS)
+tests_unit_envelope_test_LDADD = libombruntime.la $(TEST_LDADD)
+TESTS += tests/unit/envelope_test

@@ -1,0 +1,359 @@
+/* The daemon's life: start a configuration, drain and stop it, reload it. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "daemon.h"
+#include "envelope.h"
+#include "err_str.h"
+#include "instance.h"
+#include "log.h"
+#include "router.h"
+#include "runtime.h"
+
+#ifndef OMB_PLUGIN_DIR
+#define OMB_PLUGIN_DIR "/usr/local/lib/omnibus/plugins"
+#endif
+
+/* One running configuration. */
+struct generation {
+    struct omb_config *cfg; /* owned */
+    struct omb_runtime rt;
+    struct omb_instance **inst;
+    size_t n_inst;
+    struct omb_routes *routes; /* owned; the router borrows it */
+    struct omb_router *router;
+};
+
+const char *omb_plugin_path_choose(const char *cli, const struct omb_config *cfg)
+{
+    if (cli && cli[0]) {
+        return cli;
+    }
+    const char *env = getenv("OMNIBUS_PLUGIN_PATH");
+    if (env && env[0]) {
+        return env;
+    }
+    if (cfg && cfg->plugin_dir) {
+        return cfg->plugin_dir;
+    }
+    return OMB_PLUGIN_DIR;
+}
+
+int omb_daemon_load(const char *config_path, const char *cli_plugin_dir,
+                    struct omb_config **cfg_out, struct omb_registry **reg_out,
+                    struct omb_diags *diags)
+{
+    struct omb_config *pre = NULL;
+    *cfg_out = NULL;
+    /* A first pass without plugins finds <daemon plugin-dir> and the syntax errors. */
+    int rc = omb_config_load(config_path, NULL, NULL, &pre, diags);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!*reg_out) {
+        *reg_out = omb_registry_new(omb_plugin_path_choose(cli_plugin_dir, pre));
+        if (!*reg_out) {
+            omb_config_destroy(&pre);
+            return OMB_ENOMEM;
+        }
+    }
+    omb_config_destroy(&pre);
+    return omb_config_load(config_path, omb_registry_lookup, *reg_out, cfg_out, diags);
+}
+
+static size_t default_workers(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static void generation_free(struct generation *g)
+{
+    omb_router_destroy(&g->router);
+    for (size_t i = 0; i < g->n_inst; i++) {
+        omb_instance_destroy(&g->inst[i]);
+    }
+    free(g->inst);
+    g->inst = NULL;
+    g->n_inst = 0;
+    omb_routes_destroy(&g->routes);
+    omb_config_destroy(&g->cfg);
+}
+
+static void log_summary(struct generation *g)
+{
+    for (size_t i = 0; g->routes && i < g->routes->n; i++) {
+        struct omb_route_rt *r = &g->routes->v[i];
+        omb_log(OMB_LOG_INFO, "router",
+                "route '%s': in %llu, passed %llu, filtered %llu, transformed %llu, errors %llu, "
+                "queued %llu",
+                r->name, (unsigned long long)atomic_load(&r->in),
+                (unsigned long long)atomic_load(&r->passed),
+                (unsigned long long)atomic_load(&r->filtered),
+                (unsigned long long)atomic_load(&r->transformed),
+                (unsigned long long)atomic_load(&r->errors),
+                (unsigned long long)atomic_load(&r->queued));
+    }
+    for (size_t i = 0; i < g->n_inst; i++) {
+        struct omb_instance_stats s;
+        omb_instance_stats(g->inst[i], &s);
+        omb_log(OMB_LOG_INFO, "daemon",
+                "connector '%s': emitted %llu, received %llu, delivered %llu, retried %llu, "
+                "rejected %llu",
+                omb_instance_name(g->inst[i]), (unsigned long long)s.emitted,
+                (unsigned long long)s.received, (unsigned long long)s.delivered,
+                (unsigned long long)s.retried, (unsigned long long)s.rejected);
+    }
+}
+
+/* Take ownership of cfg and start it. On failure everything started is stopped again. */
+static int generation_start(struct generation *g, void *zctx, unsigned gen,
+                            struct omb_config *cfg, struct omb_registry *reg)
+{
+    struct omb_diags diags;
+    char err[512];
+    omb_diags_init(&diags);
+    memset(g, 0, sizeof(*g));
+    g->cfg = cfg;
+    g->rt.zctx = zctx;
+    g->rt.gen = gen;
+    g->rt.n_workers = cfg->workers > 0 ? (size_t)cfg->workers : default_workers();
+    g->rt.retry_base_ms = 200;
+    g->rt.retry_max_ms = 60000;
+    atomic_init(&g->rt.inflight, 0);
+    atomic_init(&g->rt.stopping, false);
+    /* --log-level (passed as OMB_LOG_LEVEL) wins over <daemon log-level>. */
+    const char *level = getenv("OMB_LOG_LEVEL");
+    if (!level || omb_log_level_parse(level) < 0) {
+        level = cfg->log_level ? cfg->log_level : "info";
+    }
+    int lvl = omb_log_level_parse(level);
+    omb_log_set_level(lvl >= 0 ? (enum omb_log_level)lvl : OMB_LOG_INFO);
+
+    g->inst = calloc(cfg->n_connectors ? cfg->n_connectors : 1, sizeof(*g->inst));
+    if (!g->inst) {
+        goto fail;
+    }
+    for (size_t i = 0; i < cfg->n_connectors; i++) {
+        const struct omb_config_connector *cc = &cfg->connectors[i];
+        const struct omb_plugin *p = omb_registry_get(reg, cc->plugin, err, sizeof(err));
+        if (!p) {
+            omb_diags_error(&diags, cfg->path, cc->line, "%s", err);
+            goto fail;
+        }
+        g->inst[i] = omb_instance_new(&g->rt, cc, p, cfg->path, &diags);
+        if (!g->inst[i]) {
+            goto fail;
+        }
+        g->n_inst++;
+    }
+    g->routes = omb_routes_build(cfg, g->inst, g->n_inst, 1, err, sizeof(err));
+    if (!g->routes) {
+        omb_log(OMB_LOG_ERROR, "daemon", "%s", err);
+        goto fail;
+    }
+    g->router = omb_router_new(&g->rt, g->inst, g->n_inst, g->routes);
+    if (!g->router || omb_router_start(g->router) != 0) {
+        goto fail;
+    }
+    for (size_t i = 0; i < g->n_inst; i++) {
+        int rc = omb_instance_run(g->inst[i]);
+        if (rc != 0) {
+            omb_log(OMB_LOG_ERROR, "daemon", "connector '%s' did not start: %s",
+                    omb_instance_name(g->inst[i]), omb_strerror(rc));
+            goto fail;
+        }
+    }
+    omb_log(OMB_LOG_INFO, "daemon",
+            "running %s (sha256 %.12s): %zu connector(s), %zu route(s), %zu worker(s)",
+            cfg->path, cfg->hash, g->n_inst, g->routes->n, g->rt.n_workers);
+    omb_diags_clear(&diags);
+    return 0;
+fail:
+    for (size_t i = 0; i < diags.n; i++) {
+        omb_log(OMB_LOG_ERROR, "config", "%s:%d: %s", diags.v[i].file, diags.v[i].line,
+                diags.v[i].msg);
+    }
+    omb_diags_clear(&diags);
+    generation_free(g);
+    return OMB_EINVAL;
+}
+
+/* Stop producing, wait for what is in flight to be delivered (up to the drain deadline), then
+ * stop every thread. */
+static void generation_stop(struct generation *g)
+{
+    atomic_store(&g->rt.stopping, true);
+    for (size_t i = 0; i < g->n_inst; i++) {
+        omb_instance_stop_sources(g->inst[i]);
+    }
+    int64_t deadline = omb_monotonic_ms() + g->cfg->drain_timeout_ms;
+    while (atomic_load(&g->rt.inflight) > 0 && omb_monotonic_ms() < deadline) {
+        sleep_ms(5);
+    }
+    int64_t left = atomic_load(&g->rt.inflight);
+    if (left > 0) {
+        omb_log(OMB_LOG_ERROR, "daemon",
+                "drain deadline (%lld ms) passed with %lld event(s) still in flight",
+                (long long)g->cfg->drain_timeout_ms, (long long)left);
+    }
+    omb_router_stop(g->router);
+    for (size_t i = 0; i < g->n_inst; i++) {
+        omb_instance_exit(g->inst[i]);
+    }
+    log_summary(g);
+    generation_free(g);
+}
+
+static bool same_connectors(const struct omb_config *a, const struct omb_config *b)
+{
+    if (a->n_connectors != b->n_connectors || a->workers != b->workers) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_connectors; i++) {
+        const struct omb_config_connector *x = &a->connectors[i], *y = &b->connectors[i];
+        if (strcmp(x->name, y->name) != 0 || strcmp(x->plugin, y->plugin) != 0 ||
+            (x->log_level == NULL) != (y->log_level == NULL) ||
+            (x->log_level && strcmp(x->log_level, y->log_level) != 0) ||
+            x->n_options != y->n_options) {
+            return false;
+        }
+        for (size_t k = 0; k < x->n_options; k++) {
+            if (strcmp(x->options[k].name, y->options[k].name) != 0 ||
+                strcmp(x->options[k].value, y->options[k].value) != 0) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static void reload(struct generation *g, void *zctx, unsigned *gen, struct omb_registry *reg,
+                   const char *config_path)
+{
+    struct omb_diags diags;
+    struct omb_config *cfg = NULL;
+    omb_diags_init(&diags);
+    omb_log(OMB_LOG_INFO, "daemon", "reloading %s", config_path);
+    int rc = omb_config_load(config_path, omb_registry_lookup, reg, &cfg, &diags);
+    if (rc != 0) {
+        for (size_t i = 0; i < diags.n; i++) {
+            omb_log(OMB_LOG_ERROR, "config", "%s:%d: %s", diags.v[i].file, diags.v[i].line,
+                    diags.v[i].msg);
+        }
+        omb_log(OMB_LOG_ERROR, "daemon",
+                "reload refused: the new config has %zu error(s); the old one keeps running",
+                diags.errors);
+        omb_diags_clear(&diags);
+        return;
+    }
+    omb_diags_clear(&diags);
+    if (same_connectors(g->cfg, cfg)) {
+        /* Only routes changed: swap the table under the running connectors. */
+        char err[512];
+        struct omb_routes *routes = omb_routes_build(cfg, g->inst, g->n_inst,
+                                                     g->routes->version + 1, err, sizeof(err));
+        if (!routes) {
+            omb_log(OMB_LOG_ERROR, "daemon", "reload refused: %s", err);
+            omb_config_destroy(&cfg);
+            return;
+        }
+        struct omb_routes *old = omb_router_swap(g->router, routes);
+        g->routes = routes;
+        omb_routes_destroy(&old);
+        omb_config_destroy(&g->cfg);
+        g->cfg = cfg;
+        omb_log(OMB_LOG_INFO, "daemon", "reloaded: routes swapped (%zu route(s), sha256 %.12s)",
+                routes->n, cfg->hash);
+        return;
+    }
+    /* Connectors changed: drain the running configuration, then start the new one. */
+    struct omb_config *old_cfg = NULL;
+    struct omb_diags d2;
+    omb_diags_init(&d2);
+    omb_config_load(g->cfg->path, omb_registry_lookup, reg, &old_cfg, &d2);
+    omb_diags_clear(&d2);
+    generation_stop(g);
+    if (generation_start(g, zctx, ++*gen, cfg, reg) == 0) {
+        omb_config_destroy(&old_cfg);
+        omb_log(OMB_LOG_INFO, "daemon", "reloaded: connectors restarted");
+        return;
+    }
+    omb_log(OMB_LOG_ERROR, "daemon", "the new config did not start; going back to the old one");
+    if (!old_cfg || generation_start(g, zctx, ++*gen, old_cfg, reg) != 0) {
+        omb_log(OMB_LOG_ERROR, "daemon", "the old config did not start either");
+    }
+}
+
+int omb_daemon_run(const char *config_path, const char *cli_plugin_dir)
+{
+    struct omb_diags diags;
+    struct omb_config *cfg = NULL;
+    struct omb_registry *reg = NULL;
+    struct generation g;
+    unsigned gen = 1;
+    int status = 1;
+
+    memset(&g, 0, sizeof(g));
+    omb_diags_init(&diags);
+    /* Signals are taken synchronously by this thread; every other thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (omb_daemon_load(config_path, cli_plugin_dir, &cfg, &reg, &diags) != 0) {
+        omb_diags_print(&diags, stderr);
+        goto out;
+    }
+    for (size_t i = 0; i < diags.n; i++) {
+        omb_log(OMB_LOG_WARN, "config", "%s:%d: %s", diags.v[i].file, diags.v[i].line,
+                diags.v[i].msg);
+    }
+    void *zctx = zmq_ctx_new();
+    if (!zctx) {
+        omb_log(OMB_LOG_ERROR, "daemon", "cannot create a ZeroMQ context");
+        omb_config_destroy(&cfg);
+        goto out;
+    }
+    if (generation_start(&g, zctx, gen, cfg, reg) != 0) {
+        zmq_ctx_term(zctx);
+        goto out;
+    }
+    for (;;) {
+        struct timespec ts = { 1, 0 };
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGHUP) {
+            reload(&g, zctx, &gen, reg, config_path);
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            omb_log(OMB_LOG_INFO, "daemon", "%s: draining and stopping",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+    }
+    if (g.cfg) {
+        generation_stop(&g);
+    }
+    zmq_ctx_term(zctx);
+    omb_log(OMB_LOG_INFO, "daemon", "stopped");
+    status = 0;
+out:
+    omb_diags_clear(&diags);
+    omb_registry_destroy(&reg);
+    return status;
+}

@@ -1,0 +1,337 @@
+/* Canonical event envelopes. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <omnibus/err.h>
+#include "envelope.h"
+
+static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t id_last_ms;
+static uint8_t id_last_rand[10];
+
+int64_t omb_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t omb_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void fill_random(uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = getrandom(buf + got, len - got, 0);
+        if (n <= 0) {
+            /* getrandom cannot fail after boot for small sizes; fall back to the clock so that
+             * ids stay unique through the monotonic increment below anyway. */
+            for (; got < len; got++) {
+                buf[got] = (uint8_t)(omb_monotonic_ms() >> (got % 8));
+            }
+            return;
+        }
+        got += (size_t)n;
+    }
+}
+
+void omb_id_new(char out[OMB_EVENT_ID_LEN + 1])
+{
+    uint8_t b[16];
+    uint64_t ms = (uint64_t)omb_now_ms();
+
+    pthread_mutex_lock(&id_lock);
+    if (ms <= id_last_ms) {
+        /* Same millisecond (or the clock stepped back): increment the random part so that ids
+         * stay strictly increasing. */
+        ms = id_last_ms;
+        for (int i = 9; i >= 0; i--) {
+            if (++id_last_rand[i] != 0) {
+                break;
+            }
+        }
+    } else {
+        fill_random(id_last_rand, sizeof(id_last_rand));
+        id_last_rand[0] &= 0x7f; /* headroom for increments within one ms */
+        id_last_ms = ms;
+    }
+    memcpy(b + 6, id_last_rand, 10);
+    pthread_mutex_unlock(&id_lock);
+
+    for (int i = 5; i >= 0; i--) {
+        b[i] = (uint8_t)(ms & 0xff);
+        ms >>= 8;
+    }
+    /* 128 bits as 26 base32 digits: the first digit carries the top 3 bits. */
+    int bit = -2; /* 26*5 = 130 bits: two leading zero bits */
+    for (int i = 0; i < OMB_EVENT_ID_LEN; i++) {
+        unsigned v = 0;
+        for (int j = 0; j < 5; j++, bit++) {
+            v <<= 1;
+            if (bit >= 0) {
+                v |= (b[bit / 8] >> (7 - bit % 8)) & 1u;
+            }
+        }
+        out[i] = crockford[v];
+    }
+    out[OMB_EVENT_ID_LEN] = '\0';
+}
+
+void omb_time_format(int64_t ms, char out[OMB_TIME_LEN + 1])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char buf[64]; /* roomy enough for any int the compiler imagines; the real value is 24 */
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    memcpy(out, buf, OMB_TIME_LEN);
+    out[OMB_TIME_LEN] = '\0';
+}
+
+static bool word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static bool types_prefix_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > OMB_EVENT_TYPE_MAX) {
+        return false;
+    }
+    bool word_start = true;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (word_start) {
+                return false;
+            }
+            word_start = true;
+            continue;
+        }
+        if (word_start && !(c >= 'a' && c <= 'z')) {
+            return false;
+        }
+        if (!word_char(c)) {
+            return false;
+        }
+        word_start = false;
+    }
+    return !word_start;
+}
+
+bool omb_type_valid(const char *type)
+{
+    return type && types_prefix_valid(type, strlen(type));
+}
+
+bool omb_type_pattern_valid(const char *pattern)
+{
+    if (!pattern) {
+        return false;
+    }
+    size_t len = strlen(pattern);
+    if (len == 1 && pattern[0] == '*') {
+        return true;
+    }
+    if (len > 2 && pattern[len - 2] == '.' && pattern[len - 1] == '*') {
+        return types_prefix_valid(pattern, len - 2);
+    }
+    return types_prefix_valid(pattern, len);
+}
+
+bool omb_type_match(const char *pattern, const char *type)
+{
+    size_t plen = strlen(pattern);
+    if (plen == 1 && pattern[0] == '*') {
+        return true;
+    }
+    if (plen >= 2 && pattern[plen - 1] == '*' && pattern[plen - 2] == '.') {
+        /* "stock.*": the prefix "stock." */
+        return strncmp(pattern, type, plen - 1) == 0 && type[plen - 1] != '\0';
+    }
+    return strcmp(pattern, type) == 0;
+}
+
+static int check_optional_string(const json_t *event, const char *name, size_t max, char *err,
+                                 size_t errlen)
+{
+    const json_t *v = json_object_get(event, name);
+    if (!v) {
+        return 0;
+    }
+    if (!json_is_string(v)) {
+        snprintf(err, errlen, "\"%s\" must be a string", name);
+        return OMB_EINVAL;
+    }
+    if (max && json_string_length(v) > max) {
+        snprintf(err, errlen, "\"%s\" is longer than %zu bytes", name, max);
+        return OMB_EINVAL;
+    }
+    return 0;
+}
+
+int omb_event_check(const json_t *event, char *err, size_t errlen)
+{
+    if (!json_is_object(event)) {
+        snprintf(err, errlen, "an event must be a JSON object");
+        return OMB_EINVAL;
+    }
+    const json_t *type = json_object_get(event, "type");
+    if (!type) {
+        snprintf(err, errlen, "event has no \"type\"");
+        return OMB_EINVAL;
+    }
+    if (!json_is_string(type) || !omb_type_valid(json_string_value(type))) {
+        snprintf(err, errlen,
+                 "\"type\" must be lowercase words joined by dots, like \"stock.level\"");
+        return OMB_EINVAL;
+    }
+    const json_t *body = json_object_get(event, "body");
+    if (!body) {
+        snprintf(err, errlen, "event has no \"body\"");
+        return OMB_EINVAL;
+    }
+    if (!json_is_object(body)) {
+        snprintf(err, errlen, "\"body\" must be a JSON object");
+        return OMB_EINVAL;
+    }
+    int rc;
+    if ((rc = check_optional_string(event, "key", OMB_EVENT_KEY_MAX, err, errlen)) != 0 ||
+        (rc = check_optional_string(event, "time", 64, err, errlen)) != 0 ||
+        (rc = check_optional_string(event, "trace", 128, err, errlen)) != 0 ||
+        (rc = check_optional_string(event, "id", 128, err, errlen)) != 0) {
+        return rc;
+    }
+    const json_t *headers = json_object_get(event, "headers");
+    if (headers) {
+        if (!json_is_object(headers)) {
+            snprintf(err, errlen, "\"headers\" must be an object of strings");
+            return OMB_EINVAL;
+        }
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)headers, k, v) {
+            if (!json_is_string(v)) {
+                snprintf(err, errlen, "header \"%s\" must be a string", k);
+                return OMB_EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+int omb_event_seal(const json_t *event, const char *source, char **envelope_out,
+                   size_t *envelope_len, char **body_out, size_t *body_len, const char **key_out,
+                   char *err, size_t errlen)
+{
+    int rc = OMB_ENOMEM;
+    json_t *env = NULL;
+    char *env_s = NULL, *body_s = NULL;
+    char id[OMB_EVENT_ID_LEN + 1];
+    char received[OMB_TIME_LEN + 1];
+
+    *envelope_out = NULL;
+    *body_out = NULL;
+    rc = omb_event_check(event, err, errlen);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = OMB_ENOMEM;
+    const json_t *idv = json_object_get(event, "id");
+    if (idv) {
+        snprintf(id, sizeof(id), "%s", json_string_value(idv));
+    } else {
+        omb_id_new(id);
+    }
+    omb_time_format(omb_now_ms(), received);
+    const json_t *key = json_object_get(event, "key");
+    const json_t *time = json_object_get(event, "time");
+    const json_t *trace = json_object_get(event, "trace");
+    const json_t *headers = json_object_get(event, "headers");
+    env = json_object();
+    if (!env) {
+        goto out;
+    }
+    /* A forwarded or replayed event keeps its id and trace; the source is always the instance
+     * that emitted it here. */
+    if (json_object_set_new(env, "id", json_string(idv ? json_string_value(idv) : id)) ||
+        json_object_set(env, "type", json_object_get(event, "type")) ||
+        json_object_set_new(env, "source", json_string(source)) ||
+        json_object_set_new(env, "key", key ? json_copy((json_t *)key) : json_string("")) ||
+        json_object_set_new(env, "time",
+                            time ? json_copy((json_t *)time) : json_string(received)) ||
+        json_object_set_new(env, "received", json_string(received)) ||
+        json_object_set_new(env, "trace",
+                            trace ? json_copy((json_t *)trace) : json_string(json_string_value(
+                                                                     json_object_get(env, "id")))) ||
+        (headers && json_object_set(env, "headers", (json_t *)headers))) {
+        goto out;
+    }
+    env_s = json_dumps(env, JSON_COMPACT);
+    body_s = json_dumps(json_object_get(event, "body"), JSON_COMPACT);
+    if (!env_s || !body_s) {
+        goto out;
+    }
+    *envelope_len = strlen(env_s);
+    *body_len = strlen(body_s);
+    *envelope_out = env_s;
+    *body_out = body_s;
+    *key_out = key ? json_string_value(key) : "";
+    env_s = body_s = NULL;
+    rc = 0;
+out:
+    if (rc == OMB_ENOMEM) {
+        snprintf(err, errlen, "out of memory");
+    }
+    json_decref(env);
+    free(env_s);
+    free(body_s);
+    return rc;
+}
+
+json_t *omb_event_from_frames(const char *route, const char *envelope, size_t envelope_len,
+                              const char *body, size_t body_len, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *ev = json_loadb(envelope, envelope_len, 0, &jerr);
+    if (!json_is_object(ev)) {
+        snprintf(err, errlen, "bad envelope frame: %s", ev ? "not an object" : jerr.text);
+        json_decref(ev);
+        return NULL;
+    }
+    json_t *b = json_loadb(body, body_len, JSON_DECODE_ANY, &jerr);
+    if (!b) {
+        snprintf(err, errlen, "bad body frame: %s", jerr.text);
+        json_decref(ev);
+        return NULL;
+    }
+    if ((route && json_object_set_new(ev, "route", json_string(route))) ||
+        json_object_set_new(ev, "body", b)) {
+        snprintf(err, errlen, "out of memory");
+        json_decref(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+uint64_t omb_key_hash(const char *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)key[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}

@@ -1,0 +1,51 @@
+/* Canonical event envelopes: ids, times, checks, and the conversion between the plugin-level
+ * event object (omnibus/event.h) and the two frames on the bus (envelope JSON, body JSON). */
+#ifndef OMNIBUS_ENVELOPE_H
+#define OMNIBUS_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include <omnibus/event.h>
+
+#define OMB_TIME_LEN 24 /* "2026-11-25T01:02:03.456Z" */
+
+/* A new time-ordered unique id (ULID layout: 48-bit ms time, 80 random bits, Crockford base32),
+ * strictly increasing within the process. Thread-safe. */
+void omb_id_new(char out[OMB_EVENT_ID_LEN + 1]);
+
+/* Format Unix-epoch milliseconds as RFC 3339 UTC with milliseconds. */
+void omb_time_format(int64_t ms, char out[OMB_TIME_LEN + 1]);
+
+/* Wall clock and monotonic clock in ms. */
+int64_t omb_now_ms(void);
+int64_t omb_monotonic_ms(void);
+
+/* True for an event type: lowercase words ([a-z0-9_]+, starting with a letter) joined by dots. */
+bool omb_type_valid(const char *type);
+/* True for a type pattern: a type, a type prefix followed by ".*", or "*". */
+bool omb_type_pattern_valid(const char *pattern);
+/* True when `type` matches `pattern` ("stock.*" matches "stock.level" and "stock.delta.x"). */
+bool omb_type_match(const char *pattern, const char *type);
+
+/* Check a plugin-level event (borrowed). 0, or OMB_EINVAL with the reason in err. */
+int omb_event_check(const json_t *event, char *err, size_t errlen);
+
+/* Seal a checked plugin-level event (borrowed) for the bus: fills id, source, received, time,
+ * trace when absent, and returns the envelope and body as new compact JSON strings (malloc'd,
+ * the caller's) and the key (borrowed from event). */
+int omb_event_seal(const json_t *event, const char *source, char **envelope_out,
+                   size_t *envelope_len, char **body_out, size_t *body_len, const char **key_out,
+                   char *err, size_t errlen);
+
+/* Build the plugin-level event for deliver() from the frames: a new object holding the
+ * envelope's members, "route" and "body". Returns NULL with a reason in err. */
+json_t *omb_event_from_frames(const char *route, const char *envelope, size_t envelope_len,
+                              const char *body, size_t body_len, char *err, size_t errlen);
+
+/* FNV-1a hash of a key, for choosing the router worker that keeps a key's order. */
+uint64_t omb_key_hash(const char *key, size_t len);
+
+#endif /* OMNIBUS_ENVELOPE_H */

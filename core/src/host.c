@@ -1,0 +1,371 @@
+/* The host API table (omnibus/host.h) as the daemon implements it: logging with secrets masked,
+ * emit into the router, timers, fd watches and metrics, all for the calling instance. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "envelope.h"
+#include "instance.h"
+#include "instance_priv.h"
+#include "log.h"
+
+static void host_log(struct omb_instance *self, enum omb_log_level level, const char *fmt, ...)
+    OMB_PRINTF(3, 4);
+
+static void host_log(struct omb_instance *self, enum omb_log_level level, const char *fmt, ...)
+{
+    int limit = self->own_level ? self->log_level : (int)omb_log_get_level();
+    if ((int)level > limit || level < OMB_LOG_ERROR) {
+        return;
+    }
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    /* A plugin should never log a secret; if one slips through, mask it. */
+    for (char **s = self->secrets; s && *s; s++) {
+        size_t len = strlen(*s);
+        for (char *p = strstr(buf, *s); p; p = strstr(p, *s)) {
+            memset(p, '*', len);
+        }
+    }
+    omb_log_write(level, self->scope, buf);
+}
+
+static int host_event_check(const json_t *event, char *err, size_t errlen)
+{
+    return omb_event_check(event, err, errlen);
+}
+
+static int host_emit(struct omb_instance *self, json_t *event)
+{
+    char err[256];
+    char *env = NULL, *body = NULL;
+    size_t env_len = 0, body_len = 0;
+    const char *key = NULL;
+
+    if (!self->emit_socks) {
+        host_log(self, OMB_LOG_ERROR, "emit: this plugin did not declare the source capability");
+        return OMB_EINVAL;
+    }
+    if (self->sources_stopped) {
+        return OMB_ESTOPPED;
+    }
+    int rc = omb_event_seal(event, self->name, &env, &env_len, &body, &body_len, &key, err,
+                            sizeof(err));
+    if (rc != 0) {
+        host_log(self, OMB_LOG_DEBUG, "emit refused: %s", err);
+        return rc;
+    }
+    void *sock = self->emit_socks[omb_key_hash(key, strlen(key)) % self->rt->n_workers];
+    atomic_fetch_add(&self->rt->inflight, 1);
+    /* The envelope goes first with DONTWAIT: ZeroMQ applies the high-water mark to the first
+     * frame of a message, and once it is accepted the rest of the message is too. */
+    if (zmq_send(sock, env, env_len, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
+        int e = errno;
+        atomic_fetch_sub(&self->rt->inflight, 1);
+        free(env);
+        free(body);
+        if (e == EAGAIN) {
+            return OMB_EAGAIN;
+        }
+        host_log(self, OMB_LOG_ERROR, "emit: %s", zmq_strerror(e));
+        return OMB_EIO;
+    }
+    if (zmq_send(sock, body, body_len, 0) < 0) {
+        /* Cannot happen for inproc once the first frame went; count it rather than hang. */
+        atomic_fetch_sub(&self->rt->inflight, 1);
+        host_log(self, OMB_LOG_ERROR, "emit: body frame: %s", zmq_strerror(errno));
+        free(env);
+        free(body);
+        return OMB_EIO;
+    }
+    free(env);
+    free(body);
+    atomic_fetch_add(&self->stats.emitted, 1);
+    json_decref(event);
+    return 0;
+}
+
+static const char *host_instance_name(struct omb_instance *self)
+{
+    return self->name;
+}
+
+static int host_timer_add(struct omb_instance *self, uint64_t delay_ms, uint64_t interval_ms,
+                          omb_timer_fn fn, void *arg, uint64_t *id_out)
+{
+    if (!fn) {
+        return OMB_EINVAL;
+    }
+    if (self->n_timers == self->cap_timers) {
+        size_t cap = self->cap_timers ? self->cap_timers * 2 : 8;
+        struct host_timer *v = realloc(self->timers, cap * sizeof(*v));
+        if (!v) {
+            return OMB_ENOMEM;
+        }
+        self->timers = v;
+        self->cap_timers = cap;
+    }
+    uint64_t id = ++self->next_timer_id;
+    self->timers[self->n_timers++] = (struct host_timer){
+        .id = id, .due = omb_monotonic_ms() + (int64_t)delay_ms, .interval = interval_ms,
+        .fn = fn, .arg = arg };
+    if (id_out) {
+        *id_out = id;
+    }
+    return 0;
+}
+
+static int host_timer_cancel(struct omb_instance *self, uint64_t id)
+{
+    for (size_t i = 0; i < self->n_timers; i++) {
+        if (self->timers[i].id == id) {
+            self->timers[i] = self->timers[--self->n_timers];
+            return 0;
+        }
+    }
+    return OMB_ENOTFOUND;
+}
+
+int64_t omb_host_timers_next(struct omb_instance *inst)
+{
+    int64_t next = -1;
+    for (size_t i = 0; i < inst->n_timers; i++) {
+        if (next < 0 || inst->timers[i].due < next) {
+            next = inst->timers[i].due;
+        }
+    }
+    return next;
+}
+
+void omb_host_timers_run(struct omb_instance *inst)
+{
+    int64_t now = omb_monotonic_ms();
+    /* A callback may add or cancel timers, so look each due one up by id before firing. */
+    uint64_t due_ids[64];
+    size_t n_due = 0;
+    for (size_t i = 0; i < inst->n_timers && n_due < 64; i++) {
+        if (inst->timers[i].due <= now) {
+            due_ids[n_due++] = inst->timers[i].id;
+        }
+    }
+    for (size_t k = 0; k < n_due; k++) {
+        for (size_t i = 0; i < inst->n_timers; i++) {
+            if (inst->timers[i].id != due_ids[k]) {
+                continue;
+            }
+            struct host_timer t = inst->timers[i];
+            if (t.interval > 0) {
+                inst->timers[i].due = now + (int64_t)t.interval;
+            } else {
+                inst->timers[i] = inst->timers[--inst->n_timers];
+            }
+            t.fn(t.arg);
+            break;
+        }
+    }
+}
+
+void omb_host_timers_clear(struct omb_instance *inst)
+{
+    free(inst->timers);
+    inst->timers = NULL;
+    inst->n_timers = inst->cap_timers = 0;
+}
+
+static int host_fd_watch(struct omb_instance *self, int fd, unsigned events, omb_fd_fn fn,
+                         void *arg)
+{
+    if (fd < 0 || !fn || !events) {
+        return OMB_EINVAL;
+    }
+    for (size_t i = 0; i < self->n_fds; i++) {
+        if (self->fds[i].fd == fd) {
+            self->fds[i] = (struct host_fd){ fd, events, fn, arg };
+            return 0;
+        }
+    }
+    if (self->n_fds == OMB_MAX_FDS) {
+        return OMB_ENOMEM;
+    }
+    self->fds[self->n_fds++] = (struct host_fd){ fd, events, fn, arg };
+    return 0;
+}
+
+static int host_fd_unwatch(struct omb_instance *self, int fd)
+{
+    for (size_t i = 0; i < self->n_fds; i++) {
+        if (self->fds[i].fd == fd) {
+            self->fds[i] = self->fds[--self->n_fds];
+            return 0;
+        }
+    }
+    return OMB_ENOTFOUND;
+}
+
+size_t omb_host_fds_count(struct omb_instance *inst)
+{
+    return inst->n_fds;
+}
+
+size_t omb_host_fds_fill(struct omb_instance *inst, zmq_pollitem_t *items, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < inst->n_fds && n < max; i++, n++) {
+        short ev = 0;
+        if (inst->fds[i].events & OMB_FD_READ) {
+            ev |= ZMQ_POLLIN;
+        }
+        if (inst->fds[i].events & OMB_FD_WRITE) {
+            ev |= ZMQ_POLLOUT;
+        }
+        items[n] = (zmq_pollitem_t){ .socket = NULL, .fd = inst->fds[i].fd, .events = ev };
+    }
+    return n;
+}
+
+void omb_host_fds_dispatch(struct omb_instance *inst, const zmq_pollitem_t *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].revents) {
+            continue;
+        }
+        unsigned ev = 0;
+        if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) {
+            ev |= OMB_FD_READ;
+        }
+        if (items[i].revents & ZMQ_POLLOUT) {
+            ev |= OMB_FD_WRITE;
+        }
+        /* The watch may have been removed by an earlier callback in this round. */
+        for (size_t k = 0; k < inst->n_fds; k++) {
+            if (inst->fds[k].fd == items[i].fd) {
+                inst->fds[k].fn(items[i].fd, ev, inst->fds[k].arg);
+                break;
+            }
+        }
+    }
+}
+
+static void metric_set(struct omb_instance *self, const char *name, bool gauge, int64_t value)
+{
+    pthread_mutex_lock(&self->metrics_lock);
+    for (size_t i = 0; i < self->n_metrics; i++) {
+        if (strcmp(self->metrics[i].name, name) == 0) {
+            self->metrics[i].value = gauge ? value : self->metrics[i].value + value;
+            goto out;
+        }
+    }
+    if (self->n_metrics == self->cap_metrics) {
+        size_t cap = self->cap_metrics ? self->cap_metrics * 2 : 8;
+        struct host_metric *v = realloc(self->metrics, cap * sizeof(*v));
+        if (!v) {
+            goto out;
+        }
+        self->metrics = v;
+        self->cap_metrics = cap;
+    }
+    char *copy = strdup(name);
+    if (copy) {
+        self->metrics[self->n_metrics++] = (struct host_metric){ copy, gauge, value };
+    }
+out:
+    pthread_mutex_unlock(&self->metrics_lock);
+}
+
+static void host_metric_counter_add(struct omb_instance *self, const char *name, uint64_t delta)
+{
+    metric_set(self, name, false, (int64_t)delta);
+}
+
+static void host_metric_gauge_set(struct omb_instance *self, const char *name, int64_t value)
+{
+    metric_set(self, name, true, value);
+}
+
+json_t *omb_instance_metrics(const struct omb_instance *inst)
+{
+    struct omb_instance *self = (struct omb_instance *)inst;
+    json_t *out = json_object();
+    pthread_mutex_lock(&self->metrics_lock);
+    for (size_t i = 0; out && i < self->n_metrics; i++) {
+        json_object_set_new(out, self->metrics[i].name, json_integer(self->metrics[i].value));
+    }
+    pthread_mutex_unlock(&self->metrics_lock);
+    return out;
+}
+
+static bool host_stopping(struct omb_instance *self)
+{
+    return self->sources_stopped || atomic_load(&self->rt->stopping);
+}
+
+static const struct omb_host_api host_api = {
+    .abi_minor = OMB_ABI_MINOR,
+    .size = sizeof(struct omb_host_api),
+    .log = host_log,
+    .emit = host_emit,
+    .event_check = host_event_check,
+    .instance_name = host_instance_name,
+    .timer_add = host_timer_add,
+    .timer_cancel = host_timer_cancel,
+    .fd_watch = host_fd_watch,
+    .fd_unwatch = host_fd_unwatch,
+    .metric_counter_add = host_metric_counter_add,
+    .metric_gauge_set = host_metric_gauge_set,
+    .now_ms = omb_now_ms,
+    .monotonic_ms = omb_monotonic_ms,
+    .stopping = host_stopping,
+};
+
+const struct omb_host_api *omb_host_api_table(void)
+{
+    return &host_api;
+}
+
+int omb_host_collect_secrets(struct omb_instance *inst, const struct omb_config_connector *cc)
+{
+    (void)cc;
+    size_t n = 0;
+    const struct omb_option *opt = inst->desc->options;
+    for (; opt && opt->name; opt++) {
+        n++;
+    }
+    inst->secrets = calloc(n + 1, sizeof(char *));
+    if (!inst->secrets) {
+        return OMB_ENOMEM;
+    }
+    size_t k = 0;
+    for (opt = inst->desc->options; opt && opt->name; opt++) {
+        bool sensitive = opt->type == OMB_OPT_SECRET || (opt->flags & OMB_OPTF_SENSITIVE);
+        bool stringy = opt->type == OMB_OPT_SECRET || opt->type == OMB_OPT_STRING ||
+                       opt->type == OMB_OPT_URL;
+        if (!sensitive || !stringy) {
+            continue;
+        }
+        const char *v = *(char *const *)((const char *)inst->ctx + opt->offset);
+        /* Masking very short values would garble ordinary words in log lines. */
+        if (v && strlen(v) >= 4) {
+            inst->secrets[k++] = (char *)v; /* borrowed from ctx, which outlives the logs */
+        }
+    }
+    return 0;
+}
+
+void omb_host_free(struct omb_instance *inst)
+{
+    free(inst->secrets);
+    inst->secrets = NULL;
+    omb_host_timers_clear(inst);
+    for (size_t i = 0; i < inst->n_metrics; i++) {
+        free(inst->metrics[i].name);
+    }
+    free(inst->metrics);
+    inst->metrics = NULL;
+    inst->n_metrics = inst->cap_metrics = 0;
+}

@@ -1,0 +1,527 @@
+/* A connector instance on its own thread: the plugin's lifecycle, its event loop (control
+ * socket, deliveries, timers, fds) and the destination's dispatcher. The host API that plugins
+ * call lives in host.c and reaches into the instance through instance_priv.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "envelope.h"
+#include "err_str.h"
+#include "instance.h"
+#include "instance_priv.h"
+#include "log.h"
+#include "options.h"
+
+void omb_endpoint_router(const struct omb_runtime *rt, size_t worker, char *out, size_t len)
+{
+    snprintf(out, len, "inproc://omb-%u-router-%zu", rt->gen, worker);
+}
+
+void omb_endpoint_deliver(const struct omb_runtime *rt, const char *instance, char *out,
+                          size_t len)
+{
+    snprintf(out, len, "inproc://omb-%u-deliver-%s", rt->gen, instance);
+}
+
+void omb_endpoint_ctl(const struct omb_runtime *rt, const char *instance, char *out, size_t len)
+{
+    snprintf(out, len, "inproc://omb-%u-ctl-%s", rt->gen, instance);
+}
+
+/* Control messages between the daemon's thread and the instance's thread (one byte each). */
+enum ctl_cmd { CTL_READY = 'R', CTL_FAILED = 'F', CTL_STOP = 'S', CTL_STOPPED = 's',
+               CTL_EXIT = 'X', CTL_EXITED = 'x' };
+
+static int ctl_send(void *sock, char cmd, int value)
+{
+    char buf[8];
+    buf[0] = cmd;
+    memcpy(buf + 1, &value, sizeof(value));
+    return zmq_send(sock, buf, 1 + sizeof(value), 0) < 0 ? OMB_EIO : 0;
+}
+
+static int ctl_recv(void *sock, char *cmd, int *value)
+{
+    char buf[8];
+    int n = zmq_recv(sock, buf, sizeof(buf), 0);
+    if (n < 1 + (int)sizeof(int)) {
+        return OMB_EIO;
+    }
+    *cmd = buf[0];
+    memcpy(value, buf + 1, sizeof(*value));
+    return 0;
+}
+
+struct omb_instance *omb_instance_new(struct omb_runtime *rt, const struct omb_config_connector *cc,
+                                      const struct omb_plugin *plugin, const char *file,
+                                      struct omb_diags *diags)
+{
+    struct omb_instance *inst = calloc(1, sizeof(*inst));
+    if (!inst) {
+        omb_diags_error(diags, file, cc->line, "connector '%s': out of memory", cc->name);
+        return NULL;
+    }
+    inst->rt = rt;
+    inst->plugin = plugin;
+    inst->desc = plugin->desc;
+    inst->name = strdup(cc->name);
+    inst->log_level = omb_log_get_level();
+    if (cc->log_level) {
+        int lvl = omb_log_level_parse(cc->log_level);
+        inst->log_level = lvl >= 0 ? lvl : inst->log_level;
+        inst->own_level = lvl >= 0;
+    }
+    pthread_mutex_init(&inst->metrics_lock, NULL);
+    if (!inst->name || asprintf(&inst->scope, "connector:%s:%s", inst->desc->name, cc->name) < 0) {
+        inst->scope = NULL;
+        omb_diags_error(diags, file, cc->line, "connector '%s': out of memory", cc->name);
+        goto fail;
+    }
+    if (omb_options_apply(inst->desc, cc, file, &inst->ctx, diags) != 0) {
+        goto fail;
+    }
+    if (omb_host_collect_secrets(inst, cc) != 0) {
+        omb_diags_error(diags, file, cc->line, "connector '%s': out of memory", cc->name);
+        goto fail;
+    }
+    return inst;
+fail:
+    omb_instance_destroy(&inst);
+    return NULL;
+}
+
+static void close_sockets(struct omb_instance *inst)
+{
+    if (inst->emit_socks) {
+        for (size_t i = 0; i < inst->rt->n_workers; i++) {
+            if (inst->emit_socks[i]) {
+                zmq_close(inst->emit_socks[i]);
+            }
+        }
+        free(inst->emit_socks);
+        inst->emit_socks = NULL;
+    }
+    if (inst->deliver_sock) {
+        zmq_close(inst->deliver_sock);
+        inst->deliver_sock = NULL;
+    }
+    if (inst->ctl_thread) {
+        zmq_close(inst->ctl_thread);
+        inst->ctl_thread = NULL;
+    }
+}
+
+static int open_sockets(struct omb_instance *inst)
+{
+    char ep[OMB_ENDPOINT_MAX];
+    int zero = 0, hwm = OMB_INGRESS_HWM, linger = 0;
+
+    inst->ctl_thread = zmq_socket(inst->rt->zctx, ZMQ_PAIR);
+    omb_endpoint_ctl(inst->rt, inst->name, ep, sizeof(ep));
+    if (!inst->ctl_thread || zmq_connect(inst->ctl_thread, ep) != 0) {
+        return OMB_EIO;
+    }
+    if (inst->desc->capabilities & OMB_CAP_SINK) {
+        inst->deliver_sock = zmq_socket(inst->rt->zctx, ZMQ_PULL);
+        omb_endpoint_deliver(inst->rt, inst->name, ep, sizeof(ep));
+        if (!inst->deliver_sock ||
+            zmq_setsockopt(inst->deliver_sock, ZMQ_RCVHWM, &zero, sizeof(zero)) != 0 ||
+            zmq_setsockopt(inst->deliver_sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+            zmq_bind(inst->deliver_sock, ep) != 0) {
+            return OMB_EIO;
+        }
+    }
+    if (inst->desc->capabilities & OMB_CAP_SOURCE) {
+        inst->emit_socks = calloc(inst->rt->n_workers, sizeof(void *));
+        if (!inst->emit_socks) {
+            return OMB_ENOMEM;
+        }
+        for (size_t i = 0; i < inst->rt->n_workers; i++) {
+            void *s = zmq_socket(inst->rt->zctx, ZMQ_PUSH);
+            inst->emit_socks[i] = s;
+            omb_endpoint_router(inst->rt, i, ep, sizeof(ep));
+            if (!s || zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+                zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+                zmq_connect(s, ep) != 0) {
+                return OMB_EIO;
+            }
+        }
+    }
+    return 0;
+}
+
+static int64_t backoff_ms(const struct omb_instance *inst, unsigned attempts)
+{
+    int64_t d = inst->rt->retry_base_ms;
+    for (unsigned i = 1; i < attempts && d < inst->rt->retry_max_ms; i++) {
+        d *= 2;
+    }
+    if (d > inst->rt->retry_max_ms) {
+        d = inst->rt->retry_max_ms;
+    }
+    /* +-20% jitter so that many retrying destinations do not wake in step. */
+    int64_t span = d / 5;
+    if (span > 0) {
+        d += (int64_t)(random() % (2 * span + 1)) - span;
+    }
+    return d;
+}
+
+static void finish_delivery(struct omb_instance *inst)
+{
+    json_decref(inst->head);
+    inst->head = NULL;
+    inst->head_attempts = 0;
+    atomic_fetch_sub(&inst->stats.pending, 1);
+    atomic_fetch_sub(&inst->rt->inflight, 1);
+}
+
+/* Deliver the head event once. Returns true when the head is done (ok or rejected). */
+static bool deliver_head(struct omb_instance *inst)
+{
+    struct omb_deliver_result res;
+    memset(&res, 0, sizeof(res));
+    inst->head_attempts++;
+    int rc = inst->desc->deliver(inst->ctx, inst->head, &res);
+    res.reason[sizeof(res.reason) - 1] = '\0';
+    const char *id = json_string_value(json_object_get(inst->head, "id"));
+    const char *route = json_string_value(json_object_get(inst->head, "route"));
+    if (rc == OMB_OK) {
+        atomic_fetch_add(&inst->stats.delivered, 1);
+        finish_delivery(inst);
+        return true;
+    }
+    if (rc == OMB_EREJECT) {
+        atomic_fetch_add(&inst->stats.rejected, 1);
+        omb_log(OMB_LOG_ERROR, inst->scope, "route '%s': event %s rejected after %u attempt(s): %s",
+                route ? route : "?", id ? id : "?", inst->head_attempts,
+                res.reason[0] ? res.reason : "no reason given");
+        finish_delivery(inst);
+        return true;
+    }
+    /* OMB_ERETRY, or anything unexpected: try again later, never drop. */
+    atomic_fetch_add(&inst->stats.retried, 1);
+    int64_t delay = res.retry_after_ms > 0 ? res.retry_after_ms
+                                           : backoff_ms(inst, inst->head_attempts);
+    inst->head_due = omb_monotonic_ms() + delay;
+    omb_log(inst->head_attempts == 1 ? OMB_LOG_WARN : OMB_LOG_DEBUG, inst->scope,
+            "route '%s': event %s: attempt %u failed (%s), retrying in %lld ms",
+            route ? route : "?", id ? id : "?", inst->head_attempts,
+            res.reason[0] ? res.reason : omb_strerror(rc), (long long)delay);
+    return false;
+}
+
+/* Take one delivery off the socket into the head slot. Returns false when there was none. */
+static bool receive_delivery(struct omb_instance *inst)
+{
+    zmq_msg_t parts[3];
+    int n = 0;
+    bool got = false;
+    for (; n < 3; n++) {
+        zmq_msg_init(&parts[n]);
+        if (zmq_msg_recv(&parts[n], inst->deliver_sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            zmq_msg_close(&parts[n]);
+            break;
+        }
+        got = true;
+        if (!zmq_msg_more(&parts[n])) {
+            n++;
+            break;
+        }
+    }
+    if (!got) {
+        return false;
+    }
+    atomic_fetch_add(&inst->stats.received, 1);
+    atomic_fetch_add(&inst->stats.pending, 1);
+    char err[256] = "";
+    json_t *ev = NULL;
+    if (n == 3) {
+        size_t rlen = zmq_msg_size(&parts[0]);
+        char route[128];
+        snprintf(route, sizeof(route), "%.*s", (int)(rlen < sizeof(route) ? rlen : 127),
+                 (const char *)zmq_msg_data(&parts[0]));
+        ev = omb_event_from_frames(route, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]),
+                                   zmq_msg_data(&parts[2]), zmq_msg_size(&parts[2]), err,
+                                   sizeof(err));
+    } else {
+        snprintf(err, sizeof(err), "a delivery has %d frames, expected 3", n);
+    }
+    for (int i = 0; i < n; i++) {
+        zmq_msg_close(&parts[i]);
+    }
+    if (!ev) {
+        atomic_fetch_add(&inst->stats.rejected, 1);
+        omb_log(OMB_LOG_ERROR, inst->scope, "unreadable delivery dropped: %s", err);
+        atomic_fetch_sub(&inst->stats.pending, 1);
+        atomic_fetch_sub(&inst->rt->inflight, 1);
+        return true;
+    }
+    inst->head = ev;
+    inst->head_attempts = 0;
+    inst->head_due = 0;
+    return true;
+}
+
+/* Deliver as much as is ready, a bounded batch so that timers and control still get a turn. */
+static void dispatch(struct omb_instance *inst)
+{
+    for (int i = 0; i < 512; i++) {
+        if (!inst->head && !receive_delivery(inst)) {
+            return;
+        }
+        if (!inst->head) {
+            continue; /* an unreadable delivery was dropped */
+        }
+        if (!inst->started || inst->head_due > omb_monotonic_ms()) {
+            return;
+        }
+        if (!deliver_head(inst)) {
+            return;
+        }
+    }
+}
+
+static void try_start(struct omb_instance *inst)
+{
+    int rc = inst->desc->start ? inst->desc->start(inst->ctx) : 0;
+    if (rc == 0) {
+        inst->started = true;
+        inst->start_attempts = 0;
+        omb_log(OMB_LOG_DEBUG, inst->scope, "started");
+        return;
+    }
+    inst->start_attempts++;
+    int64_t delay = backoff_ms(inst, inst->start_attempts);
+    inst->start_due = omb_monotonic_ms() + delay;
+    omb_log(rc == OMB_ERETRY ? OMB_LOG_WARN : OMB_LOG_ERROR, inst->scope,
+            "start failed (%s), attempt %u; trying again in %lld ms", omb_strerror(rc),
+            inst->start_attempts, (long long)delay);
+}
+
+static void stop_sources(struct omb_instance *inst)
+{
+    if (inst->sources_stopped) {
+        return;
+    }
+    if (inst->desc->stop && inst->started) {
+        int rc = inst->desc->stop(inst->ctx);
+        if (rc != 0) {
+            omb_log(OMB_LOG_WARN, inst->scope, "stop: %s", omb_strerror(rc));
+        }
+    }
+    inst->sources_stopped = true;
+}
+
+static void abandon_pending(struct omb_instance *inst)
+{
+    uint64_t abandoned = 0;
+    if (inst->head) {
+        json_decref(inst->head);
+        inst->head = NULL;
+        abandoned++;
+    }
+    if (inst->deliver_sock) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        while (zmq_msg_recv(&m, inst->deliver_sock, ZMQ_DONTWAIT) >= 0) {
+            if (!zmq_msg_more(&m)) {
+                abandoned++;
+            }
+        }
+        zmq_msg_close(&m);
+    }
+    if (abandoned > 0) {
+        omb_log(OMB_LOG_ERROR, inst->scope,
+                "%llu event(s) were not delivered before the drain deadline",
+                (unsigned long long)abandoned);
+    }
+}
+
+static void *instance_main(void *arg)
+{
+    struct omb_instance *inst = arg;
+    int rc = open_sockets(inst);
+    if (rc != 0) {
+        omb_log(OMB_LOG_ERROR, inst->scope, "cannot open sockets: %s", zmq_strerror(errno));
+        if (inst->ctl_thread) {
+            ctl_send(inst->ctl_thread, CTL_FAILED, rc);
+        }
+        close_sockets(inst);
+        return NULL;
+    }
+    rc = inst->desc->create(omb_host_api_table(), inst, inst->ctx);
+    if (rc != 0) {
+        omb_log(OMB_LOG_ERROR, inst->scope, "create failed: %s", omb_strerror(rc));
+        ctl_send(inst->ctl_thread, CTL_FAILED, rc);
+        close_sockets(inst);
+        return NULL;
+    }
+    inst->created = true;
+    ctl_send(inst->ctl_thread, CTL_READY, 0);
+    try_start(inst);
+
+    bool exiting = false;
+    while (!exiting) {
+        int64_t now = omb_monotonic_ms();
+        int64_t due = omb_host_timers_next(inst);
+        if (!inst->started && (due < 0 || inst->start_due < due)) {
+            due = inst->start_due;
+        }
+        if (inst->head && inst->started && (due < 0 || inst->head_due < due)) {
+            due = inst->head_due;
+        }
+        long timeout = due < 0 ? -1 : (due <= now ? 0 : (long)(due - now));
+
+        size_t nfd = omb_host_fds_count(inst);
+        zmq_pollitem_t items[2 + OMB_MAX_FDS];
+        size_t n = 0;
+        items[n++] = (zmq_pollitem_t){ .socket = inst->ctl_thread, .events = ZMQ_POLLIN };
+        size_t deliver_item = SIZE_MAX;
+        if (inst->deliver_sock && !inst->head) {
+            deliver_item = n;
+            items[n++] = (zmq_pollitem_t){ .socket = inst->deliver_sock, .events = ZMQ_POLLIN };
+        }
+        size_t fd_base = n;
+        n += omb_host_fds_fill(inst, items + fd_base, nfd);
+
+        int nready = zmq_poll(items, (int)n, timeout);
+        if (nready < 0 && errno != EINTR) {
+            omb_log(OMB_LOG_ERROR, inst->scope, "poll: %s", zmq_strerror(errno));
+            break;
+        }
+        if (nready > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            char cmd;
+            int value;
+            if (ctl_recv(inst->ctl_thread, &cmd, &value) == 0) {
+                if (cmd == CTL_STOP) {
+                    stop_sources(inst);
+                    ctl_send(inst->ctl_thread, CTL_STOPPED, 0);
+                } else if (cmd == CTL_EXIT) {
+                    exiting = true;
+                    continue;
+                }
+            }
+        }
+        if (!inst->started && omb_monotonic_ms() >= inst->start_due) {
+            try_start(inst);
+        }
+        omb_host_timers_run(inst);
+        if (nready > 0) {
+            omb_host_fds_dispatch(inst, items + fd_base, n - fd_base);
+        }
+        if (inst->deliver_sock && (inst->head || (deliver_item != SIZE_MAX &&
+                                                  (items[deliver_item].revents & ZMQ_POLLIN)))) {
+            dispatch(inst);
+        }
+    }
+
+    stop_sources(inst);
+    abandon_pending(inst);
+    inst->desc->destroy(inst->ctx);
+    inst->created = false;
+    omb_host_timers_clear(inst);
+    ctl_send(inst->ctl_thread, CTL_EXITED, 0);
+    close_sockets(inst);
+    return NULL;
+}
+
+int omb_instance_run(struct omb_instance *inst)
+{
+    char ep[OMB_ENDPOINT_MAX];
+    int linger = 0;
+    inst->ctl_main = zmq_socket(inst->rt->zctx, ZMQ_PAIR);
+    omb_endpoint_ctl(inst->rt, inst->name, ep, sizeof(ep));
+    if (!inst->ctl_main ||
+        zmq_setsockopt(inst->ctl_main, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+        zmq_bind(inst->ctl_main, ep) != 0) {
+        omb_log(OMB_LOG_ERROR, inst->scope, "cannot bind %s: %s", ep, zmq_strerror(errno));
+        return OMB_EIO;
+    }
+    if (pthread_create(&inst->thread, NULL, instance_main, inst) != 0) {
+        omb_log(OMB_LOG_ERROR, inst->scope, "cannot start a thread");
+        return OMB_ENOMEM;
+    }
+    inst->thread_running = true;
+    char cmd = 0;
+    int value = OMB_EIO;
+    if (ctl_recv(inst->ctl_main, &cmd, &value) != 0 || cmd != CTL_READY) {
+        pthread_join(inst->thread, NULL);
+        inst->thread_running = false;
+        return value < 0 ? value : OMB_EIO;
+    }
+    return 0;
+}
+
+void omb_instance_stop_sources(struct omb_instance *inst)
+{
+    if (!inst->thread_running) {
+        return;
+    }
+    char cmd;
+    int value;
+    if (ctl_send(inst->ctl_main, CTL_STOP, 0) == 0) {
+        ctl_recv(inst->ctl_main, &cmd, &value);
+    }
+}
+
+void omb_instance_exit(struct omb_instance *inst)
+{
+    if (!inst->thread_running) {
+        return;
+    }
+    char cmd;
+    int value;
+    if (ctl_send(inst->ctl_main, CTL_EXIT, 0) == 0) {
+        ctl_recv(inst->ctl_main, &cmd, &value);
+    }
+    pthread_join(inst->thread, NULL);
+    inst->thread_running = false;
+}
+
+void omb_instance_destroy(struct omb_instance **instp)
+{
+    if (!instp || !*instp) {
+        return;
+    }
+    struct omb_instance *inst = *instp;
+    omb_instance_exit(inst);
+    if (inst->ctl_main) {
+        zmq_close(inst->ctl_main);
+    }
+    omb_options_free(inst->desc, inst->ctx);
+    omb_host_free(inst);
+    pthread_mutex_destroy(&inst->metrics_lock);
+    free(inst->scope);
+    free(inst->name);
+    free(inst);
+    *instp = NULL;
+}
+
+const char *omb_instance_name(const struct omb_instance *inst)
+{
+    return inst->name;
+}
+
+const struct omb_plugin_descriptor *omb_instance_descriptor(const struct omb_instance *inst)
+{
+    return inst->desc;
+}
+
+bool omb_instance_is_sink(const struct omb_instance *inst)
+{
+    return (inst->desc->capabilities & OMB_CAP_SINK) != 0;
+}
+
+void omb_instance_stats(const struct omb_instance *inst, struct omb_instance_stats *out)
+{
+    out->emitted = atomic_load(&inst->stats.emitted);
+    out->received = atomic_load(&inst->stats.received);
+    out->delivered = atomic_load(&inst->stats.delivered);
+    out->retried = atomic_load(&inst->stats.retried);
+    out->rejected = atomic_load(&inst->stats.rejected);
+    out->pending = atomic_load(&inst->stats.pending);
+}

@@ -1,0 +1,58 @@
+/* A connector instance: one plugin instance on its own thread, running its timers and fd
+ * watches, emitting into the router, and delivering what the router sends it (the instance's
+ * thread is the destination's dispatcher: one event at a time, in arrival order, retrying the
+ * head with backoff so that per-key order holds). */
+#ifndef OMNIBUS_INSTANCE_H
+#define OMNIBUS_INSTANCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "diag.h"
+#include "loader.h"
+#include "runtime.h"
+
+struct omb_instance;
+
+/* Counters of one instance, readable from any thread. */
+struct omb_instance_stats {
+    uint64_t emitted;   /* events accepted from the plugin */
+    uint64_t received;  /* deliveries received from the router */
+    uint64_t delivered; /* deliver() said OMB_OK */
+    uint64_t retried;   /* deliver() said OMB_ERETRY (each attempt) */
+    uint64_t rejected;  /* deliver() said OMB_EREJECT, or the frames were unreadable */
+    uint64_t pending;   /* received, not yet delivered or rejected */
+};
+
+/* Build an instance of `plugin` for connector `cc`: validate its options (errors to diags at
+ * `file`:line). No thread yet. Returns NULL on error. `rt` and `plugin` are borrowed and must
+ * outlive the instance. */
+struct omb_instance *omb_instance_new(struct omb_runtime *rt, const struct omb_config_connector *cc,
+                                      const struct omb_plugin *plugin, const char *file,
+                                      struct omb_diags *diags);
+
+/* Start the thread: it binds its sockets, calls create() then start(). Returns 0 once create()
+ * succeeded on the thread, or the error create() returned (the thread has then ended). */
+int omb_instance_run(struct omb_instance *inst);
+
+/* Ask the instance to stop producing (plugin stop()); waits until it has. */
+void omb_instance_stop_sources(struct omb_instance *inst);
+
+/* End the thread: pending deliveries are abandoned (counted and logged), destroy() runs on the
+ * instance's thread, then the thread is joined. Safe on an instance that never ran. */
+void omb_instance_exit(struct omb_instance *inst);
+
+/* Free; NULL-safe, sets *instp to NULL. Calls omb_instance_exit first if needed. */
+void omb_instance_destroy(struct omb_instance **instp);
+
+const char *omb_instance_name(const struct omb_instance *inst);
+const struct omb_plugin_descriptor *omb_instance_descriptor(const struct omb_instance *inst);
+bool omb_instance_is_sink(const struct omb_instance *inst);
+void omb_instance_stats(const struct omb_instance *inst, struct omb_instance_stats *out);
+
+/* The instance's plugin metrics as a new JSON object {name: value}. */
+json_t *omb_instance_metrics(const struct omb_instance *inst);
+
+#endif /* OMNIBUS_INSTANCE_H */

@@ -1,0 +1,591 @@
+/* The router's route table and worker threads. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "envelope.h"
+#include "jq.h"
+#include "log.h"
+#include "router.h"
+
+/* ---- route table ---- */
+
+static void route_free(struct omb_route_rt *r)
+{
+    free(r->name);
+    for (size_t i = 0; i < r->n_from; i++) {
+        free(r->from[i].connector);
+        free(r->from[i].pattern);
+    }
+    free(r->from);
+    free(r->filter);
+    free(r->transform);
+    free(r->to);
+    for (size_t i = 0; i < r->n_to; i++) {
+        free(r->to_names[i]);
+    }
+    free(r->to_names);
+}
+
+void omb_routes_destroy(struct omb_routes **routesp)
+{
+    if (!routesp || !*routesp) {
+        return;
+    }
+    struct omb_routes *routes = *routesp;
+    for (size_t i = 0; i < routes->n; i++) {
+        route_free(&routes->v[i]);
+    }
+    free(routes->v);
+    free(routes);
+    *routesp = NULL;
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+    if (!s) {
+        return NULL;
+    }
+    char *d = strdup(s);
+    if (!d) {
+        *oom = true;
+    }
+    return d;
+}
+
+struct omb_routes *omb_routes_build(const struct omb_config *cfg, struct omb_instance **inst,
+                                    size_t n_inst, unsigned version, char *err, size_t errlen)
+{
+    bool oom = false;
+    struct omb_routes *routes = calloc(1, sizeof(*routes));
+    if (!routes) {
+        goto nomem;
+    }
+    routes->version = version;
+    routes->v = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*routes->v));
+    if (!routes->v) {
+        goto nomem;
+    }
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        const struct omb_config_route *cr = &cfg->routes[i];
+        struct omb_route_rt *r = &routes->v[i];
+        routes->n++;
+        r->name = dup_or_null(cr->name, &oom);
+        r->enabled = cr->enabled;
+        r->filter = dup_or_null(cr->filter, &oom);
+        r->transform = dup_or_null(cr->transform, &oom);
+        r->from = calloc(cr->n_from ? cr->n_from : 1, sizeof(*r->from));
+        r->to = calloc(cr->n_to ? cr->n_to : 1, sizeof(*r->to));
+        r->to_names = calloc(cr->n_to ? cr->n_to : 1, sizeof(*r->to_names));
+        if (oom || !r->from || !r->to || !r->to_names) {
+            goto nomem;
+        }
+        for (size_t f = 0; f < cr->n_from; f++) {
+            r->from[f].connector = dup_or_null(cr->from[f].connector, &oom);
+            r->from[f].pattern = dup_or_null(cr->from[f].type ? cr->from[f].type : "*", &oom);
+            r->n_from++;
+        }
+        for (size_t t = 0; t < cr->n_to; t++) {
+            size_t k = 0;
+            while (k < n_inst && strcmp(omb_instance_name(inst[k]), cr->to[t].connector) != 0) {
+                k++;
+            }
+            if (k == n_inst) {
+                snprintf(err, errlen, "route '%s' sends to '%s', which is not running",
+                         cr->name, cr->to[t].connector);
+                omb_routes_destroy(&routes);
+                return NULL;
+            }
+            r->to[t] = k;
+            r->to_names[t] = dup_or_null(cr->to[t].connector, &oom);
+            r->n_to++;
+        }
+        if (oom) {
+            goto nomem;
+        }
+    }
+    return routes;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    omb_routes_destroy(&routes);
+    return NULL;
+}
+
+json_t *omb_routes_stats(const struct omb_routes *routes)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < routes->n; i++) {
+        const struct omb_route_rt *r = &routes->v[i];
+        json_array_append_new(
+            a, json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "name", r->name,
+                         "enabled", r->enabled, "paused", atomic_load(&r->paused), "in",
+                         (json_int_t)atomic_load(&r->in), "passed",
+                         (json_int_t)atomic_load(&r->passed), "filtered",
+                         (json_int_t)atomic_load(&r->filtered), "transformed",
+                         (json_int_t)atomic_load(&r->transformed), "errors",
+                         (json_int_t)atomic_load(&r->errors), "queued",
+                         (json_int_t)atomic_load(&r->queued)));
+    }
+    return a;
+}
+
+/* ---- workers ---- */
+
+struct compiled_route {
+    struct omb_jq *filter;
+    struct omb_jq *transform;
+    bool broken; /* a program failed to compile here: count its events as errors */
+};
+
+struct worker {
+    struct omb_router *router;
+    size_t index;
+    pthread_t thread;
+    bool running;
+    void *pull;                 /* bound by the daemon thread before the worker starts */
+    void *ctl;                  /* PUSH from the daemon thread into pull (daemon thread only) */
+    void **dest;                /* PUSH per instance (sinks only), worker thread */
+    struct omb_routes *routes;  /* in use by this worker */
+    struct compiled_route *jq;
+    atomic_uint version_seen;
+};
+
+struct omb_router {
+    struct omb_runtime *rt;
+    struct omb_instance **inst;
+    size_t n_inst;
+    struct omb_routes *routes;
+    struct worker *workers;
+    size_t n_workers;
+    bool started;
+};
+
+enum { CMD_SWAP = 'S', CMD_EXIT = 'X' };
+
+struct command {
+    char cmd;
+    struct omb_routes *routes;
+};
+
+static void free_compiled(struct compiled_route *jq, size_t n)
+{
+    for (size_t i = 0; jq && i < n; i++) {
+        omb_jq_destroy(&jq[i].filter);
+        omb_jq_destroy(&jq[i].transform);
+    }
+    free(jq);
+}
+
+static struct compiled_route *compile_routes(const struct omb_routes *routes, size_t worker)
+{
+    struct compiled_route *jq = calloc(routes->n ? routes->n : 1, sizeof(*jq));
+    if (!jq) {
+        return NULL;
+    }
+    for (size_t i = 0; i < routes->n; i++) {
+        const struct omb_route_rt *r = &routes->v[i];
+        char err[512];
+        if (r->filter && !(jq[i].filter = omb_jq_compile(r->filter, err, sizeof(err)))) {
+            jq[i].broken = true;
+        }
+        if (r->transform && !(jq[i].transform = omb_jq_compile(r->transform, err, sizeof(err)))) {
+            jq[i].broken = true;
+        }
+        if (jq[i].broken) {
+            omb_log(OMB_LOG_ERROR, "router", "worker %zu: route '%s': jq does not compile: %s",
+                    worker, r->name, err);
+        }
+    }
+    return jq;
+}
+
+struct results {
+    json_t **v;
+    size_t n, cap;
+};
+
+static int collect_result(json_t *result, void *arg)
+{
+    struct results *res = arg;
+    if (res->n == res->cap) {
+        size_t cap = res->cap ? res->cap * 2 : 4;
+        json_t **v = realloc(res->v, cap * sizeof(*v));
+        if (!v) {
+            json_decref(result);
+            return OMB_ENOMEM;
+        }
+        res->v = v;
+        res->cap = cap;
+    }
+    res->v[res->n++] = result;
+    return 0;
+}
+
+static void send_delivery(struct worker *w, struct omb_route_rt *r, const char *env,
+                          size_t env_len, const char *body, size_t body_len)
+{
+    for (size_t t = 0; t < r->n_to; t++) {
+        void *sock = w->dest[r->to[t]];
+        if (!sock) {
+            continue; /* the config check refuses routes to non-sinks */
+        }
+        /* Count before sending: the destination may finish it before we return. */
+        atomic_fetch_add(&w->router->rt->inflight, 1);
+        atomic_fetch_add(&r->queued, 1);
+        if (zmq_send(sock, r->name, strlen(r->name), ZMQ_SNDMORE) < 0 ||
+            zmq_send(sock, env, env_len, ZMQ_SNDMORE) < 0 ||
+            zmq_send(sock, body, body_len, 0) < 0) {
+            atomic_fetch_sub(&w->router->rt->inflight, 1);
+            atomic_fetch_add(&r->errors, 1);
+            omb_log(OMB_LOG_ERROR, "router", "route '%s': cannot queue for '%s': %s", r->name,
+                    r->to_names[t], zmq_strerror(errno));
+        }
+    }
+}
+
+static bool route_matches(const struct omb_route_rt *r, const char *source, const char *type)
+{
+    for (size_t f = 0; f < r->n_from; f++) {
+        if (strcmp(r->from[f].connector, source) == 0 &&
+            omb_type_match(r->from[f].pattern, type)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Send the transform's results: one result keeps the envelope as it came; several are a split,
+ * and each part gets the id "<id>.<n>" (unique, still ordered) and keeps the trace. */
+static void send_results(struct worker *w, struct omb_route_rt *r, json_t *env_obj,
+                         const char *env, size_t env_len, const char *id, struct results *res)
+{
+    for (size_t i = 0; i < res->n; i++) {
+        if (!json_is_object(res->v[i])) {
+            atomic_fetch_add(&r->errors, 1);
+            omb_log(OMB_LOG_WARN, "router",
+                    "route '%s': event %s: the transform's result %zu is not an object; skipped",
+                    r->name, id, i + 1);
+            continue;
+        }
+        char *body = json_dumps(res->v[i], JSON_COMPACT);
+        char *part_env = NULL;
+        if (res->n > 1) {
+            char part_id[160];
+            snprintf(part_id, sizeof(part_id), "%s.%zu", id, i + 1);
+            json_t *copy = json_copy(env_obj);
+            if (copy && json_object_set_new(copy, "id", json_string(part_id)) == 0) {
+                part_env = json_dumps(copy, JSON_COMPACT);
+            }
+            json_decref(copy);
+        }
+        if (!body || (res->n > 1 && !part_env)) {
+            atomic_fetch_add(&r->errors, 1);
+            omb_log(OMB_LOG_ERROR, "router", "route '%s': event %s: out of memory", r->name, id);
+        } else {
+            atomic_fetch_add(&r->transformed, 1);
+            send_delivery(w, r, part_env ? part_env : env, part_env ? strlen(part_env) : env_len,
+                          body, strlen(body));
+        }
+        free(body);
+        free(part_env);
+    }
+}
+
+static void route_event(struct worker *w, const char *env, size_t env_len, const char *body,
+                        size_t body_len)
+{
+    json_error_t jerr;
+    json_t *env_obj = json_loadb(env, env_len, 0, &jerr);
+    json_t *body_obj = NULL;
+    const char *type = json_string_value(json_object_get(env_obj, "type"));
+    const char *source = json_string_value(json_object_get(env_obj, "source"));
+    const char *id = json_string_value(json_object_get(env_obj, "id"));
+    if (!type || !source || !id) {
+        omb_log(OMB_LOG_ERROR, "router", "dropped a message with an unreadable envelope");
+        goto out;
+    }
+    struct omb_routes *routes = w->routes;
+    for (size_t i = 0; i < routes->n; i++) {
+        struct omb_route_rt *r = &routes->v[i];
+        struct compiled_route *jq = &w->jq[i];
+        if (!r->enabled || !route_matches(r, source, type)) {
+            continue;
+        }
+        atomic_fetch_add(&r->in, 1);
+        if (jq->broken) {
+            atomic_fetch_add(&r->errors, 1);
+            continue;
+        }
+        if ((jq->filter || jq->transform) && !body_obj) {
+            body_obj = json_loadb(body, body_len, 0, &jerr);
+            if (!body_obj) {
+                atomic_fetch_add(&r->errors, 1);
+                omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: body is not JSON: %s",
+                        r->name, id, jerr.text);
+                continue;
+            }
+        }
+        char err[512];
+        if (jq->filter) {
+            bool pass = false;
+            if (omb_jq_test(jq->filter, body_obj, &pass, err, sizeof(err)) != 0) {
+                atomic_fetch_add(&r->errors, 1);
+                omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: filter error: %s",
+                        r->name, id, err);
+                continue;
+            }
+            if (!pass) {
+                atomic_fetch_add(&r->filtered, 1);
+                continue;
+            }
+        }
+        atomic_fetch_add(&r->passed, 1);
+        if (!jq->transform) {
+            send_delivery(w, r, env, env_len, body, body_len);
+            continue;
+        }
+        struct results res = { 0 };
+        int rc = omb_jq_run(jq->transform, body_obj, collect_result, &res, err, sizeof(err));
+        if (rc < 0) {
+            atomic_fetch_add(&r->errors, 1);
+            omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: transform error: %s",
+                    r->name, id, err);
+        } else {
+            send_results(w, r, env_obj, env, env_len, id, &res);
+        }
+        for (size_t k = 0; k < res.n; k++) {
+            json_decref(res.v[k]);
+        }
+        free(res.v);
+    }
+out:
+    json_decref(env_obj);
+    json_decref(body_obj);
+    /* This event is done here; its deliveries were counted as they were queued. */
+    atomic_fetch_sub(&w->router->rt->inflight, 1);
+}
+
+static bool handle_command(struct worker *w, const void *data, size_t len)
+{
+    struct command c;
+    if (len != sizeof(c)) {
+        return false;
+    }
+    memcpy(&c, data, sizeof(c));
+    if (c.cmd == CMD_EXIT) {
+        return true;
+    }
+    if (c.cmd == CMD_SWAP) {
+        struct compiled_route *jq = compile_routes(c.routes, w->index);
+        if (jq) {
+            free_compiled(w->jq, w->routes->n);
+            w->jq = jq;
+            w->routes = c.routes;
+        } else {
+            omb_log(OMB_LOG_ERROR, "router", "worker %zu: out of memory; keeps the old routes",
+                    w->index);
+        }
+        atomic_store(&w->version_seen, c.routes->version);
+    }
+    return false;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct omb_router *router = w->router;
+    int zero = 0, linger = 0;
+
+    for (size_t i = 0; i < router->n_inst; i++) {
+        if (!omb_instance_is_sink(router->inst[i])) {
+            continue;
+        }
+        char ep[OMB_ENDPOINT_MAX];
+        omb_endpoint_deliver(router->rt, omb_instance_name(router->inst[i]), ep, sizeof(ep));
+        w->dest[i] = zmq_socket(router->rt->zctx, ZMQ_PUSH);
+        if (!w->dest[i] || zmq_setsockopt(w->dest[i], ZMQ_SNDHWM, &zero, sizeof(zero)) != 0 ||
+            zmq_setsockopt(w->dest[i], ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+            zmq_connect(w->dest[i], ep) != 0) {
+            omb_log(OMB_LOG_ERROR, "router", "worker %zu: cannot connect to %s: %s", w->index,
+                    ep, zmq_strerror(errno));
+        }
+    }
+
+    bool exit_now = false;
+    while (!exit_now) {
+        zmq_msg_t env, body;
+        zmq_msg_init(&env);
+        if (zmq_msg_recv(&env, w->pull, 0) < 0) {
+            zmq_msg_close(&env);
+            if (errno == EINTR) {
+                continue;
+            }
+            omb_log(OMB_LOG_ERROR, "router", "worker %zu: %s", w->index, zmq_strerror(errno));
+            break;
+        }
+        if (!zmq_msg_more(&env)) {
+            exit_now = handle_command(w, zmq_msg_data(&env), zmq_msg_size(&env));
+            zmq_msg_close(&env);
+            continue;
+        }
+        zmq_msg_init(&body);
+        zmq_msg_recv(&body, w->pull, 0);
+        /* Drain any further frames of a malformed message. */
+        while (zmq_msg_more(&body)) {
+            zmq_msg_close(&body);
+            zmq_msg_init(&body);
+            zmq_msg_recv(&body, w->pull, 0);
+        }
+        route_event(w, zmq_msg_data(&env), zmq_msg_size(&env), zmq_msg_data(&body),
+                    zmq_msg_size(&body));
+        zmq_msg_close(&env);
+        zmq_msg_close(&body);
+    }
+
+    for (size_t i = 0; i < router->n_inst; i++) {
+        if (w->dest[i]) {
+            zmq_close(w->dest[i]);
+            w->dest[i] = NULL;
+        }
+    }
+    return NULL;
+}
+
+struct omb_router *omb_router_new(struct omb_runtime *rt, struct omb_instance **inst,
+                                  size_t n_inst, struct omb_routes *routes)
+{
+    struct omb_router *router = calloc(1, sizeof(*router));
+    if (!router) {
+        return NULL;
+    }
+    router->rt = rt;
+    router->inst = inst;
+    router->n_inst = n_inst;
+    router->routes = routes;
+    router->n_workers = rt->n_workers;
+    router->workers = calloc(router->n_workers, sizeof(*router->workers));
+    if (!router->workers) {
+        free(router);
+        return NULL;
+    }
+    for (size_t i = 0; i < router->n_workers; i++) {
+        struct worker *w = &router->workers[i];
+        w->router = router;
+        w->index = i;
+        w->routes = routes;
+        w->dest = calloc(n_inst ? n_inst : 1, sizeof(void *));
+        w->jq = compile_routes(routes, i);
+        if (!w->dest || !w->jq) {
+            omb_router_destroy(&router);
+            return NULL;
+        }
+    }
+    return router;
+}
+
+int omb_router_start(struct omb_router *router)
+{
+    int hwm = OMB_INGRESS_HWM, linger = 0;
+    for (size_t i = 0; i < router->n_workers; i++) {
+        struct worker *w = &router->workers[i];
+        char ep[OMB_ENDPOINT_MAX];
+        omb_endpoint_router(router->rt, i, ep, sizeof(ep));
+        /* Bound here, before the thread exists, so that sources can connect at once; the
+         * socket then belongs to the worker (pthread_create is the memory barrier). */
+        w->pull = zmq_socket(router->rt->zctx, ZMQ_PULL);
+        w->ctl = zmq_socket(router->rt->zctx, ZMQ_PUSH);
+        if (!w->pull || !w->ctl ||
+            zmq_setsockopt(w->pull, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
+            zmq_setsockopt(w->pull, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+            zmq_setsockopt(w->ctl, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+            zmq_bind(w->pull, ep) != 0 || zmq_connect(w->ctl, ep) != 0) {
+            omb_log(OMB_LOG_ERROR, "router", "cannot bind %s: %s", ep, zmq_strerror(errno));
+            return OMB_EIO;
+        }
+        atomic_store(&w->version_seen, router->routes->version);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            omb_log(OMB_LOG_ERROR, "router", "cannot start worker %zu", i);
+            return OMB_ENOMEM;
+        }
+        w->running = true;
+    }
+    router->started = true;
+    return 0;
+}
+
+static void send_command(struct worker *w, char cmd, struct omb_routes *routes)
+{
+    struct command c = { .cmd = cmd, .routes = routes };
+    zmq_send(w->ctl, &c, sizeof(c), 0);
+}
+
+struct omb_routes *omb_router_swap(struct omb_router *router, struct omb_routes *routes)
+{
+    struct omb_routes *old = router->routes;
+    for (size_t i = 0; i < router->n_workers; i++) {
+        if (router->workers[i].running) {
+            send_command(&router->workers[i], CMD_SWAP, routes);
+        }
+    }
+    /* Wait until every worker has moved to the new table: only then is the old one unused. */
+    for (size_t i = 0; i < router->n_workers; i++) {
+        struct worker *w = &router->workers[i];
+        while (w->running && atomic_load(&w->version_seen) != routes->version) {
+            struct timespec ts = { 0, 1000000 };
+            nanosleep(&ts, NULL);
+        }
+        if (!w->running) {
+            w->routes = routes;
+        }
+    }
+    router->routes = routes;
+    return old;
+}
+
+struct omb_routes *omb_router_routes(struct omb_router *router)
+{
+    return router->routes;
+}
+
+void omb_router_stop(struct omb_router *router)
+{
+    for (size_t i = 0; i < router->n_workers; i++) {
+        if (router->workers[i].running) {
+            send_command(&router->workers[i], CMD_EXIT, NULL);
+        }
+    }
+    for (size_t i = 0; i < router->n_workers; i++) {
+        struct worker *w = &router->workers[i];
+        if (w->running) {
+            pthread_join(w->thread, NULL);
+            w->running = false;
+        }
+    }
+}
+
+void omb_router_destroy(struct omb_router **routerp)
+{
+    if (!routerp || !*routerp) {
+        return;
+    }
+    struct omb_router *router = *routerp;
+    omb_router_stop(router);
+    for (size_t i = 0; router->workers && i < router->n_workers; i++) {
+        struct worker *w = &router->workers[i];
+        if (w->pull) {
+            zmq_close(w->pull);
+        }
+        if (w->ctl) {
+            zmq_close(w->ctl);
+        }
+        free_compiled(w->jq, w->routes ? w->routes->n : 0);
+        free(w->dest);
+    }
+    free(router->workers);
+    free(router);
+    *routerp = NULL;
+}

@@ -1,0 +1,70 @@
+/* The router: N worker threads, each owning its compiled jq programs and its sockets. An event
+ * goes to the worker chosen by a hash of its key, so one key's events stay in order without
+ * locks; each worker matches the event against the routes, filters, transforms (a program with
+ * several results splits the event) and fans out to each destination's queue. */
+#ifndef OMNIBUS_ROUTER_H
+#define OMNIBUS_ROUTER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "instance.h"
+#include "runtime.h"
+
+struct omb_route_from {
+    char *connector;
+    char *pattern;
+};
+
+/* One route as the workers run it. Counters are shared by all workers. */
+struct omb_route_rt {
+    char *name;
+    bool enabled;
+    atomic_bool paused;
+    struct omb_route_from *from;
+    size_t n_from;
+    char *filter;        /* jq source or NULL; each worker compiles its own */
+    char *transform;     /* jq source or NULL */
+    size_t *to;          /* instance indices */
+    char **to_names;
+    size_t n_to;
+    atomic_uint_fast64_t in, passed, filtered, transformed, errors, queued;
+};
+
+struct omb_routes {
+    struct omb_route_rt *v;
+    size_t n;
+    unsigned version;
+};
+
+/* Build the route table of cfg over the instances (by name). Returns NULL with a message in
+ * err when a route names a connector that has no instance. */
+struct omb_routes *omb_routes_build(const struct omb_config *cfg, struct omb_instance **inst,
+                                    size_t n_inst, unsigned version, char *err, size_t errlen);
+void omb_routes_destroy(struct omb_routes **routesp);
+
+/* The routes' counters as a new JSON array. */
+json_t *omb_routes_stats(const struct omb_routes *routes);
+
+struct omb_router;
+
+/* A router over instances and routes (all borrowed; they must outlive the router). */
+struct omb_router *omb_router_new(struct omb_runtime *rt, struct omb_instance **inst,
+                                  size_t n_inst, struct omb_routes *routes);
+/* Bind the workers' sockets and start their threads. */
+int omb_router_start(struct omb_router *router);
+/* Swap in a new route table (same instances) atomically per event: every worker finishes the
+ * event in hand, then uses `routes`. Returns the old table once no worker uses it (the caller's
+ * to destroy). */
+struct omb_routes *omb_router_swap(struct omb_router *router, struct omb_routes *routes);
+/* The table in use (borrowed). */
+struct omb_routes *omb_router_routes(struct omb_router *router);
+/* Stop the workers and join them. Idempotent. */
+void omb_router_stop(struct omb_router *router);
+/* Free; NULL-safe; stops first. */
+void omb_router_destroy(struct omb_router **routerp);
+
+#endif /* OMNIBUS_ROUTER_H */
