@@ -1,0 +1,379 @@
+/* Unit test: core/src/jq.c (libjq 1.6 over jansson). */
+#include <stdlib.h>
+
+#include "omnibus/err.h"
+
+#include "jq.h"
+#include "testlib.h"
+
+/* Collects results into a jansson array. */
+static int collect(json_t *result, void *arg)
+{
+    json_t *arr = arg;
+    return json_array_append_new(arr, result) == 0 ? 0 : OMB_ENOMEM;
+}
+
+/* Stops after the first result with a positive code. */
+static int stop_first(json_t *result, void *arg)
+{
+    json_decref(result);
+    return 42;
+}
+
+/* Parse text; compile prog; run; return the results array (new) or NULL on a run error. */
+static json_t *run_text(const char *prog, const char *input, int *rc, char *err, size_t errlen)
+{
+    json_t *in = json_loads(input, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    json_t *out = json_array();
+    struct omb_jq *jq = omb_jq_compile(prog, err, errlen);
+    CHECK(in != NULL);
+    CHECK(jq != NULL);
+    *rc = OMB_EINVAL;
+    if (in && jq) {
+        *rc = omb_jq_run(jq, in, collect, out, err, errlen);
+    }
+    omb_jq_destroy(&jq);
+    json_decref(in);
+    if (*rc < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The compact dump of the only result (a new string), or NULL. */
+static char *run1(const char *prog, const char *input)
+{
+    char err[256];
+    int rc;
+    json_t *out = run_text(prog, input, &rc, err, sizeof(err));
+    char *s = NULL;
+    CHECK(rc == 1);
+    if (out && json_array_size(out) == 1) {
+        s = json_dumps(json_array_get(out, 0), JSON_COMPACT | JSON_ENCODE_ANY);
+    }
+    json_decref(out);
+    return s;
+}
+
+static void test_compile_error(void)
+{
+    char err[512];
+    struct omb_jq *jq = omb_jq_compile(".a | | b", err, sizeof(err));
+    CHECK(jq == NULL);
+    CHECK(strstr(err, "syntax error") != NULL);
+    CHECK(strstr(err, "compile error") != NULL);
+
+    jq = omb_jq_compile("nosuchfn(1)", err, sizeof(err));
+    CHECK(jq == NULL);
+    CHECK(strstr(err, "nosuchfn/1 is not defined") != NULL);
+
+    /* A tiny buffer truncates but stays terminated. */
+    char small[8];
+    jq = omb_jq_compile("{", small, sizeof(small));
+    CHECK(jq == NULL);
+    CHECK(strlen(small) == 7);
+
+    /* No buffer at all. */
+    jq = omb_jq_compile("{", NULL, 0);
+    CHECK(jq == NULL);
+
+    jq = omb_jq_compile(".", err, sizeof(err));
+    CHECK(jq != NULL);
+    CHECK_STR(err, "");
+    omb_jq_destroy(&jq);
+    CHECK(jq == NULL);
+    omb_jq_destroy(&jq);
+    omb_jq_destroy(NULL);
+}
+
+static void test_filter(void)
+{
+    char err[256];
+    struct omb_jq *jq = omb_jq_compile(".location | startswith(\"store-\")", err, sizeof(err));
+    json_t *in =
+        json_pack("{s:s, s:s, s:i}", "sku", "OB-1000-S", "location", "store-WAW01", "on_hand", 18);
+    bool pass = false;
+    CHECK(omb_jq_test(jq, in, &pass, err, sizeof(err)) == 0);
+    CHECK(pass);
+    json_object_set_new(in, "location", json_string("WH1"));
+    CHECK(omb_jq_test(jq, in, &pass, err, sizeof(err)) == 0);
+    CHECK(!pass);
+    omb_jq_destroy(&jq);
+
+    /* null and no result are false; anything else (0, "", []) is true, as in jq. */
+    const struct {
+        const char *prog;
+        bool pass;
+    } cases[] = {
+        {"null", false},     {"false", false},      {"empty", false},
+        {".missing", false}, {"0", true},           {"\"\"", true},
+        {"[]", true},        {"true, false", true}, {"false, true", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        jq = omb_jq_compile(cases[i].prog, err, sizeof(err));
+        pass = !cases[i].pass;
+        CHECK(omb_jq_test(jq, in, &pass, err, sizeof(err)) == 0);
+        if (pass != cases[i].pass) {
+            fprintf(stderr, "filter %s: expected %d\n", cases[i].prog, cases[i].pass);
+        }
+        CHECK(pass == cases[i].pass);
+        omb_jq_destroy(&jq);
+    }
+
+    /* An error in a filter is an error, and pass is false. */
+    jq = omb_jq_compile(".sku | error(\"bad: \" + .)", err, sizeof(err));
+    pass = true;
+    CHECK(omb_jq_test(jq, in, &pass, err, sizeof(err)) == OMB_EINVAL);
+    CHECK(!pass);
+    CHECK_STR(err, "bad: OB-1000-S");
+    omb_jq_destroy(&jq);
+    json_decref(in);
+}
+
+static void test_transform(void)
+{
+    /* The DESIGN.md route transform, key order kept. */
+    char *s = run1("{sku, location: \"web\", on_hand: ([.on_hand - 2, 0] | max)}",
+                   "{\"on_hand\": 1, \"location\": \"WAW01\", \"sku\": \"OB-1000-S\"}");
+    CHECK_STR(s, "{\"sku\":\"OB-1000-S\",\"location\":\"web\",\"on_hand\":0}");
+    free(s);
+
+    s = run1("{z: 1, a: 2, m: 3} + {b: 4}", "null");
+    CHECK_STR(s, "{\"z\":1,\"a\":2,\"m\":3,\"b\":4}");
+    free(s);
+
+    /* Input key order survives identity. */
+    s = run1(".", "{\"zeta\": 1, \"alpha\": {\"y\": true, \"x\": false}, \"mid\": null}");
+    CHECK_STR(s, "{\"zeta\":1,\"alpha\":{\"y\":true,\"x\":false},\"mid\":null}");
+    free(s);
+
+    s = run1(".a.b.c += 1", "{\"a\": {\"b\": {\"c\": 41}}}");
+    CHECK_STR(s, "{\"a\":{\"b\":{\"c\":42}}}");
+    free(s);
+}
+
+static void test_several_results(void)
+{
+    char err[256];
+    int rc;
+    json_t *out = run_text(".lines[] | {sku, qty}",
+                           "{\"lines\": [{\"sku\": \"OB-1000-S\", \"qty\": 2},"
+                           " {\"sku\": \"OB-1001-M\", \"qty\": 1},"
+                           " {\"sku\": \"OB-1002-L\", \"qty\": 3}]}",
+                           &rc, err, sizeof(err));
+    CHECK(rc == 3);
+    CHECK(json_array_size(out) == 3);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(out, 0), "sku")), "OB-1000-S");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(out, 1), "sku")), "OB-1001-M");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(out, 2), "sku")), "OB-1002-L");
+    CHECK(json_integer_value(json_object_get(json_array_get(out, 2), "qty")) == 3);
+    json_decref(out);
+
+    out = run_text("empty", "{}", &rc, err, sizeof(err));
+    CHECK(rc == 0);
+    CHECK(json_array_size(out) == 0);
+    json_decref(out);
+
+    /* The callback stops the run with its own return. */
+    struct omb_jq *jq = omb_jq_compile("range(10)", err, sizeof(err));
+    json_t *in = json_null();
+    CHECK(omb_jq_run(jq, in, stop_first, NULL, err, sizeof(err)) == 42);
+    /* The same program runs again afterwards, from the start. */
+    json_t *arr = json_array();
+    CHECK(omb_jq_run(jq, in, collect, arr, err, sizeof(err)) == 10);
+    CHECK(json_integer_value(json_array_get(arr, 9)) == 9);
+    CHECK(omb_jq_run(NULL, in, collect, arr, err, sizeof(err)) == OMB_EINVAL);
+    CHECK(omb_jq_run(jq, NULL, collect, arr, err, sizeof(err)) == OMB_EINVAL);
+    CHECK(omb_jq_run(jq, in, NULL, arr, err, sizeof(err)) == OMB_EINVAL);
+    json_decref(arr);
+    omb_jq_destroy(&jq);
+    json_decref(in);
+}
+
+static void test_runtime_error(void)
+{
+    char err[256];
+    int rc;
+    json_t *out = run_text(".a.b", "{\"a\": \"a string\"}", &rc, err, sizeof(err));
+    CHECK(rc == OMB_EINVAL);
+    CHECK(out == NULL);
+    CHECK_STR(err, "Cannot index string with string \"b\"");
+
+    out = run_text("error(\"x\")", "{}", &rc, err, sizeof(err));
+    CHECK(rc == OMB_EINVAL);
+    CHECK_STR(err, "x");
+
+    /* A non-string error value is reported as JSON. */
+    out = run_text("error({code: 7})", "{}", &rc, err, sizeof(err));
+    CHECK(rc == OMB_EINVAL);
+    CHECK(strstr(err, "{\"code\":7}") != NULL);
+
+    /* Results before the error were handed over already. */
+    struct omb_jq *jq =
+        omb_jq_compile(".[] | if . == 3 then error(\"three\") else . end", err, sizeof(err));
+    json_t *in = json_pack("[i,i,i,i]", 1, 2, 3, 4);
+    json_t *arr = json_array();
+    CHECK(omb_jq_run(jq, in, collect, arr, err, sizeof(err)) == OMB_EINVAL);
+    CHECK(json_array_size(arr) == 2);
+    CHECK_STR(err, "three");
+    /* A later run on the same program works. */
+    json_array_clear(arr);
+    json_array_remove(in, 2);
+    CHECK(omb_jq_run(jq, in, collect, arr, err, sizeof(err)) == 3);
+    CHECK_STR(err, "");
+    json_decref(arr);
+    json_decref(in);
+    omb_jq_destroy(&jq);
+
+    /* halt ends the results without error; halt_error is an error with its message. */
+    out = run_text("1, halt, 2", "null", &rc, err, sizeof(err));
+    CHECK(rc == 1);
+    json_decref(out);
+    out = run_text("\"stock feed broken\\n\" | halt_error", "null", &rc, err, sizeof(err));
+    CHECK(rc == OMB_EINVAL);
+    CHECK_STR(err, "halt_error (exit 5): stock feed broken");
+    out = run_text("{a: 1} | halt_error(2)", "null", &rc, err, sizeof(err));
+    CHECK(rc == OMB_EINVAL);
+    CHECK(strstr(err, "exit 2") != NULL && strstr(err, "{\"a\":1}") != NULL);
+    out = run_text("\"x\" | halt_error(1e300)", "null", &rc, err, sizeof(err));
+    CHECK(rc == OMB_EINVAL);
+    CHECK_STR(err, "halt_error (exit -1): x");
+    out = run_text("\"x\" | halt_error(0)", "null", &rc, err, sizeof(err));
+    CHECK(rc == 0);
+    json_decref(out);
+    /* After a halt, the same state runs normally again. */
+    jq = omb_jq_compile("if . == 0 then halt_error else . + 1 end", err, sizeof(err));
+    in = json_integer(0);
+    arr = json_array();
+    CHECK(omb_jq_run(jq, in, collect, arr, err, sizeof(err)) == OMB_EINVAL);
+    json_integer_set(in, 1);
+    CHECK(omb_jq_run(jq, in, collect, arr, err, sizeof(err)) == 1);
+    CHECK(json_integer_value(json_array_get(arr, 0)) == 2);
+    json_decref(arr);
+    json_decref(in);
+    omb_jq_destroy(&jq);
+}
+
+static void test_unicode(void)
+{
+    char *s = run1("{name: (.name + \" – wyprzedaż\"), n: (.name | length)}",
+                   "{\"name\": \"Koszulka bawełniana S\"}");
+    CHECK_STR(s, "{\"name\":\"Koszulka bawełniana S – wyprzedaż\",\"n\":21}");
+    free(s);
+
+    s = run1("[.city | explode[0], (. | ascii_downcase)]", "{\"city\": \"Łódź 😀\"}");
+    CHECK_STR(s, "[321,\"Łódź 😀\"]");
+    free(s);
+
+    /* Keys with non-ASCII text, and a string with an embedded NUL byte both ways. */
+    s = run1("{\"zażółć\": .}", "\"a\\u0000b\"");
+    CHECK_STR(s, "{\"zażółć\":\"a\\u0000b\"}");
+    free(s);
+}
+
+static void test_nested(void)
+{
+    const char *order = "{\"order_id\": \"1042\", \"customer\": {\"email\": \"a@example.pl\","
+                        " \"tags\": [\"vip\", []], \"address\": {\"city\": \"Gdańsk\"}},"
+                        " \"lines\": [[1, [2, [3, {\"deep\": [true, false, null]}]]]],"
+                        " \"total\": {\"amount\": 29998, \"currency\": \"PLN\"},"
+                        " \"rate\": 0.23, \"neg\": -5, \"empty\": {}}";
+    char *s = run1(".", order);
+    json_t *in = json_loads(order, 0, NULL);
+    char *expect = json_dumps(in, JSON_COMPACT);
+    CHECK_STR(s, expect);
+    free(expect);
+    free(s);
+    json_decref(in);
+
+    s = run1("[.customer.address.city, .lines[0][1][1][1].deep[2], .customer.tags[1]]", order);
+    CHECK_STR(s, "[\"Gdańsk\",null,[]]");
+    free(s);
+}
+
+static void test_money_and_quantities(void)
+{
+    char err[256];
+    int rc;
+    json_t *out = run_text(
+        "{price: .price, total: {amount: (.price.amount * .qty), currency: .price.currency},"
+        " qty: .qty, half: (.qty / 2), zero: (.qty - .qty), neg: (0 - .qty)}",
+        "{\"price\": {\"amount\": 12999, \"currency\": \"PLN\"}, \"qty\": 3}", &rc, err,
+        sizeof(err));
+    CHECK(rc == 1);
+    json_t *r = json_array_get(out, 0);
+    json_t *amount = json_object_get(json_object_get(r, "price"), "amount");
+    CHECK(json_is_integer(amount) && json_integer_value(amount) == 12999);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(r, "price"), "currency")), "PLN");
+    json_t *total = json_object_get(json_object_get(r, "total"), "amount");
+    CHECK(json_is_integer(total) && json_integer_value(total) == 38997);
+    CHECK(json_is_integer(json_object_get(r, "qty")));
+    CHECK(json_integer_value(json_object_get(r, "qty")) == 3);
+    /* A non-integral result stays a real, so an accidental float is visible, not truncated. */
+    CHECK(json_is_real(json_object_get(r, "half")));
+    CHECK(json_real_value(json_object_get(r, "half")) == 1.5);
+    CHECK(json_is_integer(json_object_get(r, "zero")));
+    CHECK(json_integer_value(json_object_get(r, "neg")) == -3);
+    json_decref(out);
+
+    /* The largest exact integers cross intact; a real with an integral value becomes an integer. */
+    char *s = run1("[., -., 2.0, 1e3]", "9007199254740992");
+    CHECK_STR(s, "[9007199254740992,-9007199254740992,2,1000]");
+    free(s);
+
+    /* Non-finite numbers come out as jq 1.6 prints them. */
+    s = run1("[nan, infinite > 1e308]", "null");
+    CHECK_STR(s, "[null,true]");
+    free(s);
+}
+
+static void test_platform_ids(void)
+{
+    /* A 64-bit platform id carried as a string (as docs/events.md requires) is bit-exact. */
+    char *s = run1("{customer: {shopify: .customer.id}, ids: [.ids[] | tostring]}",
+                   "{\"customer\": {\"id\": \"9007199254740993123\"},"
+                   " \"ids\": [\"9007199254740993123\", \"18446744073709551615\"]}");
+    CHECK_STR(s, "{\"customer\":{\"shopify\":\"9007199254740993123\"},"
+                 "\"ids\":[\"9007199254740993123\",\"18446744073709551615\"]}");
+    free(s);
+
+    /* The limitation, pinned: the same id as a JSON number goes through libjq 1.6 as a double and
+     * comes back rounded to the nearest double, 9007199254740993024 (above 2^53, so a real). If
+     * this starts failing, libjq keeps big integers now (jq 1.7 does): update docs/events.md. */
+    char err[256];
+    int rc;
+    json_t *in = json_pack("{s:I}", "id", (json_int_t)9007199254740993123LL);
+    CHECK(json_integer_value(json_object_get(in, "id")) == 9007199254740993123LL);
+    struct omb_jq *jq = omb_jq_compile(".id", err, sizeof(err));
+    json_t *out = json_array();
+    rc = omb_jq_run(jq, in, collect, out, err, sizeof(err));
+    CHECK(rc == 1);
+    json_t *id = json_array_get(out, 0);
+    CHECK(json_is_real(id));
+    CHECK(json_real_value(id) == 9007199254740993024.0);
+    CHECK((json_int_t)json_real_value(id) != 9007199254740993123LL);
+    json_decref(out);
+    omb_jq_destroy(&jq);
+    json_decref(in);
+
+    /* Even a route that does not touch the id loses it, silently: 2^53 + 1 becomes 2^53, which
+     * is within the exact range and so comes back as a (wrong) integer. */
+    s = run1(".", "{\"id\": 9007199254740993}");
+    CHECK_STR(s, "{\"id\":9007199254740992}");
+    free(s);
+}
+
+int main(void)
+{
+    test_compile_error();
+    test_filter();
+    test_transform();
+    test_several_results();
+    test_runtime_error();
+    test_unicode();
+    test_nested();
+    test_money_and_quantities();
+    test_platform_ids();
+    return test_result();
+}
