@@ -1,0 +1,96 @@
+/* The daemon's configuration: omnibus.xml parsed, validated against config/omnibus.rng (embedded
+ * in the binary), then checked semantically (plugins exist, options valid, routes lead somewhere,
+ * jq compiles, names unique). Every error goes to a struct omb_diags as FILE:LINE: message. */
+#ifndef OMNIBUS_CONFIG_H
+#define OMNIBUS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <omnibus/plugin.h>
+#include "diag.h"
+
+struct omb_config_option {
+    char *name;
+    char *value; /* as written (a SECRET is still "env:NAME"; resolution happens in options.c) */
+    int line;
+};
+
+struct omb_config_connector {
+    char *name;
+    char *plugin;
+    char *log_level; /* NULL: the daemon's */
+    int line;
+    struct omb_config_option *options;
+    size_t n_options;
+};
+
+struct omb_config_from {
+    char *connector;
+    char *type; /* pattern: "price.set", "stock.*" or "*" */
+    int line;
+};
+
+struct omb_config_to {
+    char *connector;
+    bool conflate_key; /* conflate="key" */
+    int line;
+};
+
+struct omb_config_route {
+    char *name;
+    int line;
+    bool enabled;          /* enabled="false" keeps a route in the file but out of service */
+    struct omb_config_from *from;
+    size_t n_from;
+    char *filter;          /* jq, NULL when absent */
+    int filter_line;
+    char *transform;       /* jq, NULL when absent */
+    char *transform_type;  /* <transform type="...">: the type of the events it yields, or NULL */
+    int transform_line;
+    struct omb_config_to *to;
+    size_t n_to;
+};
+
+struct omb_config {
+    char *path;              /* as given */
+    char hash[65];           /* SHA-256 of the file's bytes, hex */
+    int workers;             /* <daemon workers>, 0 = one per core */
+    int64_t drain_timeout_ms;/* <daemon drain-timeout>, default 10 s */
+    char *log_level;         /* <daemon log-level>, default "info" */
+    char *plugin_dir;        /* <daemon plugin-dir>, NULL when absent */
+    char *store_path;        /* <store path>, NULL when absent */
+    char *admin_endpoint;    /* <admin endpoint>, NULL when absent */
+    struct omb_config_connector *connectors;
+    size_t n_connectors;
+    struct omb_config_route *routes;
+    size_t n_routes;
+};
+
+/* Find a plugin's descriptor by name. Returns NULL with a reason in err when there is none or
+ * it cannot be loaded (wrong ABI...). The descriptor stays valid as long as the lookup's owner. */
+typedef const struct omb_plugin_descriptor *(*omb_plugin_lookup_fn)(void *arg, const char *name,
+                                                                     char *err, size_t errlen);
+
+/* Read, validate and check `path`. On success returns 0 and a new config in *out (the caller's,
+ * free with omb_config_destroy). Otherwise returns OMB_EINVAL (or OMB_EIO, OMB_ENOMEM), *out is
+ * NULL and every error is in diags. `lookup` may be NULL to skip the plugin and option checks. */
+int omb_config_load(const char *path, omb_plugin_lookup_fn lookup, void *lookup_arg,
+                    struct omb_config **out, struct omb_diags *diags);
+
+/* Find a connector by name (borrowed from cfg) or NULL. */
+const struct omb_config_connector *omb_config_connector_find(const struct omb_config *cfg,
+                                                             const char *name);
+
+/* Free a config and set *cfgp to NULL; NULL-safe, may be called twice. */
+void omb_config_destroy(struct omb_config **cfgp);
+
+/* True for a connector, route or plugin name: [a-z0-9][a-z0-9_-]*, at most 64 characters. */
+bool omb_config_name_valid(const char *name);
+
+/* True for an event-type pattern: "price.set" (lowercase words joined by dots), "stock.*" (a
+ * prefix) or "*" (everything). */
+bool omb_config_type_pattern_valid(const char *pattern);
+
+#endif /* OMNIBUS_CONFIG_H */
