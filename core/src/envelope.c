@@ -266,7 +266,8 @@ int omb_event_seal(const json_t *event, const char *source, char **envelope_out,
     }
     /* A forwarded or replayed event keeps its id and trace; the source is always the instance
      * that emitted it here. */
-    if (json_object_set_new(env, "id", json_string(idv ? json_string_value(idv) : id)) ||
+    const char *id_used = idv ? json_string_value(idv) : id;
+    if (json_object_set_new(env, "id", json_string(id_used)) ||
         json_object_set(env, "type", json_object_get(event, "type")) ||
         json_object_set_new(env, "source", json_string(source)) ||
         json_object_set_new(env, "key", key ? json_copy((json_t *)key) : json_string("")) ||
@@ -274,8 +275,7 @@ int omb_event_seal(const json_t *event, const char *source, char **envelope_out,
                             time ? json_copy((json_t *)time) : json_string(received)) ||
         json_object_set_new(env, "received", json_string(received)) ||
         json_object_set_new(env, "trace",
-                            trace ? json_copy((json_t *)trace) : json_string(json_string_value(
-                                                                     json_object_get(env, "id")))) ||
+                            json_string(trace ? json_string_value(trace) : id_used)) ||
         (headers && json_object_set(env, "headers", (json_t *)headers))) {
         goto out;
     }

@@ -24,6 +24,7 @@ static void route_free(struct omb_route_rt *r)
     free(r->from);
     free(r->filter);
     free(r->transform);
+    free(r->out_type);
     free(r->to);
     for (size_t i = 0; i < r->n_to; i++) {
         free(r->to_names[i]);
@@ -78,6 +79,7 @@ struct omb_routes *omb_routes_build(const struct omb_config *cfg, struct omb_ins
         r->enabled = cr->enabled;
         r->filter = dup_or_null(cr->filter, &oom);
         r->transform = dup_or_null(cr->transform, &oom);
+        r->out_type = dup_or_null(cr->transform_type, &oom);
         r->from = calloc(cr->n_from ? cr->n_from : 1, sizeof(*r->from));
         r->to = calloc(cr->n_to ? cr->n_to : 1, sizeof(*r->to));
         r->to_names = calloc(cr->n_to ? cr->n_to : 1, sizeof(*r->to_names));
@@ -259,7 +261,8 @@ static bool route_matches(const struct omb_route_rt *r, const char *source, cons
 }
 
 /* Send the transform's results: one result keeps the envelope as it came; several are a split,
- * and each part gets the id "<id>.<n>" (unique, still ordered) and keeps the trace. */
+ * and each part gets the id "<id>.<n>" (unique, still ordered) and keeps the trace. A route with
+ * <transform type="..."> gives the results that type. */
 static void send_results(struct worker *w, struct omb_route_rt *r, json_t *env_obj,
                          const char *env, size_t env_len, const char *id, struct results *res)
 {
@@ -273,16 +276,24 @@ static void send_results(struct worker *w, struct omb_route_rt *r, json_t *env_o
         }
         char *body = json_dumps(res->v[i], JSON_COMPACT);
         char *part_env = NULL;
-        if (res->n > 1) {
+        bool new_env = res->n > 1 || r->out_type;
+        if (new_env) {
             char part_id[160];
             snprintf(part_id, sizeof(part_id), "%s.%zu", id, i + 1);
             json_t *copy = json_copy(env_obj);
-            if (copy && json_object_set_new(copy, "id", json_string(part_id)) == 0) {
+            bool ok = copy != NULL;
+            if (ok && res->n > 1) {
+                ok = json_object_set_new(copy, "id", json_string(part_id)) == 0;
+            }
+            if (ok && r->out_type) {
+                ok = json_object_set_new(copy, "type", json_string(r->out_type)) == 0;
+            }
+            if (ok) {
                 part_env = json_dumps(copy, JSON_COMPACT);
             }
             json_decref(copy);
         }
-        if (!body || (res->n > 1 && !part_env)) {
+        if (!body || (new_env && !part_env)) {
             atomic_fetch_add(&r->errors, 1);
             omb_log(OMB_LOG_ERROR, "router", "route '%s': event %s: out of memory", r->name, id);
         } else {

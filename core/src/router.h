@@ -28,6 +28,7 @@ struct omb_route_rt {
     size_t n_from;
     char *filter;        /* jq source or NULL; each worker compiles its own */
     char *transform;     /* jq source or NULL */
+    char *out_type;      /* the type of the transform's results, NULL: the event's own */
     size_t *to;          /* instance indices */
     char **to_names;
     size_t n_to;

@@ -16,3 +16,8 @@ tests_unit_envelope_test_SOURCES = tests/unit/envelope_test.c
 tests_unit_envelope_test_CFLAGS = $(TEST_CFLAGS)
 tests_unit_envelope_test_LDADD = libombruntime.la $(TEST_LDADD)
 TESTS += tests/unit/envelope_test
+
+# End-to-end tests of the daemon (python3, stdlib only).
+TESTS += tests/integration/daemon_test.py tests/integration/volume_test.py
+EXTRA_DIST += tests/integration/omb.py tests/integration/daemon_test.py \
+	tests/integration/volume_test.py

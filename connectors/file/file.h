@@ -1,0 +1,96 @@
+/* The file connector, internal: its context and the functions its three files share.
+ *
+ * file.c         options, validate, lifecycle, the descriptor
+ * file_source.c  the drop directory: scan, validate a file whole, emit its lines, move it
+ * file_sink.c    deliver: append one JSON line per event to the output file
+ *
+ * Everything here has hidden visibility (the plugin is built with -fvisibility=hidden and exports
+ * only omb_plugin_descriptor).
+ */
+#ifndef OMNIBUS_CONNECTOR_FILE_H
+#define OMNIBUS_CONNECTOR_FILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <omnibus/plugin.h>
+
+enum file_output_format {
+    FILE_OUTPUT_EVENT = 0, /* the whole delivered event, envelope and route included */
+    FILE_OUTPUT_BODY = 1   /* the body only */
+};
+
+/* A file that could not be moved out of dir: skipped (not re-emitted) until it changes. */
+struct file_skip {
+    char *name;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    bool seen; /* seen by the current scan; entries not seen are dropped */
+};
+
+/* Reads a file line by line (getline), skipping blank lines and a UTF-8 byte order mark. */
+struct file_reader {
+    FILE *f;
+    char *buf;
+    size_t cap;
+    unsigned long lineno; /* physical line number of the last line read, from 1 */
+};
+
+struct file_ctx {
+    /* Options: filled by the core before create() and owned by it. */
+    char *dir;
+    char *pattern;
+    int64_t poll_ms;
+    char *done_dir;
+    char *error_dir;
+    char *output;
+    int output_format; /* enum file_output_format */
+    bool fsync;
+
+    /* Everything below is zeroed by the core and owned by the plugin. */
+    const struct omb_host_api *host;
+    struct omb_instance *self;
+
+    /* source */
+    char *done_path;  /* done-dir, or <dir>/done */
+    char *error_path; /* error-dir, or <dir>/error */
+    bool timer_armed;
+    uint64_t timer_id;
+    bool stopping;         /* stop() was called: finish the current file, start no new one */
+    bool dir_error_logged; /* dir could not be listed, logged once until it can again */
+    char *cur_name;        /* the file being emitted, NULL when idle */
+    struct file_reader cur;
+    unsigned long cur_emitted;
+    json_t *pending; /* new: parsed but not yet taken by emit (backpressure) */
+    bool blocked_logged;
+    struct file_skip *skip;
+    size_t nskip, skipcap;
+
+    /* sink */
+    bool out_open;
+    int out_fd;
+    dev_t out_dev;
+    ino_t out_ino;
+    int64_t out_checked_ms; /* monotonic time of the last rotation check */
+    bool out_need_nl;       /* the output ends in a partial line: start with a newline */
+};
+
+/* Source (file_source.c). */
+int file_source_start(struct file_ctx *c);
+void file_source_stop(struct file_ctx *c);
+void file_source_destroy(struct file_ctx *c);
+
+/* Sink (file_sink.c). deliver borrows event. */
+void file_sink_start(struct file_ctx *c);
+int file_sink_deliver(struct file_ctx *c, const json_t *event, struct omb_deliver_result *res);
+void file_sink_destroy(struct file_ctx *c);
+
+/* Normalise a path for comparison without touching the file system: collapse "//", drop "/."
+ * components and a trailing '/'. Returns 0, or OMB_EINVAL when out is too small. */
+int file_path_norm(const char *in, char *out, size_t outlen);
+
+#endif /* OMNIBUS_CONNECTOR_FILE_H */

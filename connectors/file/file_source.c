@@ -1,0 +1,697 @@
+/* The file connector's source: take NDJSON event files from a drop directory.
+ *
+ * Every `poll` the timer scans dir for complete files (matching pattern, not ".name", not
+ * "*.tmp"), in name order. A file is first checked whole, line by line: if any line is not a
+ * valid event it moves to error-dir with <name>.err listing every bad line, and nothing of it is
+ * emitted. Otherwise it is read a second time and its events are emitted in order; on
+ * backpressure the parsed event is kept and the next tick resumes with it, so no line is lost or
+ * sent twice. When the last event is taken the file moves to done-dir.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file.h"
+
+/* What the tick loop does after one file: go on with the next, or stop until the next tick. */
+enum step {
+    STEP_NEXT = 0,
+    STEP_BLOCKED = 1
+};
+
+/* ---- reading lines ------------------------------------------------------------------------ */
+
+static void reader_close(struct file_reader *r)
+{
+    if (r->f) {
+        fclose(r->f);
+    }
+    r->f = NULL;
+    r->lineno = 0;
+}
+
+/* The next non-blank line of r, without its line terminator: 1 with *line and *len set (the text
+ * is borrowed until the next call), 0 at the end of the file, -1 on a read error (errno). */
+static int reader_next(struct file_reader *r, const char **line, size_t *len)
+{
+    for (;;) {
+        errno = 0;
+        ssize_t n = getline(&r->buf, &r->cap, r->f);
+        if (n < 0) {
+            if (ferror(r->f)) {
+                if (errno == 0) {
+                    errno = EIO;
+                }
+                return -1;
+            }
+            return 0;
+        }
+        r->lineno++;
+        const char *s = r->buf;
+        size_t l = (size_t)n;
+        if (r->lineno == 1 && l >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+            s += 3; /* a UTF-8 byte order mark, as some Windows tools write */
+            l -= 3;
+        }
+        while (l > 0 && (s[l - 1] == '\n' || s[l - 1] == '\r')) {
+            l--;
+        }
+        size_t i = 0;
+        while (i < l && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) {
+            i++;
+        }
+        if (i == l) {
+            continue; /* blank */
+        }
+        *line = s;
+        *len = l;
+        return 1;
+    }
+}
+
+/* Parse one line and check it as emit would. Returns a new event, or NULL with the reason in
+ * why. */
+static json_t *parse_line(struct file_ctx *c, const char *line, size_t len, char *why,
+                          size_t whylen)
+{
+    json_error_t jerr;
+    json_t *ev = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!ev) {
+        snprintf(why, whylen, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+        return NULL;
+    }
+    why[0] = '\0';
+    if (c->host->event_check(ev, why, whylen) != 0) {
+        if (!why[0]) {
+            snprintf(why, whylen, "not a valid event");
+        }
+        json_decref(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+/* ---- files that cannot be moved --------------------------------------------------------- */
+
+static struct file_skip *skip_find(struct file_ctx *c, const char *name)
+{
+    for (size_t i = 0; i < c->nskip; i++) {
+        if (strcmp(c->skip[i].name, name) == 0) {
+            return &c->skip[i];
+        }
+    }
+    return NULL;
+}
+
+static bool skip_same(const struct file_skip *s, const struct stat *st)
+{
+    return s->ino == st->st_ino && s->size == st->st_size &&
+           s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+static void skip_remove(struct file_ctx *c, size_t i)
+{
+    free(c->skip[i].name);
+    c->skip[i] = c->skip[--c->nskip];
+}
+
+/* Remember that dir/name cannot be moved, so that the scan passes over it until it changes. */
+static void skip_add(struct file_ctx *c, const char *name)
+{
+    char *path = NULL;
+    struct stat st;
+    if (asprintf(&path, "%s/%s", c->dir, name) < 0) {
+        return;
+    }
+    int rc = stat(path, &st);
+    free(path);
+    if (rc != 0) {
+        return; /* gone: nothing to skip */
+    }
+    struct file_skip *s = skip_find(c, name);
+    if (!s) {
+        if (c->nskip == c->skipcap) {
+            size_t cap = c->skipcap ? c->skipcap * 2 : 8;
+            struct file_skip *v = realloc(c->skip, cap * sizeof(*v));
+            if (!v) {
+                return;
+            }
+            c->skip = v;
+            c->skipcap = cap;
+        }
+        char *dup = strdup(name);
+        if (!dup) {
+            return;
+        }
+        s = &c->skip[c->nskip++];
+        s->name = dup;
+    }
+    s->ino = st.st_ino;
+    s->size = st.st_size;
+    s->mtime = st.st_mtim;
+    s->seen = true;
+}
+
+/* ---- moving ------------------------------------------------------------------------------- */
+
+static int rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
+        return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS) {
+        return -1;
+    }
+    /* A file system without RENAME_NOREPLACE: check, then rename (racy, but only we move). */
+    struct stat st;
+    if (lstat(to, &st) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return rename(from, to);
+}
+
+/* Move dir/name into destdir, as destdir/name or, when that exists, destdir/name.1, .2, ...
+ * Returns 0 and the new path in *moved (new), or -1 with errno. */
+static int move_file(struct file_ctx *c, const char *name, const char *destdir, char **moved)
+{
+    char *from = NULL;
+    char *to = NULL;
+    int rc = -1;
+    *moved = NULL;
+    if (asprintf(&from, "%s/%s", c->dir, name) < 0) {
+        from = NULL;
+        errno = ENOMEM;
+        goto out;
+    }
+    for (unsigned i = 0; i < 1000; i++) {
+        int n = i == 0 ? asprintf(&to, "%s/%s", destdir, name)
+                       : asprintf(&to, "%s/%s.%u", destdir, name, i);
+        if (n < 0) {
+            to = NULL;
+            errno = ENOMEM;
+            goto out;
+        }
+        if (rename_noreplace(from, to) == 0) {
+            *moved = to;
+            to = NULL;
+            rc = 0;
+            goto out;
+        }
+        if (errno != EEXIST && errno != ENOTEMPTY) {
+            goto out;
+        }
+        free(to);
+        to = NULL;
+    }
+    errno = EEXIST;
+out:;
+    int saved = errno;
+    free(from);
+    free(to);
+    errno = saved;
+    return rc;
+}
+
+/* Move a bad file to error-dir with a sidecar <moved>.err holding report, and log one error
+ * saying `what` happened. When it cannot be moved, log once and skip it until it changes. */
+static void reject_file(struct file_ctx *c, const char *name, const char *what, const char *report)
+{
+    char *moved = NULL;
+    char *sidecar = NULL;
+    FILE *f = NULL;
+
+    if (move_file(c, name, c->error_path, &moved) != 0) {
+        c->host->log(c->self, OMB_LOG_ERROR,
+                     "%s/%s: %s, and it cannot be moved to %s: %s; skipping it until it changes",
+                     c->dir, name, what, c->error_path, strerror(errno));
+        skip_add(c, name);
+        goto out;
+    }
+    c->host->metric_counter_add(c->self, "files_error", 1);
+    if (asprintf(&sidecar, "%s.err", moved) < 0) {
+        sidecar = NULL;
+        c->host->log(c->self, OMB_LOG_ERROR, "%s/%s: %s; moved to %s (no memory for the .err)",
+                     c->dir, name, what, moved);
+        goto out;
+    }
+    f = fopen(sidecar, "we");
+    if (!f || fputs(report, f) == EOF || fclose(f) != 0) {
+        int e = errno;
+        if (f == NULL) {
+            c->host->log(c->self, OMB_LOG_ERROR, "%s/%s: %s; moved to %s, but %s: %s", c->dir,
+                         name, what, moved, sidecar, strerror(e));
+        } else {
+            c->host->log(c->self, OMB_LOG_ERROR, "%s/%s: %s; moved to %s, but writing %s: %s",
+                         c->dir, name, what, moved, sidecar, strerror(e));
+        }
+        f = NULL;
+        goto out;
+    }
+    f = NULL;
+    c->host->log(c->self, OMB_LOG_ERROR, "%s/%s: %s; moved to %s (see %s)", c->dir, name, what,
+                 moved, sidecar);
+out:
+    free(moved);
+    free(sidecar);
+}
+
+/* ---- emitting ----------------------------------------------------------------------------- */
+
+/* The current file is finished: move it to done-dir. */
+static void finish_current(struct file_ctx *c)
+{
+    char *moved = NULL;
+    reader_close(&c->cur);
+    if (move_file(c, c->cur_name, c->done_path, &moved) != 0) {
+        /* Its events are out: never emit them again, whatever happens to the file. */
+        c->host->log(c->self, OMB_LOG_ERROR,
+                     "%s/%s: %lu events emitted, but it cannot be moved to %s: %s; skipping it "
+                     "until it changes",
+                     c->dir, c->cur_name, c->cur_emitted, c->done_path, strerror(errno));
+        skip_add(c, c->cur_name);
+    } else {
+        c->host->metric_counter_add(c->self, "files_done", 1);
+        c->host->log(c->self, OMB_LOG_INFO, "%s/%s: %lu events emitted, moved to %s", c->dir,
+                     c->cur_name, c->cur_emitted, moved);
+    }
+    free(moved);
+    free(c->cur_name);
+    c->cur_name = NULL;
+    c->cur_emitted = 0;
+}
+
+/* Emit the rest of the current file, then move it to done-dir. STEP_BLOCKED when the router
+ * pushed back: the unsent event stays in c->pending and the next tick resumes with it. */
+static int emit_current(struct file_ctx *c)
+{
+    uint64_t emitted = 0;
+    int step = STEP_NEXT;
+
+    for (;;) {
+        if (!c->pending) {
+            const char *line = NULL;
+            size_t len = 0;
+            char why[256];
+            int rc = reader_next(&c->cur, &line, &len);
+            if (rc == 0) {
+                break;
+            }
+            if (rc < 0) {
+                char *report = NULL;
+                char what[512];
+                int e = errno;
+                snprintf(what, sizeof(what), "read error at line %lu after %lu events: %s",
+                         c->cur.lineno + 1, c->cur_emitted, strerror(e));
+                if (asprintf(&report, "%s:%lu: %s\n", c->cur_name, c->cur.lineno + 1, what) < 0) {
+                    report = NULL;
+                }
+                reader_close(&c->cur);
+                reject_file(c, c->cur_name, what, report ? report : "");
+                free(report);
+                free(c->cur_name);
+                c->cur_name = NULL;
+                c->cur_emitted = 0;
+                goto out;
+            }
+            c->pending = parse_line(c, line, len, why, sizeof(why));
+            if (!c->pending) {
+                c->host->log(c->self, OMB_LOG_ERROR,
+                             "%s/%s:%lu: %s (the file changed after it was checked); line skipped",
+                             c->dir, c->cur_name, c->cur.lineno, why);
+                continue;
+            }
+        }
+        int rc = c->host->emit(c->self, c->pending);
+        if (rc == 0) {
+            c->pending = NULL; /* stolen */
+            emitted++;
+            c->cur_emitted++;
+            c->blocked_logged = false;
+            continue;
+        }
+        if (rc == OMB_EINVAL) {
+            c->host->log(c->self, OMB_LOG_ERROR,
+                         "%s/%s:%lu: the router refused the event; line skipped", c->dir,
+                         c->cur_name, c->cur.lineno);
+            json_decref(c->pending);
+            c->pending = NULL;
+            continue;
+        }
+        /* OMB_EAGAIN (backpressure), OMB_ESTOPPED (the daemon is stopping) or anything else:
+         * keep the event and our place; the next tick tries the same event again. */
+        if (!c->blocked_logged) {
+            c->host->log(c->self, rc == OMB_EAGAIN ? OMB_LOG_DEBUG : OMB_LOG_INFO,
+                         "%s/%s:%lu: %s; will resume at this line", c->dir, c->cur_name,
+                         c->cur.lineno,
+                         rc == OMB_EAGAIN     ? "the router is busy"
+                         : rc == OMB_ESTOPPED ? "the daemon is stopping"
+                                              : "emit failed");
+            c->blocked_logged = true;
+        }
+        step = STEP_BLOCKED;
+        goto out;
+    }
+    finish_current(c);
+out:
+    if (emitted > 0) {
+        c->host->metric_counter_add(c->self, "events_emitted", emitted);
+    }
+    return step;
+}
+
+/* Check dir/name whole; if it is good, make it the current file and emit it. */
+static int take_file(struct file_ctx *c, const char *name)
+{
+    char *path = NULL;
+    char *report = NULL;
+    size_t reportlen = 0;
+    FILE *rep = NULL;
+    FILE *f = NULL;
+    int step = STEP_NEXT;
+    char what[512];
+
+    if (asprintf(&path, "%s/%s", c->dir, name) < 0) {
+        path = NULL;
+        step = STEP_BLOCKED;
+        goto out;
+    }
+    f = fopen(path, "re");
+    if (!f) {
+        int e = errno;
+        if (e == ENOENT) {
+            goto out; /* gone since the scan */
+        }
+        if (e == EMFILE || e == ENFILE || e == ENOMEM) {
+            c->host->log(c->self, OMB_LOG_WARN, "%s: %s; will try again", path, strerror(e));
+            step = STEP_BLOCKED;
+            goto out;
+        }
+        snprintf(what, sizeof(what), "cannot be read: %s", strerror(e));
+        if (asprintf(&report, "%s: %s\n", name, what) < 0) {
+            report = NULL;
+        }
+        reject_file(c, name, what, report ? report : "");
+        goto out;
+    }
+
+    /* First pass: every line must be a valid event. */
+    rep = open_memstream(&report, &reportlen);
+    if (!rep) {
+        step = STEP_BLOCKED;
+        goto out;
+    }
+    c->cur.f = f;
+    c->cur.lineno = 0;
+    f = NULL;
+    unsigned long nbad = 0;
+    const char *line = NULL;
+    size_t len = 0;
+    char why[256];
+    int rc;
+    while ((rc = reader_next(&c->cur, &line, &len)) == 1) {
+        json_t *ev = parse_line(c, line, len, why, sizeof(why));
+        if (!ev) {
+            fprintf(rep, "%s:%lu: %s\n", name, c->cur.lineno, why);
+            nbad++;
+        }
+        json_decref(ev);
+    }
+    if (rc < 0) {
+        int e = errno;
+        fprintf(rep, "%s:%lu: read error: %s\n", name, c->cur.lineno + 1, strerror(e));
+        nbad++;
+    }
+    if (fclose(rep) != 0) {
+        rep = NULL;
+        reader_close(&c->cur);
+        step = STEP_BLOCKED;
+        goto out;
+    }
+    rep = NULL;
+    if (nbad > 0) {
+        reader_close(&c->cur);
+        snprintf(what, sizeof(what), "%lu bad line%s, nothing emitted", nbad, nbad == 1 ? "" : "s");
+        reject_file(c, name, what, report);
+        goto out;
+    }
+
+    /* Second pass: emit. */
+    c->cur_name = strdup(name);
+    if (!c->cur_name || fseeko(c->cur.f, 0, SEEK_SET) != 0) {
+        free(c->cur_name);
+        c->cur_name = NULL;
+        reader_close(&c->cur);
+        step = STEP_BLOCKED;
+        goto out;
+    }
+    c->cur.lineno = 0;
+    c->cur_emitted = 0;
+    c->blocked_logged = false;
+    step = emit_current(c);
+out:
+    if (rep) {
+        fclose(rep);
+    }
+    if (f) {
+        fclose(f);
+    }
+    free(report);
+    free(path);
+    return step;
+}
+
+/* ---- scanning ----------------------------------------------------------------------------- */
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+}
+
+static bool is_candidate(const struct file_ctx *c, const char *name)
+{
+    size_t len = strlen(name);
+    if (name[0] == '.' || (len >= 4 && strcmp(name + len - 4, ".tmp") == 0)) {
+        return false; /* still being written (".name.tmp", then renamed) */
+    }
+    return fnmatch(c->pattern, name, 0) == 0;
+}
+
+/* The names of the complete files in dir, sorted. Returns 0 with a new array of new strings, or
+ * OMB_EIO (logged once) / OMB_ENOMEM. */
+static int scan(struct file_ctx *c, char ***names_out, size_t *n_out)
+{
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    DIR *d = opendir(c->dir);
+
+    *names_out = NULL;
+    *n_out = 0;
+    if (!d) {
+        if (!c->dir_error_logged) {
+            c->host->log(c->self, OMB_LOG_ERROR, "cannot list %s: %s", c->dir, strerror(errno));
+            c->dir_error_logged = true;
+        }
+        return OMB_EIO;
+    }
+    if (c->dir_error_logged) {
+        c->host->log(c->self, OMB_LOG_INFO, "%s can be listed again", c->dir);
+        c->dir_error_logged = false;
+    }
+    for (size_t i = 0; i < c->nskip; i++) {
+        c->skip[i].seen = false;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+        if (!is_candidate(c, de->d_name) || fstatat(dirfd(d), de->d_name, &st, 0) != 0 ||
+            !S_ISREG(st.st_mode)) {
+            continue;
+        }
+        struct file_skip *s = skip_find(c, de->d_name);
+        if (s) {
+            if (skip_same(s, &st)) {
+                s->seen = true;
+                continue;
+            }
+            skip_remove(c, (size_t)(s - c->skip)); /* it changed: try it again */
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char **v = realloc(names, ncap * sizeof(*v));
+            if (!v) {
+                rc = OMB_ENOMEM;
+                goto out;
+            }
+            names = v;
+            cap = ncap;
+        }
+        names[n] = strdup(de->d_name);
+        if (!names[n]) {
+            rc = OMB_ENOMEM;
+            goto out;
+        }
+        n++;
+    }
+    /* Forget skipped files that are gone. */
+    for (size_t i = 0; i < c->nskip;) {
+        if (!c->skip[i].seen) {
+            skip_remove(c, i);
+        } else {
+            i++;
+        }
+    }
+    if (n > 1) {
+        qsort(names, n, sizeof(*names), cmp_names);
+    }
+    *names_out = names;
+    *n_out = n;
+    names = NULL;
+    n = 0;
+out:
+    closedir(d);
+    free_names(names, n);
+    return rc;
+}
+
+static bool stopping(struct file_ctx *c)
+{
+    return c->stopping || c->host->stopping(c->self);
+}
+
+static void tick(void *arg)
+{
+    struct file_ctx *c = arg;
+    char **names = NULL;
+    size_t n = 0;
+
+    if (c->cur_name && emit_current(c) == STEP_BLOCKED) {
+        return;
+    }
+    if (stopping(c) || scan(c, &names, &n) != 0) {
+        return;
+    }
+    for (size_t i = 0; i < n && !stopping(c); i++) {
+        if (take_file(c, names[i]) == STEP_BLOCKED) {
+            break;
+        }
+    }
+    free_names(names, n);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+/* mkdir -p path; 0 when it is (now) a directory, with its stat in st. */
+static int make_dir(struct file_ctx *c, const char *path, struct stat *st)
+{
+    char *p = strdup(path);
+    if (!p) {
+        return OMB_ENOMEM;
+    }
+    for (char *s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            (void)mkdir(p, 0755);
+            *s = '/';
+        }
+    }
+    int rc = 0;
+    if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+        c->host->log(c->self, OMB_LOG_ERROR, "cannot create %s: %s", path, strerror(errno));
+        rc = OMB_EIO;
+    } else if (stat(p, st) != 0 || !S_ISDIR(st->st_mode)) {
+        c->host->log(c->self, OMB_LOG_ERROR, "%s is not a directory", path);
+        rc = OMB_EIO;
+    }
+    free(p);
+    return rc;
+}
+
+int file_source_start(struct file_ctx *c)
+{
+    struct stat st_dir, st_done, st_error;
+
+    if (stat(c->dir, &st_dir) != 0) {
+        c->host->log(c->self, OMB_LOG_ERROR, "dir %s: %s", c->dir, strerror(errno));
+        return OMB_ERETRY;
+    }
+    if (!S_ISDIR(st_dir.st_mode)) {
+        c->host->log(c->self, OMB_LOG_ERROR, "dir %s: not a directory", c->dir);
+        return OMB_ERETRY;
+    }
+    if (make_dir(c, c->done_path, &st_done) != 0 || make_dir(c, c->error_path, &st_error) != 0) {
+        return OMB_ERETRY;
+    }
+    if (st_done.st_dev != st_dir.st_dev || st_error.st_dev != st_dir.st_dev) {
+        c->host->log(c->self, OMB_LOG_ERROR,
+                     "%s and %s must be on the same file system as %s (files are moved with "
+                     "rename)",
+                     c->done_path, c->error_path, c->dir);
+        return OMB_EINVAL;
+    }
+    c->stopping = false;
+    if (!c->timer_armed) {
+        int rc = c->host->timer_add(c->self, 0, (uint64_t)c->poll_ms, tick, c, &c->timer_id);
+        if (rc != 0) {
+            c->host->log(c->self, OMB_LOG_ERROR, "cannot arm the poll timer (%d)", rc);
+            return rc;
+        }
+        c->timer_armed = true;
+    }
+    return 0;
+}
+
+void file_source_stop(struct file_ctx *c)
+{
+    c->stopping = true;
+    if (c->cur_name) {
+        (void)emit_current(c); /* what is left after backpressure, the timer finishes */
+    }
+    if (!c->cur_name && c->timer_armed) {
+        c->host->timer_cancel(c->self, c->timer_id);
+        c->timer_armed = false;
+    }
+}
+
+void file_source_destroy(struct file_ctx *c)
+{
+    if (c->timer_armed) {
+        c->host->timer_cancel(c->self, c->timer_id);
+        c->timer_armed = false;
+    }
+    if (c->cur_name) {
+        c->host->log(c->self, OMB_LOG_WARN,
+                     "%s/%s: stopped at line %lu after %lu events; the file stays in %s and is "
+                     "read from its start next time",
+                     c->dir, c->cur_name, c->cur.lineno, c->cur_emitted, c->dir);
+    }
+    reader_close(&c->cur);
+    free(c->cur.buf);
+    c->cur.buf = NULL;
+    c->cur.cap = 0;
+    json_decref(c->pending);
+    c->pending = NULL;
+    free(c->cur_name);
+    c->cur_name = NULL;
+    for (size_t i = 0; i < c->nskip; i++) {
+        free(c->skip[i].name);
+    }
+    free(c->skip);
+    c->skip = NULL;
+    c->nskip = c->skipcap = 0;
+}
