@@ -4,6 +4,8 @@
 #define OMNIBUS_CORE_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <omnibus/plugin.h>
@@ -27,5 +29,28 @@ bool omb_option_is_sensitive(const struct omb_plugin_descriptor *desc, const cha
 /* Print the plugin's name, version, description, capabilities and a table of its options
  * (name, type, default, required, doc) for `omnibusd --plugin-doc`. */
 void omb_options_doc(const struct omb_plugin_descriptor *desc, FILE *out);
+
+/* Value syntax (options_value.c), shared with the config loader. */
+
+/* "250ms", "10s", "5m", "1h" (digits, then a unit) to milliseconds. 0 or OMB_EINVAL (also on
+ * overflow). */
+int omb_duration_parse(const char *s, int64_t *ms_out);
+
+/* "512", "64k" (or "64K"), "1M", "2G" (1024-based) to bytes. 0 or OMB_EINVAL (also on
+ * overflow). */
+int omb_size_parse(const char *s, int64_t *bytes_out);
+
+/* "string", "int", "bool", "duration", "size", "enum", "url", "secret", "list"; NULL for an
+ * unknown type. Static storage. */
+const char *omb_option_type_name(enum omb_option_type t);
+
+/* v as a user would write it for type t: a duration in its largest whole unit ("90s", "1h"), a
+ * size likewise ("64k"), anything else in decimal. */
+void omb_option_format_number(enum omb_option_type t, int64_t v, char *buf, size_t len);
+
+/* s in double quotes for a message, with '"', '\\' and control characters escaped and cut
+ * after 60 characters ("..."). buf should hold OMB_QUOTE_SIZE bytes. Never pass a secret. */
+#define OMB_QUOTE_SIZE 256
+void omb_option_quote(const char *s, char *buf, size_t len);
 
 #endif /* OMNIBUS_CORE_OPTIONS_H */

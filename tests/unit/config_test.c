@@ -1,0 +1,430 @@
+/* config.c: good configs load with the right structure and lines; every broken config under
+ * tests/config/broken/ fails with exactly the report in the .expected file beside it.
+ *
+ * The test runs in $top_srcdir/tests/config, so reports name files as "broken/NAME.xml". Plugins
+ * come from the test plugins built in $top_builddir/tests/config/.libs; that directory is written
+ * @PLUGIN_DIR@ in the .expected files. OMB_REGEN_EXPECTED=1 rewrites the .expected files from
+ * the current output (review the diff before committing it). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+
+#include "omnibus/err.h"
+#include "config_priv.h"
+#include "loader.h"
+#include "options.h"
+#include "testlib.h"
+
+#define MIN_BROKEN 15
+
+/* Values that must never appear in any report. */
+static const char *const secrets[] = { "hunter2", "tok-s3cret", "file-s3cret", NULL };
+
+static char plugin_dir[2048];
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *s = NULL;
+    size_t n = 0;
+    if (!f) {
+        return NULL;
+    }
+    FILE *m = open_memstream(&s, &n);
+    char buf[4096];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof(buf), f)) > 0) {
+        fwrite(buf, 1, k, m);
+    }
+    fclose(m);
+    fclose(f);
+    return s;
+}
+
+/* s with every `from` replaced by `to` (the caller's). */
+static char *replace_all(const char *s, const char *from, const char *to)
+{
+    char *out = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&out, &n);
+    size_t fl = strlen(from);
+    for (const char *p = s; *p;) {
+        const char *hit = fl ? strstr(p, from) : NULL;
+        if (!hit) {
+            fputs(p, m);
+            break;
+        }
+        fwrite(p, 1, (size_t)(hit - p), m);
+        fputs(to, m);
+        p = hit + fl;
+    }
+    fclose(m);
+    return out;
+}
+
+struct result {
+    int rc;
+    struct omb_config *cfg;
+    char *report;  /* diags as printed, plugin dir as @PLUGIN_DIR@ */
+    char *stderr_; /* what went to stderr meanwhile */
+};
+
+static void load(const char *path, struct omb_registry *reg, struct result *r)
+{
+    struct omb_diags d;
+    char *raw = NULL;
+    size_t n = 0;
+    omb_diags_init(&d);
+    memset(r, 0, sizeof(*r));
+
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *cap = tmpfile();
+    dup2(fileno(cap), 2);
+    r->rc = omb_config_load(path, reg ? omb_registry_lookup : NULL, reg, &r->cfg, &d);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(cap);
+    FILE *m = open_memstream(&r->stderr_, &n);
+    int c;
+    while ((c = fgetc(cap)) != EOF) {
+        fputc(c, m);
+    }
+    fclose(m);
+    fclose(cap);
+
+    m = open_memstream(&raw, &n);
+    omb_diags_print(&d, m);
+    fclose(m);
+    r->report = replace_all(raw, plugin_dir, "@PLUGIN_DIR@");
+    free(raw);
+    omb_diags_clear(&d);
+}
+
+static void result_free(struct result *r)
+{
+    omb_config_destroy(&r->cfg);
+    free(r->report);
+    free(r->stderr_);
+}
+
+static bool is_xml(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+    return n > 4 && strcmp(e->d_name + n - 4, ".xml") == 0;
+}
+
+static int filter_xml(const struct dirent *e)
+{
+    return is_xml(e);
+}
+
+static void test_broken(struct omb_registry *reg)
+{
+    struct dirent **names = NULL;
+    int n = scandir("broken", &names, filter_xml, alphasort);
+    bool regen = getenv("OMB_REGEN_EXPECTED") && strcmp(getenv("OMB_REGEN_EXPECTED"), "1") == 0;
+    CHECK(n >= MIN_BROKEN);
+    for (int i = 0; i < n; i++) {
+        char path[1024];
+        char exp_path[1024];
+        struct result r;
+        snprintf(path, sizeof(path), "broken/%s", names[i]->d_name);
+        snprintf(exp_path, sizeof(exp_path), "broken/%.*s.expected",
+                 (int)strlen(names[i]->d_name) - 4, names[i]->d_name);
+        load(path, reg, &r);
+        if (regen) {
+            FILE *f = fopen(exp_path, "wb");
+            if (f) {
+                fputs(r.report, f);
+                fclose(f);
+            }
+        }
+        char *expected = read_all(exp_path);
+        if (!expected) {
+            fprintf(stderr, "%s: cannot read: %s\n", exp_path, strerror(errno));
+        }
+        if (r.rc != OMB_EINVAL || r.cfg || strcmp(r.stderr_, "") != 0 ||
+            !expected || strcmp(expected, r.report) != 0) {
+            fprintf(stderr, "--- %s (rc %d)\n", path, r.rc);
+        }
+        CHECK(r.rc == OMB_EINVAL);
+        CHECK(r.cfg == NULL);
+        CHECK_STR(r.report, expected);
+        CHECK_STR(r.stderr_, ""); /* libxml2 printed nothing itself */
+        CHECK(r.report[0] != '\0');
+        for (size_t s = 0; secrets[s]; s++) {
+            CHECK(strstr(r.report, secrets[s]) == NULL);
+        }
+        free(expected);
+        result_free(&r);
+        free(names[i]);
+    }
+    free(names);
+    printf("%d broken configs checked\n", n);
+}
+
+static void quiet(void *arg, const char *fmt, ...)
+{
+    (void)arg;
+    (void)fmt;
+}
+
+/* 1 when the embedded RelaxNG schema alone accepts the file, 0 when it rejects it, -1 when the
+ * file does not parse. */
+static int rng_accepts(const char *path)
+{
+    xmlSetGenericErrorFunc(NULL, quiet);
+    xmlDoc *doc =
+        xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc) {
+        return -1;
+    }
+    xmlRelaxNGParserCtxt *pctx =
+        xmlRelaxNGNewMemParserCtxt((const char *)omb_config_rng, (int)omb_config_rng_len);
+    xmlRelaxNG *schema = xmlRelaxNGParse(pctx);
+    xmlRelaxNGValidCtxt *vctx = xmlRelaxNGNewValidCtxt(schema);
+    xmlRelaxNGSetValidErrors(vctx, quiet, quiet, NULL);
+    int rc = xmlRelaxNGValidateDoc(vctx, doc);
+    xmlRelaxNGFreeValidCtxt(vctx);
+    xmlRelaxNGFree(schema);
+    xmlRelaxNGFreeParserCtxt(pctx);
+    xmlFreeDoc(doc);
+    xmlSetGenericErrorFunc(NULL, NULL);
+    return rc == 0 ? 1 : 0;
+}
+
+/* The walk that explains schema errors and the RelaxNG schema agree: the RelaxNG schema rejects
+ * every config whose errors the walk reported, and accepts those that only fail later checks and
+ * the good ones. */
+static void test_schema_agrees(void)
+{
+    static const char *const rejected[] = {
+        "02-wrong-namespace", "03-no-namespace", "04-wrong-root", "05-unknown-element",
+        "06-unknown-attribute", "07-missing-attribute", "08-bad-name", "09-element-order",
+        "22-bad-type-pattern", "27-bad-attribute-values", "29-text-content", NULL
+    };
+    static const char *const accepted[] = {
+        "10-duplicate-connector", "11-duplicate-route", "12-to-unknown-connector",
+        "13-from-unknown-connector", "14-unknown-plugin", "15-wrong-abi", "16-unknown-option",
+        "17-missing-required-option", "18-bad-values", "19-out-of-range", "20-jq-filter",
+        "21-jq-transform", "23-secret-env-unset", "24-many-errors", "25-capabilities",
+        "26-duplicates", "28-plugin-validate", NULL
+    };
+    char path[256];
+    for (size_t i = 0; rejected[i]; i++) {
+        snprintf(path, sizeof(path), "broken/%s.xml", rejected[i]);
+        if (rng_accepts(path) != 0) {
+            fprintf(stderr, "%s: the RelaxNG schema accepts it\n", path);
+        }
+        CHECK(rng_accepts(path) == 0);
+    }
+    for (size_t i = 0; accepted[i]; i++) {
+        snprintf(path, sizeof(path), "broken/%s.xml", accepted[i]);
+        if (rng_accepts(path) != 1) {
+            fprintf(stderr, "%s: the RelaxNG schema rejects it\n", path);
+        }
+        CHECK(rng_accepts(path) == 1);
+    }
+    CHECK(rng_accepts("good/full.xml") == 1);
+    CHECK(rng_accepts("good/minimal.xml") == 1);
+    CHECK(rng_accepts("good/literal-secret.xml") == 1);
+}
+
+static void test_full(struct omb_registry *reg)
+{
+    struct result r;
+    load("good/full.xml", reg, &r);
+    CHECK(r.rc == 0);
+    CHECK_STR(r.report, "");
+    CHECK_STR(r.stderr_, "");
+    const struct omb_config *cfg = r.cfg;
+    CHECK(cfg != NULL);
+    if (!cfg) {
+        result_free(&r);
+        return;
+    }
+    CHECK_STR(cfg->path, "good/full.xml");
+    CHECK(strlen(cfg->hash) == 64);
+    CHECK(cfg->workers == 2);
+    CHECK(cfg->drain_timeout_ms == 60000);
+    CHECK_STR(cfg->log_level, "debug");
+    CHECK_STR(cfg->plugin_dir, "/opt/omnibus/plugins");
+    CHECK_STR(cfg->store_path, "var/omnibus.db");
+    CHECK_STR(cfg->admin_endpoint, "ipc://var/admin.sock");
+
+    CHECK(cfg->n_connectors == 3);
+    if (cfg->n_connectors == 3) {
+        const struct omb_config_connector *pos = &cfg->connectors[0];
+        CHECK_STR(pos->name, "pos");
+        CHECK_STR(pos->plugin, "testsrc");
+        CHECK_STR(pos->log_level, "warn");
+        CHECK(pos->line == 8);
+        CHECK(pos->n_options == 5);
+        if (pos->n_options == 5) {
+            CHECK_STR(pos->options[0].name, "dir");
+            CHECK_STR(pos->options[0].value, "var/in");
+            CHECK(pos->options[0].line == 9);
+            CHECK_STR(pos->options[2].value, "env:OMB_TEST_TOKEN"); /* kept as written */
+            CHECK_STR(pos->options[4].name, "tags");
+            CHECK(pos->options[4].line == 13);
+        }
+        CHECK_STR(cfg->connectors[1].name, "web");
+        CHECK(cfg->connectors[1].line == 25);
+        CHECK(cfg->connectors[1].log_level == NULL);
+        CHECK_STR(cfg->connectors[2].name, "crm_1");
+        CHECK(cfg->connectors[2].line == 29);
+        CHECK(omb_config_connector_find(cfg, "crm_1") == &cfg->connectors[2]);
+        CHECK(omb_config_connector_find(cfg, "nope") == NULL);
+    }
+
+    CHECK(cfg->n_routes == 2);
+    if (cfg->n_routes == 2) {
+        const struct omb_config_route *rt = &cfg->routes[0];
+        CHECK_STR(rt->name, "prices-to-web");
+        CHECK(rt->line == 16);
+        CHECK(rt->enabled);
+        CHECK(rt->n_from == 2);
+        if (rt->n_from == 2) {
+            CHECK_STR(rt->from[0].connector, "pos");
+            CHECK_STR(rt->from[0].type, "price.*");
+            CHECK(rt->from[0].line == 17);
+            CHECK_STR(rt->from[1].type, "stock.level");
+            CHECK(rt->from[1].line == 18);
+        }
+        CHECK_STR(rt->filter, ".price.amount > 0 and .price.amount < 1000000");
+        CHECK(rt->filter_line == 19);
+        CHECK_STR(rt->transform, "{sku, price}");
+        CHECK_STR(rt->transform_type, "price.web");
+        CHECK(rt->transform_line == 20);
+        CHECK(rt->n_to == 2);
+        if (rt->n_to == 2) {
+            CHECK_STR(rt->to[0].connector, "web");
+            CHECK(rt->to[0].conflate_key);
+            CHECK(rt->to[0].line == 21);
+            CHECK_STR(rt->to[1].connector, "crm_1");
+            CHECK(!rt->to[1].conflate_key);
+            CHECK(rt->to[1].line == 22);
+        }
+        rt = &cfg->routes[1];
+        CHECK_STR(rt->name, "everything");
+        CHECK(rt->line == 33);
+        CHECK(!rt->enabled);
+        CHECK(rt->filter == NULL && rt->filter_line == 0);
+        CHECK(rt->transform == NULL && rt->transform_line == 0 && rt->transform_type == NULL);
+        CHECK(rt->n_from == 1 && strcmp(rt->from[0].type, "*") == 0);
+        CHECK(rt->n_to == 1 && !rt->to[0].conflate_key);
+    }
+    result_free(&r);
+    CHECK(r.cfg == NULL);
+    omb_config_destroy(&r.cfg); /* twice is fine */
+}
+
+static void test_minimal(void)
+{
+    struct result r;
+    load("good/minimal.xml", NULL, &r);
+    CHECK(r.rc == 0);
+    CHECK_STR(r.report, "");
+    if (r.cfg) {
+        CHECK_STR(r.cfg->hash, "57b8b939d7a31db20f34974fa4db5ce718faf74ad67d64c55589420e5942e517");
+        CHECK(r.cfg->workers == 0);
+        CHECK(r.cfg->drain_timeout_ms == 10000);
+        CHECK_STR(r.cfg->log_level, "info");
+        CHECK(r.cfg->plugin_dir == NULL);
+        CHECK(r.cfg->store_path == NULL);
+        CHECK(r.cfg->admin_endpoint == NULL);
+        CHECK(r.cfg->n_connectors == 0 && r.cfg->n_routes == 0);
+    }
+    result_free(&r);
+}
+
+static void test_misc(struct omb_registry *reg)
+{
+    struct result r;
+
+    /* Warnings do not fail a load, and never show the secret. */
+    load("good/literal-secret.xml", reg, &r);
+    CHECK(r.rc == 0 && r.cfg != NULL);
+    CHECK_STR(r.report, "good/literal-secret.xml:4: warning: connector 'web': option 'api-key': "
+                        "secret written literally in the config; use env:NAME or file:PATH to "
+                        "keep it out of the file\n");
+    result_free(&r);
+
+    /* Without a lookup, plugins and options are not checked. */
+    load("broken/14-unknown-plugin.xml", NULL, &r);
+    CHECK(r.rc == 0 && r.cfg != NULL);
+    CHECK_STR(r.report, "");
+    result_free(&r);
+
+    load("no/such/file.xml", reg, &r);
+    CHECK(r.rc == OMB_EIO && r.cfg == NULL);
+    CHECK_STR(r.report, "no/such/file.xml:0: cannot read: No such file or directory\n");
+    result_free(&r);
+
+    load("broken", reg, &r);
+    CHECK(r.rc == OMB_EIO && r.cfg == NULL);
+    CHECK_STR(r.report, "broken:0: cannot read: Is a directory\n");
+    result_free(&r);
+
+    CHECK(omb_config_name_valid("pos"));
+    CHECK(omb_config_name_valid("0-a_b"));
+    CHECK(!omb_config_name_valid(""));
+    CHECK(!omb_config_name_valid("_a"));
+    CHECK(!omb_config_name_valid("Pos"));
+    CHECK(!omb_config_name_valid("a.b"));
+    char name[80];
+    memset(name, 'a', sizeof(name));
+    name[64] = '\0';
+    CHECK(omb_config_name_valid(name));
+    name[64] = 'a';
+    name[65] = '\0';
+    CHECK(!omb_config_name_valid(name));
+    CHECK(omb_config_type_pattern_valid("*"));
+    CHECK(omb_config_type_pattern_valid("price.set"));
+    CHECK(omb_config_type_pattern_valid("stock.*"));
+    CHECK(omb_config_type_pattern_valid("loyalty"));
+    CHECK(omb_config_type_pattern_valid("a_b.c2.*"));
+    CHECK(!omb_config_type_pattern_valid(""));
+    CHECK(!omb_config_type_pattern_valid("*.set"));
+    CHECK(!omb_config_type_pattern_valid("stock*"));
+    CHECK(!omb_config_type_pattern_valid("stock."));
+    CHECK(!omb_config_type_pattern_valid(".stock"));
+    CHECK(!omb_config_type_pattern_valid("stock..level"));
+    CHECK(!omb_config_type_pattern_valid("Stock.level"));
+    CHECK(!omb_config_type_pattern_valid("stock.*.x"));
+    CHECK(!omb_config_type_pattern_valid("2fa.sent"));
+    omb_config_destroy(NULL);
+}
+
+int main(void)
+{
+    const char *src = getenv("top_srcdir");
+    const char *build = getenv("top_builddir");
+    char dir[2048];
+    snprintf(plugin_dir, sizeof(plugin_dir), "%s/tests/config/.libs", build ? build : ".");
+    snprintf(dir, sizeof(dir), "%s/tests/config", src ? src : ".");
+    if (chdir(dir) != 0) {
+        fprintf(stderr, "%s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    setenv("OMB_TEST_TOKEN", "tok-s3cret", 1);
+    unsetenv("OMB_TEST_UNSET_SECRET");
+    struct omb_registry *reg = omb_registry_new(plugin_dir);
+    CHECK(reg != NULL);
+    test_full(reg);
+    test_minimal();
+    test_misc(reg);
+    test_broken(reg);
+    test_schema_agrees();
+    omb_registry_destroy(&reg);
+    return test_result();
+}
