@@ -120,6 +120,9 @@ class Daemon:
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=e)
         wait_for(lambda: "running " in self.text() or self.proc.poll() is not None,
                  what="the daemon to start")
+        if self.proc.poll() is not None:
+            check(False, f"omnibusd exited at start ({self.proc.returncode}):\n{self.text()}")
+            raise SystemExit(1)
 
     def text(self):
         with open(self.log_path) as f:
