@@ -408,6 +408,27 @@ void omb_config_destroy(struct omb_config **cfgp)
     *cfgp = NULL;
 }
 
+char *omb_config_peek_plugin_dir(const char *path)
+{
+    char *dir = NULL;
+    xmlInitParser();
+    xmlDoc *doc = xmlReadFile(path, NULL,
+                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    for (xmlNode *n = root ? root->children : NULL; n; n = n->next) {
+        if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, BAD_CAST "daemon") == 0) {
+            xmlChar *v = xmlGetProp(n, BAD_CAST "plugin-dir");
+            if (v) {
+                dir = strdup((const char *)v);
+                xmlFree(v);
+            }
+            break;
+        }
+    }
+    xmlFreeDoc(doc);
+    return dir;
+}
+
 int omb_config_load(const char *path, omb_plugin_lookup_fn lookup, void *lookup_arg,
                     struct omb_config **out, struct omb_diags *diags)
 {

@@ -79,6 +79,11 @@ typedef const struct omb_plugin_descriptor *(*omb_plugin_lookup_fn)(void *arg, c
 int omb_config_load(const char *path, omb_plugin_lookup_fn lookup, void *lookup_arg,
                     struct omb_config **out, struct omb_diags *diags);
 
+/* Read just <daemon plugin-dir> of a config file, so that the plugin path is known before the
+ * full load (which needs the plugins). A new string, or NULL when absent or unreadable; errors
+ * are left for omb_config_load to report. */
+char *omb_config_peek_plugin_dir(const char *path);
+
 /* Find a connector by name (borrowed from cfg) or NULL. */
 const struct omb_config_connector *omb_config_connector_find(const struct omb_config *cfg,
                                                              const char *name);

@@ -30,7 +30,7 @@ struct generation {
     struct omb_router *router;
 };
 
-const char *omb_plugin_path_choose(const char *cli, const struct omb_config *cfg)
+const char *omb_plugin_path_choose(const char *cli, const char *config_dir)
 {
     if (cli && cli[0]) {
         return cli;
@@ -39,8 +39,8 @@ const char *omb_plugin_path_choose(const char *cli, const struct omb_config *cfg
     if (env && env[0]) {
         return env;
     }
-    if (cfg && cfg->plugin_dir) {
-        return cfg->plugin_dir;
+    if (config_dir && config_dir[0]) {
+        return config_dir;
     }
     return OMB_PLUGIN_DIR;
 }
@@ -49,21 +49,17 @@ int omb_daemon_load(const char *config_path, const char *cli_plugin_dir,
                     struct omb_config **cfg_out, struct omb_registry **reg_out,
                     struct omb_diags *diags)
 {
-    struct omb_config *pre = NULL;
     *cfg_out = NULL;
-    /* A first pass without plugins finds <daemon plugin-dir> and the syntax errors. */
-    int rc = omb_config_load(config_path, NULL, NULL, &pre, diags);
-    if (rc != 0) {
-        return rc;
-    }
     if (!*reg_out) {
-        *reg_out = omb_registry_new(omb_plugin_path_choose(cli_plugin_dir, pre));
+        /* The plugin path may come from the file itself: read that first, so that one full
+         * load reports every error, plugin and option errors included. */
+        char *config_dir = omb_config_peek_plugin_dir(config_path);
+        *reg_out = omb_registry_new(omb_plugin_path_choose(cli_plugin_dir, config_dir));
+        free(config_dir);
         if (!*reg_out) {
-            omb_config_destroy(&pre);
             return OMB_ENOMEM;
         }
     }
-    omb_config_destroy(&pre);
     return omb_config_load(config_path, omb_registry_lookup, *reg_out, cfg_out, diags);
 }
 

@@ -9,8 +9,9 @@
 #include "loader.h"
 
 /* The plugin search path: `cli` (--plugin-dir) if given, else $OMNIBUS_PLUGIN_PATH, else the
- * config's <daemon plugin-dir>, else the installed default. Borrowed strings. */
-const char *omb_plugin_path_choose(const char *cli, const struct omb_config *cfg);
+ * config's <daemon plugin-dir> (`config_dir`, may be NULL), else the installed default.
+ * Returns one of the borrowed strings. */
+const char *omb_plugin_path_choose(const char *cli, const char *config_dir);
 
 /* Load and check a config with plugin lookup. Returns 0 and a new config and registry (the
  * caller's), or non-zero with every error in diags. */

@@ -51,6 +51,9 @@ def test_check():
     check(len(lines) >= 2, f"--check reports every error: {err}")
     check(all(l.startswith(bad + ":") for l in lines), f"each error is FILE:LINE: {err}")
     check(any("nowhere" in l for l in lines), f"the unknown destination is named: {err}")
+    # The shipped demo config is valid.
+    rc, out, err = run(["--check", "-c", os.path.join(SRCDIR, "config", "demo.xml")])
+    check(rc == 0, f"config/demo.xml is valid: {err}")
     # The daemon refuses to start on it, with the same errors.
     rc, out, err = run(["-c", bad])
     check(rc == 1 and "nowhere" in err, f"omnibusd -c bad: {rc} {err}")
