@@ -17,7 +17,8 @@ static void host_log(struct omb_instance *self, enum omb_log_level level, const 
 
 static void host_log(struct omb_instance *self, enum omb_log_level level, const char *fmt, ...)
 {
-    int limit = self->own_level ? self->log_level : (int)omb_log_get_level();
+    int limit = atomic_load(&self->own_level) ? atomic_load(&self->log_level)
+                                              : (int)omb_log_get_level();
     if ((int)level > limit || level < OMB_LOG_ERROR) {
         return;
     }

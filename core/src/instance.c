@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "envelope.h"
@@ -64,17 +66,28 @@ struct omb_instance *omb_instance_new(struct omb_runtime *rt, const struct omb_c
         omb_diags_error(diags, file, cc->line, "connector '%s': out of memory", cc->name);
         return NULL;
     }
+    inst->task_fd = -1;
     inst->rt = rt;
     inst->plugin = plugin;
     inst->desc = plugin->desc;
     inst->name = strdup(cc->name);
-    inst->log_level = omb_log_get_level();
+    atomic_init(&inst->log_level, (int)omb_log_get_level());
+    atomic_init(&inst->own_level, false);
     if (cc->log_level) {
         int lvl = omb_log_level_parse(cc->log_level);
-        inst->log_level = lvl >= 0 ? lvl : inst->log_level;
-        inst->own_level = lvl >= 0;
+        if (lvl >= 0) {
+            atomic_store(&inst->log_level, lvl);
+            atomic_store(&inst->own_level, true);
+        }
     }
     pthread_mutex_init(&inst->metrics_lock, NULL);
+    pthread_mutex_init(&inst->tasks_lock, NULL);
+    inst->task_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (inst->task_fd < 0) {
+        omb_diags_error(diags, file, cc->line, "connector '%s': eventfd: %s", cc->name,
+                        strerror(errno));
+        goto fail;
+    }
     if (!inst->name || asprintf(&inst->scope, "connector:%s:%s", inst->desc->name, cc->name) < 0) {
         inst->scope = NULL;
         omb_diags_error(diags, file, cc->line, "connector '%s': out of memory", cc->name);
@@ -341,6 +354,67 @@ static void abandon_pending(struct omb_instance *inst)
     }
 }
 
+int omb_instance_post(struct omb_instance *inst, omb_instance_task_fn fn, void *arg)
+{
+    struct instance_task *t = malloc(sizeof(*t));
+    if (!t) {
+        return OMB_ENOMEM;
+    }
+    *t = (struct instance_task){ .fn = fn, .arg = arg, .next = NULL };
+    pthread_mutex_lock(&inst->tasks_lock);
+    if (!inst->accepting_tasks) {
+        pthread_mutex_unlock(&inst->tasks_lock);
+        free(t);
+        return OMB_ESTOPPED;
+    }
+    if (inst->tasks_tail) {
+        inst->tasks_tail->next = t;
+    } else {
+        inst->tasks = t;
+    }
+    inst->tasks_tail = t;
+    pthread_mutex_unlock(&inst->tasks_lock);
+    uint64_t one = 1;
+    /* Cannot fail short of a counter overflow; a lost wake-up is caught by the next one. */
+    (void)!write(inst->task_fd, &one, sizeof(one));
+    return 0;
+}
+
+void *omb_instance_ctx(struct omb_instance *inst)
+{
+    return inst->ctx;
+}
+
+static void set_accepting_tasks(struct omb_instance *inst, bool on)
+{
+    pthread_mutex_lock(&inst->tasks_lock);
+    inst->accepting_tasks = on;
+    pthread_mutex_unlock(&inst->tasks_lock);
+}
+
+/* Run the posted tasks, those posted while running included. */
+static void run_tasks(struct omb_instance *inst)
+{
+    uint64_t count;
+    while (read(inst->task_fd, &count, sizeof(count)) > 0) {
+    }
+    for (;;) {
+        pthread_mutex_lock(&inst->tasks_lock);
+        struct instance_task *t = inst->tasks;
+        inst->tasks = inst->tasks_tail = NULL;
+        pthread_mutex_unlock(&inst->tasks_lock);
+        if (!t) {
+            return;
+        }
+        while (t) {
+            struct instance_task *next = t->next;
+            t->fn(inst, t->arg);
+            free(t);
+            t = next;
+        }
+    }
+}
+
 static void *instance_main(void *arg)
 {
     struct omb_instance *inst = arg;
@@ -361,6 +435,7 @@ static void *instance_main(void *arg)
         return NULL;
     }
     inst->created = true;
+    set_accepting_tasks(inst, true);
     ctl_send(inst->ctl_thread, CTL_READY, 0);
     try_start(inst);
 
@@ -377,9 +452,10 @@ static void *instance_main(void *arg)
         long timeout = due < 0 ? -1 : (due <= now ? 0 : (long)(due - now));
 
         size_t nfd = omb_host_fds_count(inst);
-        zmq_pollitem_t items[2 + OMB_MAX_FDS];
+        zmq_pollitem_t items[3 + OMB_MAX_FDS];
         size_t n = 0;
         items[n++] = (zmq_pollitem_t){ .socket = inst->ctl_thread, .events = ZMQ_POLLIN };
+        items[n++] = (zmq_pollitem_t){ .socket = NULL, .fd = inst->task_fd, .events = ZMQ_POLLIN };
         size_t deliver_item = SIZE_MAX;
         if (inst->deliver_sock && !inst->head) {
             deliver_item = n;
@@ -406,6 +482,9 @@ static void *instance_main(void *arg)
                 }
             }
         }
+        if (nready > 0 && (items[1].revents & ZMQ_POLLIN)) {
+            run_tasks(inst);
+        }
         if (!inst->started && omb_monotonic_ms() >= inst->start_due) {
             try_start(inst);
         }
@@ -420,6 +499,9 @@ static void *instance_main(void *arg)
     }
 
     stop_sources(inst);
+    /* Tasks posted until now still run (their posters wait for an answer); later posts fail. */
+    set_accepting_tasks(inst, false);
+    run_tasks(inst);
     abandon_pending(inst);
     inst->desc->destroy(inst->ctx);
     inst->created = false;
@@ -494,6 +576,10 @@ void omb_instance_destroy(struct omb_instance **instp)
     }
     omb_options_free(inst->desc, inst->ctx);
     omb_host_free(inst);
+    if (inst->task_fd >= 0) {
+        close(inst->task_fd);
+    }
+    pthread_mutex_destroy(&inst->tasks_lock);
     pthread_mutex_destroy(&inst->metrics_lock);
     free(inst->scope);
     free(inst->name);

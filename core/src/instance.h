@@ -52,6 +52,16 @@ const struct omb_plugin_descriptor *omb_instance_descriptor(const struct omb_ins
 bool omb_instance_is_sink(const struct omb_instance *inst);
 void omb_instance_stats(const struct omb_instance *inst, struct omb_instance_stats *out);
 
+/* Run fn(arg) on the instance's thread, soon, in the order posted. Thread-safe: this is how
+ * other threads (the HTTP ingress) hand work to a plugin, whose callbacks must all run on its
+ * thread. Returns 0, or OMB_ESTOPPED when the instance's thread is not running (fn is then not
+ * called; the caller still owns arg), or OMB_ENOMEM. */
+typedef void (*omb_instance_task_fn)(struct omb_instance *inst, void *arg);
+int omb_instance_post(struct omb_instance *inst, omb_instance_task_fn fn, void *arg);
+
+/* The instance's plugin context (borrowed; for tasks posted with omb_instance_post). */
+void *omb_instance_ctx(struct omb_instance *inst);
+
 /* The instance's plugin metrics as a new JSON object {name: value}. */
 json_t *omb_instance_metrics(const struct omb_instance *inst);
 

@@ -32,6 +32,12 @@ struct host_fd {
     void *arg;
 };
 
+struct instance_task {
+    void (*fn)(struct omb_instance *inst, void *arg);
+    void *arg;
+    struct instance_task *next;
+};
+
 struct host_metric {
     char *name;
     bool gauge;
@@ -44,8 +50,8 @@ struct omb_instance {
     const struct omb_plugin_descriptor *desc;
     char *name;
     char *scope;          /* "connector:<plugin>:<name>" for logs */
-    int log_level;        /* enum omb_log_level */
-    bool own_level;       /* set by the connector's log-level, not the daemon's */
+    atomic_int log_level; /* enum omb_log_level; the admin socket may change it */
+    atomic_bool own_level;/* set by the connector's log-level (or the admin), not the daemon's */
     void *ctx;            /* the plugin's context, options filled in (options.c owns) */
     char **secrets;       /* values never to be logged, NULL-terminated */
 
@@ -69,6 +75,11 @@ struct omb_instance {
     uint64_t next_timer_id;
     struct host_fd fds[OMB_MAX_FDS];
     size_t n_fds;
+
+    pthread_mutex_t tasks_lock;   /* guards tasks, tasks_tail and accepting_tasks */
+    struct instance_task *tasks, *tasks_tail;
+    bool accepting_tasks;
+    int task_fd;                  /* eventfd: wakes the thread when a task is posted */
 
     pthread_mutex_t metrics_lock;
     struct host_metric *metrics;
