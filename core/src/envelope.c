@@ -22,6 +22,13 @@ int64_t omb_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t omb_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t omb_monotonic_ms(void)
 {
     struct timespec ts;
@@ -98,6 +105,71 @@ void omb_time_format(int64_t ms, char out[OMB_TIME_LEN + 1])
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
     memcpy(out, buf, OMB_TIME_LEN);
     out[OMB_TIME_LEN] = '\0';
+}
+
+void omb_time_format_us(int64_t us, char out[OMB_TIME_US_LEN + 1])
+{
+    time_t secs = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+    memcpy(out, buf, OMB_TIME_US_LEN);
+    out[OMB_TIME_US_LEN] = '\0';
+}
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int omb_time_parse_us(const char *s, int64_t *us_out)
+{
+    int y, mo, d, h, mi, sec;
+    if (!s || strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+        s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
+        digits(s + 17, 2, &sec) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60) {
+        return OMB_EINVAL;
+    }
+    const char *p = s + 19;
+    int64_t frac = 0;
+    if (*p == '.') {
+        int n = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, n++) {
+            if (n < 6) {
+                frac = frac * 10 + (*p - '0');
+            }
+        }
+        if (n == 0) {
+            return OMB_EINVAL;
+        }
+        for (; n < 6; n++) {
+            frac *= 10;
+        }
+    }
+    if ((*p != 'Z' && *p != 'z') || p[1] != '\0') {
+        return OMB_EINVAL;
+    }
+    /* Days from the civil date (Howard Hinnant's algorithm), no timegm and no TZ involved. */
+    int yy = y - (mo <= 2);
+    int era = (yy >= 0 ? yy : yy - 399) / 400;
+    int yoe = yy - era * 400;
+    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + doe - 719468;
+    *us_out = ((days * 86400 + h * 3600 + mi * 60 + sec) * 1000000) + frac;
+    return 0;
 }
 
 static bool word_char(char c)
@@ -240,7 +312,7 @@ int omb_event_seal(const json_t *event, const char *source, char **envelope_out,
     json_t *env = NULL;
     char *env_s = NULL, *body_s = NULL;
     char id[OMB_EVENT_ID_LEN + 1];
-    char received[OMB_TIME_LEN + 1];
+    char received[OMB_TIME_US_LEN + 1];
 
     *envelope_out = NULL;
     *body_out = NULL;
@@ -255,7 +327,7 @@ int omb_event_seal(const json_t *event, const char *source, char **envelope_out,
     } else {
         omb_id_new(id);
     }
-    omb_time_format(omb_now_ms(), received);
+    omb_time_format_us(omb_now_us(), received);
     const json_t *key = json_object_get(event, "key");
     const json_t *time = json_object_get(event, "time");
     const json_t *trace = json_object_get(event, "trace");

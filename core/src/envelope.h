@@ -10,7 +10,8 @@
 
 #include <omnibus/event.h>
 
-#define OMB_TIME_LEN 24 /* "2026-11-25T01:02:03.456Z" */
+#define OMB_TIME_LEN 24    /* "2026-11-25T01:02:03.456Z" */
+#define OMB_TIME_US_LEN 27 /* "2026-11-25T01:02:03.456789Z" */
 
 /* A new time-ordered unique id (ULID layout: 48-bit ms time, 80 random bits, Crockford base32),
  * strictly increasing within the process. Thread-safe. */
@@ -19,7 +20,15 @@ void omb_id_new(char out[OMB_EVENT_ID_LEN + 1]);
 /* Format Unix-epoch milliseconds as RFC 3339 UTC with milliseconds. */
 void omb_time_format(int64_t ms, char out[OMB_TIME_LEN + 1]);
 
-/* Wall clock and monotonic clock in ms. */
+/* Format Unix-epoch microseconds as RFC 3339 UTC with microseconds (the envelope's received). */
+void omb_time_format_us(int64_t us, char out[OMB_TIME_US_LEN + 1]);
+
+/* Parse RFC 3339 UTC ("...Z", any number of fraction digits) to Unix-epoch microseconds.
+ * 0, or OMB_EINVAL. */
+int omb_time_parse_us(const char *s, int64_t *us_out);
+
+/* Wall clock in µs and ms, and monotonic clock in ms. */
+int64_t omb_now_us(void);
 int64_t omb_now_ms(void);
 int64_t omb_monotonic_ms(void);
 

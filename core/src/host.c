@@ -27,10 +27,12 @@ static void host_log(struct omb_instance *self, enum omb_log_level level, const 
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    /* A plugin should never log a secret; if one slips through, mask it. */
+    /* A plugin should never log a secret; if one slips through, mask it. Search on after the
+     * masked part: a secret made of asterisks (a "********" placeholder) would otherwise match
+     * its own mask forever. */
     for (char **s = self->secrets; s && *s; s++) {
         size_t len = strlen(*s);
-        for (char *p = strstr(buf, *s); p; p = strstr(p, *s)) {
+        for (char *p = strstr(buf, *s); p; p = strstr(p + len, *s)) {
             memset(p, '*', len);
         }
     }

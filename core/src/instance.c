@@ -203,6 +203,11 @@ static bool deliver_head(struct omb_instance *inst)
     const char *id = json_string_value(json_object_get(inst->head, "id"));
     const char *route = json_string_value(json_object_get(inst->head, "route"));
     if (rc == OMB_OK) {
+        int64_t received_us;
+        const char *received = json_string_value(json_object_get(inst->head, "received"));
+        if (omb_time_parse_us(received, &received_us) == 0) {
+            omb_histogram_record(&inst->latency, omb_now_us() - received_us);
+        }
         atomic_fetch_add(&inst->stats.delivered, 1);
         finish_delivery(inst);
         return true;
@@ -303,11 +308,15 @@ static void try_start(struct omb_instance *inst)
     int rc = inst->desc->start ? inst->desc->start(inst->ctx) : 0;
     if (rc == 0) {
         inst->started = true;
+        atomic_store(&inst->state, OMB_INSTANCE_RUNNING);
         inst->start_attempts = 0;
         omb_log(OMB_LOG_DEBUG, inst->scope, "started");
         return;
     }
     inst->start_attempts++;
+    if (rc != OMB_ERETRY) {
+        atomic_store(&inst->state, OMB_INSTANCE_FAILED);
+    }
     int64_t delay = backoff_ms(inst, inst->start_attempts);
     inst->start_due = omb_monotonic_ms() + delay;
     omb_log(rc == OMB_ERETRY ? OMB_LOG_WARN : OMB_LOG_ERROR, inst->scope,
@@ -429,12 +438,14 @@ static void *instance_main(void *arg)
     }
     rc = inst->desc->create(omb_host_api_table(), inst, inst->ctx);
     if (rc != 0) {
+        atomic_store(&inst->state, OMB_INSTANCE_FAILED);
         omb_log(OMB_LOG_ERROR, inst->scope, "create failed: %s", omb_strerror(rc));
         ctl_send(inst->ctl_thread, CTL_FAILED, rc);
         close_sockets(inst);
         return NULL;
     }
     inst->created = true;
+    atomic_store(&inst->state, OMB_INSTANCE_STARTING);
     set_accepting_tasks(inst, true);
     ctl_send(inst->ctl_thread, CTL_READY, 0);
     try_start(inst);
@@ -506,6 +517,7 @@ static void *instance_main(void *arg)
     inst->desc->destroy(inst->ctx);
     inst->created = false;
     omb_host_timers_clear(inst);
+    atomic_store(&inst->state, OMB_INSTANCE_STOPPED);
     ctl_send(inst->ctl_thread, CTL_EXITED, 0);
     close_sockets(inst);
     return NULL;
@@ -610,4 +622,42 @@ void omb_instance_stats(const struct omb_instance *inst, struct omb_instance_sta
     out->retried = atomic_load(&inst->stats.retried);
     out->rejected = atomic_load(&inst->stats.rejected);
     out->pending = atomic_load(&inst->stats.pending);
+}
+
+enum omb_instance_state omb_instance_state(const struct omb_instance *inst)
+{
+    return (enum omb_instance_state)atomic_load(&((struct omb_instance *)inst)->state);
+}
+
+const char *omb_instance_state_name(enum omb_instance_state state)
+{
+    switch (state) {
+    case OMB_INSTANCE_NEW: return "new";
+    case OMB_INSTANCE_STARTING: return "starting";
+    case OMB_INSTANCE_RUNNING: return "running";
+    case OMB_INSTANCE_FAILED: return "failed";
+    case OMB_INSTANCE_STOPPED: return "stopped";
+    }
+    return "unknown";
+}
+
+void omb_instance_set_log_level(struct omb_instance *inst, int level)
+{
+    if (level < 0) {
+        atomic_store(&inst->own_level, false);
+        return;
+    }
+    atomic_store(&inst->log_level, level);
+    atomic_store(&inst->own_level, true);
+}
+
+int omb_instance_log_level(const struct omb_instance *inst)
+{
+    struct omb_instance *i = (struct omb_instance *)inst;
+    return atomic_load(&i->own_level) ? atomic_load(&i->log_level) : (int)omb_log_get_level();
+}
+
+const struct omb_histogram *omb_instance_latency(const struct omb_instance *inst)
+{
+    return &inst->latency;
 }

@@ -11,10 +11,19 @@
 
 #include "config.h"
 #include "diag.h"
+#include "histogram.h"
 #include "loader.h"
 #include "runtime.h"
 
 struct omb_instance;
+
+enum omb_instance_state {
+    OMB_INSTANCE_NEW = 0,   /* built, no thread yet */
+    OMB_INSTANCE_STARTING,  /* created; start() has not succeeded yet (it is retried) */
+    OMB_INSTANCE_RUNNING,   /* start() succeeded */
+    OMB_INSTANCE_FAILED,    /* create() failed, or start() failed with a permanent error */
+    OMB_INSTANCE_STOPPED    /* its thread has ended */
+};
 
 /* Counters of one instance, readable from any thread. */
 struct omb_instance_stats {
@@ -61,6 +70,18 @@ int omb_instance_post(struct omb_instance *inst, omb_instance_task_fn fn, void *
 
 /* The instance's plugin context (borrowed; for tasks posted with omb_instance_post). */
 void *omb_instance_ctx(struct omb_instance *inst);
+
+enum omb_instance_state omb_instance_state(const struct omb_instance *inst);
+const char *omb_instance_state_name(enum omb_instance_state state);
+
+/* Set the instance's own log level (enum omb_log_level), or -1 to follow the daemon's. */
+void omb_instance_set_log_level(struct omb_instance *inst, int level);
+/* The level in force for the instance. */
+int omb_instance_log_level(const struct omb_instance *inst);
+
+/* End-to-end latency of successful deliveries, in microseconds: from `received` (when the event
+ * entered omnibus) to the end of deliver(). Borrowed; readable from any thread. */
+const struct omb_histogram *omb_instance_latency(const struct omb_instance *inst);
 
 /* The instance's plugin metrics as a new JSON object {name: value}. */
 json_t *omb_instance_metrics(const struct omb_instance *inst);

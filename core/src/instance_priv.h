@@ -12,6 +12,7 @@
 
 #include <omnibus/plugin.h>
 #include "config.h"
+#include "histogram.h"
 #include "loader.h"
 #include "runtime.h"
 
@@ -84,6 +85,9 @@ struct omb_instance {
     pthread_mutex_t metrics_lock;
     struct host_metric *metrics;
     size_t n_metrics, cap_metrics;
+
+    atomic_int state;     /* enum omb_instance_state */
+    struct omb_histogram latency; /* µs, successful deliveries */
 
     struct {
         atomic_uint_fast64_t emitted, received, delivered, retried, rejected, pending;

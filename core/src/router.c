@@ -143,6 +143,17 @@ struct compiled_route {
     bool broken; /* a program failed to compile here: count its events as errors */
 };
 
+struct held {
+    char *env, *body;
+    size_t env_len, body_len;
+    struct held *next;
+};
+
+struct held_list {
+    struct held *head, *tail;
+    size_t count;
+};
+
 struct worker {
     struct omb_router *router;
     size_t index;
@@ -153,6 +164,7 @@ struct worker {
     void **dest;                /* PUSH per instance (sinks only), worker thread */
     struct omb_routes *routes;  /* in use by this worker */
     struct compiled_route *jq;
+    struct held_list *held;     /* per route of `routes`: events held while it is paused */
     atomic_uint version_seen;
 };
 
@@ -166,7 +178,7 @@ struct omb_router {
     bool started;
 };
 
-enum { CMD_SWAP = 'S', CMD_EXIT = 'X' };
+enum { CMD_SWAP = 'S', CMD_EXIT = 'X', CMD_RESUME = 'R' };
 
 struct command {
     char cmd;
@@ -306,11 +318,120 @@ static void send_results(struct worker *w, struct omb_route_rt *r, json_t *env_o
     }
 }
 
+/* One event on one route: filter, transform, queue for each destination. body_obj is the parsed
+ * body, parsed here on first need and kept for the next route (the caller's to free). */
+static void route_one(struct worker *w, size_t i, json_t *env_obj, const char *id, const char *env,
+                      size_t env_len, const char *body, size_t body_len, json_t **body_obj)
+{
+    struct omb_route_rt *r = &w->routes->v[i];
+    struct compiled_route *jq = &w->jq[i];
+    json_error_t jerr;
+    char err[512];
+
+    atomic_fetch_add(&r->in, 1);
+    if (jq->broken) {
+        atomic_fetch_add(&r->errors, 1);
+        return;
+    }
+    if ((jq->filter || jq->transform) && !*body_obj) {
+        *body_obj = json_loadb(body, body_len, 0, &jerr);
+        if (!*body_obj) {
+            atomic_fetch_add(&r->errors, 1);
+            omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: body is not JSON: %s",
+                    r->name, id, jerr.text);
+            return;
+        }
+    }
+    if (jq->filter) {
+        bool pass = false;
+        if (omb_jq_test(jq->filter, *body_obj, &pass, err, sizeof(err)) != 0) {
+            atomic_fetch_add(&r->errors, 1);
+            omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: filter error: %s", r->name,
+                    id, err);
+            return;
+        }
+        if (!pass) {
+            atomic_fetch_add(&r->filtered, 1);
+            return;
+        }
+    }
+    atomic_fetch_add(&r->passed, 1);
+    if (!jq->transform) {
+        send_delivery(w, r, env, env_len, body, body_len);
+        return;
+    }
+    struct results res = { 0 };
+    int rc = omb_jq_run(jq->transform, *body_obj, collect_result, &res, err, sizeof(err));
+    if (rc < 0) {
+        atomic_fetch_add(&r->errors, 1);
+        omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: transform error: %s", r->name, id,
+                err);
+    } else {
+        send_results(w, r, env_obj, env, env_len, id, &res);
+    }
+    for (size_t k = 0; k < res.n; k++) {
+        json_decref(res.v[k]);
+    }
+    free(res.v);
+}
+
+/* A paused route holds its events, in arrival order, until it is resumed. */
+static void hold(struct worker *w, size_t i, const char *env, size_t env_len, const char *body,
+                 size_t body_len)
+{
+    struct held *h = malloc(sizeof(*h));
+    char *e = malloc(env_len ? env_len : 1), *b = malloc(body_len ? body_len : 1);
+    if (!h || !e || !b) {
+        free(h);
+        free(e);
+        free(b);
+        atomic_fetch_add(&w->routes->v[i].errors, 1);
+        omb_log(OMB_LOG_ERROR, "router", "route '%s' is paused and out of memory: an event is lost",
+                w->routes->v[i].name);
+        return;
+    }
+    memcpy(e, env, env_len);
+    memcpy(b, body, body_len);
+    *h = (struct held){ .env = e, .env_len = env_len, .body = b, .body_len = body_len };
+    if (w->held[i].tail) {
+        w->held[i].tail->next = h;
+    } else {
+        w->held[i].head = h;
+    }
+    w->held[i].tail = h;
+    w->held[i].count++;
+    atomic_fetch_add(&w->routes->v[i].held, 1);
+    atomic_fetch_add(&w->router->rt->inflight, 1);
+}
+
+/* Route the events a resumed route held, oldest first. */
+static void release_held(struct worker *w, size_t i)
+{
+    struct held *h = w->held[i].head;
+    w->held[i].head = w->held[i].tail = NULL;
+    w->held[i].count = 0;
+    while (h) {
+        struct held *next = h->next;
+        json_t *env_obj = json_loadb(h->env, h->env_len, 0, NULL);
+        json_t *body_obj = NULL;
+        const char *id = json_string_value(json_object_get(env_obj, "id"));
+        route_one(w, i, env_obj, id ? id : "?", h->env, h->env_len, h->body, h->body_len,
+                  &body_obj);
+        json_decref(env_obj);
+        json_decref(body_obj);
+        free(h->env);
+        free(h->body);
+        free(h);
+        atomic_fetch_sub(&w->routes->v[i].held, 1);
+        atomic_fetch_sub(&w->router->rt->inflight, 1);
+        h = next;
+    }
+}
+
 static void route_event(struct worker *w, const char *env, size_t env_len, const char *body,
                         size_t body_len)
 {
-    json_error_t jerr;
-    json_t *env_obj = json_loadb(env, env_len, 0, &jerr);
+    json_t *env_obj = json_loadb(env, env_len, 0, NULL);
     json_t *body_obj = NULL;
     const char *type = json_string_value(json_object_get(env_obj, "type"));
     const char *source = json_string_value(json_object_get(env_obj, "source"));
@@ -322,62 +443,54 @@ static void route_event(struct worker *w, const char *env, size_t env_len, const
     struct omb_routes *routes = w->routes;
     for (size_t i = 0; i < routes->n; i++) {
         struct omb_route_rt *r = &routes->v[i];
-        struct compiled_route *jq = &w->jq[i];
         if (!r->enabled || !route_matches(r, source, type)) {
             continue;
         }
-        atomic_fetch_add(&r->in, 1);
-        if (jq->broken) {
-            atomic_fetch_add(&r->errors, 1);
+        if (atomic_load(&r->paused)) {
+            hold(w, i, env, env_len, body, body_len);
             continue;
         }
-        if ((jq->filter || jq->transform) && !body_obj) {
-            body_obj = json_loadb(body, body_len, 0, &jerr);
-            if (!body_obj) {
-                atomic_fetch_add(&r->errors, 1);
-                omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: body is not JSON: %s",
-                        r->name, id, jerr.text);
-                continue;
-            }
+        if (w->held[i].head) {
+            release_held(w, i); /* resumed since: the held ones go first */
         }
-        char err[512];
-        if (jq->filter) {
-            bool pass = false;
-            if (omb_jq_test(jq->filter, body_obj, &pass, err, sizeof(err)) != 0) {
-                atomic_fetch_add(&r->errors, 1);
-                omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: filter error: %s",
-                        r->name, id, err);
-                continue;
-            }
-            if (!pass) {
-                atomic_fetch_add(&r->filtered, 1);
-                continue;
-            }
-        }
-        atomic_fetch_add(&r->passed, 1);
-        if (!jq->transform) {
-            send_delivery(w, r, env, env_len, body, body_len);
-            continue;
-        }
-        struct results res = { 0 };
-        int rc = omb_jq_run(jq->transform, body_obj, collect_result, &res, err, sizeof(err));
-        if (rc < 0) {
-            atomic_fetch_add(&r->errors, 1);
-            omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: transform error: %s",
-                    r->name, id, err);
-        } else {
-            send_results(w, r, env_obj, env, env_len, id, &res);
-        }
-        for (size_t k = 0; k < res.n; k++) {
-            json_decref(res.v[k]);
-        }
-        free(res.v);
+        route_one(w, i, env_obj, id, env, env_len, body, body_len, &body_obj);
     }
 out:
     json_decref(env_obj);
     json_decref(body_obj);
     /* This event is done here; its deliveries were counted as they were queued. */
     atomic_fetch_sub(&w->router->rt->inflight, 1);
+}
+
+/* A new route table keeps the held events of the routes it keeps (by name); those of a route
+ * that is gone are dropped, loudly. */
+static void move_held(struct worker *w, struct omb_routes *routes, struct held_list *held)
+{
+    for (size_t i = 0; i < w->routes->n; i++) {
+        if (!w->held[i].head) {
+            continue;
+        }
+        size_t k = 0;
+        while (k < routes->n && strcmp(routes->v[k].name, w->routes->v[i].name) != 0) {
+            k++;
+        }
+        if (k < routes->n) {
+            held[k] = w->held[i];
+            atomic_fetch_add(&routes->v[k].held, w->held[i].count);
+            atomic_fetch_sub(&w->routes->v[i].held, w->held[i].count);
+            continue;
+        }
+        omb_log(OMB_LOG_ERROR, "router",
+                "route '%s' was removed while paused: %zu held event(s) dropped",
+                w->routes->v[i].name, w->held[i].count);
+        for (struct held *h = w->held[i].head, *next; h; h = next) {
+            next = h->next;
+            free(h->env);
+            free(h->body);
+            free(h);
+            atomic_fetch_sub(&w->router->rt->inflight, 1);
+        }
+    }
 }
 
 static bool handle_command(struct worker *w, const void *data, size_t len)
@@ -390,13 +503,27 @@ static bool handle_command(struct worker *w, const void *data, size_t len)
     if (c.cmd == CMD_EXIT) {
         return true;
     }
+    if (c.cmd == CMD_RESUME) {
+        for (size_t i = 0; i < w->routes->n; i++) {
+            if (w->held[i].head && !atomic_load(&w->routes->v[i].paused)) {
+                release_held(w, i);
+            }
+        }
+        return false;
+    }
     if (c.cmd == CMD_SWAP) {
         struct compiled_route *jq = compile_routes(c.routes, w->index);
-        if (jq) {
+        struct held_list *held = calloc(c.routes->n ? c.routes->n : 1, sizeof(*held));
+        if (jq && held) {
+            move_held(w, c.routes, held);
             free_compiled(w->jq, w->routes->n);
+            free(w->held);
             w->jq = jq;
+            w->held = held;
             w->routes = c.routes;
         } else {
+            free_compiled(jq, c.routes->n);
+            free(held);
             omb_log(OMB_LOG_ERROR, "router", "worker %zu: out of memory; keeps the old routes",
                     w->index);
         }
@@ -490,7 +617,8 @@ struct omb_router *omb_router_new(struct omb_runtime *rt, struct omb_instance **
         w->routes = routes;
         w->dest = calloc(n_inst ? n_inst : 1, sizeof(void *));
         w->jq = compile_routes(routes, i);
-        if (!w->dest || !w->jq) {
+        w->held = calloc(routes->n ? routes->n : 1, sizeof(*w->held));
+        if (!w->dest || !w->jq || !w->held) {
             omb_router_destroy(&router);
             return NULL;
         }
@@ -557,6 +685,25 @@ struct omb_routes *omb_router_swap(struct omb_router *router, struct omb_routes 
     return old;
 }
 
+int omb_router_pause(struct omb_router *router, const char *route, bool paused)
+{
+    struct omb_routes *routes = router->routes;
+    for (size_t i = 0; i < routes->n; i++) {
+        if (strcmp(routes->v[i].name, route) == 0) {
+            atomic_store(&routes->v[i].paused, paused);
+            if (!paused) {
+                for (size_t k = 0; k < router->n_workers; k++) {
+                    if (router->workers[k].running) {
+                        send_command(&router->workers[k], CMD_RESUME, NULL);
+                    }
+                }
+            }
+            return 0;
+        }
+    }
+    return OMB_ENOTFOUND;
+}
+
 struct omb_routes *omb_router_routes(struct omb_router *router)
 {
     return router->routes;
@@ -593,6 +740,15 @@ void omb_router_destroy(struct omb_router **routerp)
         if (w->ctl) {
             zmq_close(w->ctl);
         }
+        for (size_t k = 0; w->held && k < w->routes->n; k++) {
+            for (struct held *h = w->held[k].head, *next; h; h = next) {
+                next = h->next;
+                free(h->env);
+                free(h->body);
+                free(h);
+            }
+        }
+        free(w->held);
         free_compiled(w->jq, w->routes ? w->routes->n : 0);
         free(w->dest);
     }

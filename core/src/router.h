@@ -33,6 +33,7 @@ struct omb_route_rt {
     char **to_names;
     size_t n_to;
     atomic_uint_fast64_t in, passed, filtered, transformed, errors, queued;
+    atomic_uint_fast64_t held; /* events held while paused, all workers */
 };
 
 struct omb_routes {
@@ -61,6 +62,10 @@ int omb_router_start(struct omb_router *router);
  * event in hand, then uses `routes`. Returns the old table once no worker uses it (the caller's
  * to destroy). */
 struct omb_routes *omb_router_swap(struct omb_router *router, struct omb_routes *routes);
+/* Pause (hold its events, in order, in memory) or resume (release them, then carry on) a route
+ * of the table in use. 0, or OMB_ENOTFOUND. Daemon thread only. */
+int omb_router_pause(struct omb_router *router, const char *route, bool paused);
+
 /* The table in use (borrowed). */
 struct omb_routes *omb_router_routes(struct omb_router *router);
 /* Stop the workers and join them. Idempotent. */

@@ -4,6 +4,7 @@ libombruntime_la_CFLAGS = $(AM_CFLAGS) $(CORE_CFLAGS)
 libombruntime_la_LIBADD = libombconfig.la libombjq.la libombcore.la $(CORE_LIBS)
 libombruntime_la_SOURCES = \
 	core/src/envelope.c core/src/envelope.h \
+	core/src/histogram.c core/src/histogram.h \
 	core/src/log.c core/src/log.h \
 	core/src/runtime.h \
 	core/src/instance.c core/src/instance.h core/src/instance_priv.h \
@@ -16,6 +17,12 @@ tests_unit_envelope_test_SOURCES = tests/unit/envelope_test.c
 tests_unit_envelope_test_CFLAGS = $(TEST_CFLAGS)
 tests_unit_envelope_test_LDADD = libombruntime.la $(TEST_LDADD)
 TESTS += tests/unit/envelope_test
+
+check_PROGRAMS += tests/unit/histogram_test
+tests_unit_histogram_test_SOURCES = tests/unit/histogram_test.c
+tests_unit_histogram_test_CFLAGS = $(TEST_CFLAGS)
+tests_unit_histogram_test_LDADD = libombruntime.la $(TEST_LDADD)
+TESTS += tests/unit/histogram_test
 
 # End-to-end tests of the daemon (python3, stdlib only).
 TESTS += tests/integration/daemon_test.py tests/integration/volume_test.py
