@@ -8,7 +8,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include <sys/signalfd.h>
+
+#include "admin.h"
 #include "daemon.h"
+#include "daemon_priv.h"
 #include "envelope.h"
 #include "err_str.h"
 #include "instance.h"
@@ -20,15 +24,6 @@
 #define OMB_PLUGIN_DIR "/usr/local/lib/omnibus/plugins"
 #endif
 
-/* One running configuration. */
-struct generation {
-    struct omb_config *cfg; /* owned */
-    struct omb_runtime rt;
-    struct omb_instance **inst;
-    size_t n_inst;
-    struct omb_routes *routes; /* owned; the router borrows it */
-    struct omb_router *router;
-};
 
 const char *omb_plugin_path_choose(const char *cli, const char *config_dir)
 {
@@ -192,6 +187,14 @@ fail:
 static void generation_stop(struct generation *g)
 {
     atomic_store(&g->rt.stopping, true);
+    /* Held events live in memory only: a paused route lets them go rather than lose them. */
+    for (size_t i = 0; g->routes && i < g->routes->n; i++) {
+        if (atomic_load(&g->routes->v[i].paused)) {
+            omb_log(OMB_LOG_WARN, "daemon", "route '%s' is paused: releasing what it holds",
+                    g->routes->v[i].name);
+            omb_router_pause(g->router, g->routes->v[i].name, false);
+        }
+    }
     for (size_t i = 0; i < g->n_inst; i++) {
         omb_instance_stop_sources(g->inst[i]);
     }
@@ -236,60 +239,103 @@ static bool same_connectors(const struct omb_config *a, const struct omb_config 
     return true;
 }
 
-static void reload(struct generation *g, void *zctx, unsigned *gen, struct omb_registry *reg,
-                   const char *config_path)
+/* Keep the paused state of the routes a new table keeps. */
+static void carry_paused(const struct omb_routes *from, struct omb_routes *to)
 {
-    struct omb_diags diags;
-    struct omb_config *cfg = NULL;
-    omb_diags_init(&diags);
-    omb_log(OMB_LOG_INFO, "daemon", "reloading %s", config_path);
-    int rc = omb_config_load(config_path, omb_registry_lookup, reg, &cfg, &diags);
-    if (rc != 0) {
-        for (size_t i = 0; i < diags.n; i++) {
-            omb_log(OMB_LOG_ERROR, "config", "%s:%d: %s", diags.v[i].file, diags.v[i].line,
-                    diags.v[i].msg);
+    for (size_t i = 0; i < to->n; i++) {
+        for (size_t k = 0; k < from->n; k++) {
+            if (strcmp(to->v[i].name, from->v[k].name) == 0) {
+                atomic_store(&to->v[i].paused, atomic_load(&from->v[k].paused));
+            }
         }
-        omb_log(OMB_LOG_ERROR, "daemon",
-                "reload refused: the new config has %zu error(s); the old one keeps running",
-                diags.errors);
-        omb_diags_clear(&diags);
-        return;
     }
-    omb_diags_clear(&diags);
+}
+
+static void set_reload_error(struct omb_daemon *d, const char *text)
+{
+    free(d->last_reload_error);
+    d->last_reload_error = text ? strdup(text) : NULL;
+}
+
+int omb_daemon_reload(struct omb_daemon *d, struct omb_diags *diags, const char **mode)
+{
+    struct generation *g = &d->g;
+    struct omb_config *cfg = NULL;
+    char err[512];
+    *mode = NULL;
+    omb_log(OMB_LOG_INFO, "daemon", "reloading %s", d->config_path);
+    int rc = omb_config_load(d->config_path, omb_registry_lookup, d->reg, &cfg, diags);
+    if (rc != 0) {
+        for (size_t i = 0; i < diags->n; i++) {
+            omb_log(OMB_LOG_ERROR, "config", "%s:%d: %s", diags->v[i].file, diags->v[i].line,
+                    diags->v[i].msg);
+        }
+        snprintf(err, sizeof(err),
+                 "reload refused: the new config has %zu error(s); the old one keeps running",
+                 diags->errors);
+        omb_log(OMB_LOG_ERROR, "daemon", "%s", err);
+        set_reload_error(d, err);
+        return OMB_EINVAL;
+    }
     if (same_connectors(g->cfg, cfg)) {
         /* Only routes changed: swap the table under the running connectors. */
-        char err[512];
         struct omb_routes *routes = omb_routes_build(cfg, g->inst, g->n_inst,
                                                      g->routes->version + 1, err, sizeof(err));
         if (!routes) {
             omb_log(OMB_LOG_ERROR, "daemon", "reload refused: %s", err);
+            omb_diags_error(diags, d->config_path, 0, "%s", err);
+            set_reload_error(d, err);
             omb_config_destroy(&cfg);
-            return;
+            return OMB_EINVAL;
         }
+        carry_paused(g->routes, routes);
         struct omb_routes *old = omb_router_swap(g->router, routes);
         g->routes = routes;
         omb_routes_destroy(&old);
         omb_config_destroy(&g->cfg);
         g->cfg = cfg;
+        *mode = "routes";
         omb_log(OMB_LOG_INFO, "daemon", "reloaded: routes swapped (%zu route(s), sha256 %.12s)",
                 routes->n, cfg->hash);
-        return;
-    }
-    /* Connectors changed: drain the running configuration, then start the new one. */
-    struct omb_config *old_cfg = NULL;
-    struct omb_diags d2;
-    omb_diags_init(&d2);
-    omb_config_load(g->cfg->path, omb_registry_lookup, reg, &old_cfg, &d2);
-    omb_diags_clear(&d2);
-    generation_stop(g);
-    if (generation_start(g, zctx, ++*gen, cfg, reg) == 0) {
+    } else {
+        /* Connectors changed: drain the running configuration, then start the new one. */
+        struct omb_config *old_cfg = NULL;
+        struct omb_diags d2;
+        omb_diags_init(&d2);
+        omb_config_load(g->cfg->path, omb_registry_lookup, d->reg, &old_cfg, &d2);
+        omb_diags_clear(&d2);
+        generation_stop(g);
+        if (generation_start(g, d->zctx, ++d->gen, cfg, d->reg) != 0) {
+            omb_log(OMB_LOG_ERROR, "daemon",
+                    "the new config did not start; going back to the old one");
+            snprintf(err, sizeof(err), "the new config did not start (see the log); the old one "
+                                       "runs again");
+            omb_diags_error(diags, d->config_path, 0, "%s", err);
+            set_reload_error(d, err);
+            if (!old_cfg || generation_start(g, d->zctx, ++d->gen, old_cfg, d->reg) != 0) {
+                omb_log(OMB_LOG_ERROR, "daemon", "the old config did not start either");
+            }
+            return OMB_EINVAL;
+        }
         omb_config_destroy(&old_cfg);
+        *mode = "restart";
         omb_log(OMB_LOG_INFO, "daemon", "reloaded: connectors restarted");
-        return;
     }
-    omb_log(OMB_LOG_ERROR, "daemon", "the new config did not start; going back to the old one");
-    if (!old_cfg || generation_start(g, zctx, ++*gen, old_cfg, reg) != 0) {
-        omb_log(OMB_LOG_ERROR, "daemon", "the old config did not start either");
+    d->reloads++;
+    d->loaded_us = omb_now_us();
+    set_reload_error(d, NULL);
+    return 0;
+}
+
+static void serve_admin(struct omb_daemon *d)
+{
+    /* Answer every request that is waiting: each answer is quick. */
+    for (int i = 0; i < 64; i++) {
+        zmq_pollitem_t item = { .socket = omb_admin_socket(d->admin), .events = ZMQ_POLLIN };
+        if (zmq_poll(&item, 1, 0) <= 0) {
+            return;
+        }
+        omb_admin_serve_one(d->admin, omb_daemon_admin_handle, d);
     }
 }
 
@@ -297,14 +343,16 @@ int omb_daemon_run(const char *config_path, const char *cli_plugin_dir)
 {
     struct omb_diags diags;
     struct omb_config *cfg = NULL;
-    struct omb_registry *reg = NULL;
-    struct generation g;
-    unsigned gen = 1;
+    struct omb_daemon d;
     int status = 1;
+    int sfd = -1;
 
-    memset(&g, 0, sizeof(g));
+    memset(&d, 0, sizeof(d));
+    d.config_path = config_path;
+    d.gen = 1;
     omb_diags_init(&diags);
-    /* Signals are taken synchronously by this thread; every other thread inherits the mask. */
+    /* Signals are taken by this thread through a signalfd; every other thread inherits the
+     * blocked mask and never sees them. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -312,8 +360,13 @@ int omb_daemon_run(const char *config_path, const char *cli_plugin_dir)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) {
+        omb_log(OMB_LOG_ERROR, "daemon", "signalfd: %s", strerror(errno));
+        goto out;
+    }
 
-    if (omb_daemon_load(config_path, cli_plugin_dir, &cfg, &reg, &diags) != 0) {
+    if (omb_daemon_load(config_path, cli_plugin_dir, &cfg, &d.reg, &diags) != 0) {
         omb_diags_print(&diags, stderr);
         goto out;
     }
@@ -321,35 +374,66 @@ int omb_daemon_run(const char *config_path, const char *cli_plugin_dir)
         omb_log(OMB_LOG_WARN, "config", "%s:%d: %s", diags.v[i].file, diags.v[i].line,
                 diags.v[i].msg);
     }
-    void *zctx = zmq_ctx_new();
-    if (!zctx) {
+    d.zctx = zmq_ctx_new();
+    if (!d.zctx) {
         omb_log(OMB_LOG_ERROR, "daemon", "cannot create a ZeroMQ context");
         omb_config_destroy(&cfg);
         goto out;
     }
-    if (generation_start(&g, zctx, gen, cfg, reg) != 0) {
-        zmq_ctx_term(zctx);
-        goto out;
+    char err[1024];
+    d.admin = omb_admin_new(d.zctx, cfg->admin_endpoint, err, sizeof(err));
+    if (!d.admin) {
+        omb_log(OMB_LOG_ERROR, "daemon", "%s", err);
+        omb_config_destroy(&cfg);
+        goto out_ctx;
     }
-    for (;;) {
-        struct timespec ts = { 1, 0 };
-        int sig = sigtimedwait(&set, NULL, &ts);
-        if (sig == SIGHUP) {
-            reload(&g, zctx, &gen, reg, config_path);
-        } else if (sig == SIGTERM || sig == SIGINT) {
-            omb_log(OMB_LOG_INFO, "daemon", "%s: draining and stopping",
-                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    d.started_us = d.loaded_us = omb_now_us();
+    if (generation_start(&d.g, d.zctx, d.gen, cfg, d.reg) != 0) {
+        goto out_ctx;
+    }
+    omb_log(OMB_LOG_INFO, "daemon", "admin socket at %s", omb_admin_endpoint(d.admin));
+    bool stop = false;
+    while (!stop) {
+        zmq_pollitem_t items[2] = {
+            { .socket = omb_admin_socket(d.admin), .events = ZMQ_POLLIN },
+            { .socket = NULL, .fd = sfd, .events = ZMQ_POLLIN },
+        };
+        if (zmq_poll(items, 2, 1000) < 0 && errno != EINTR) {
+            omb_log(OMB_LOG_ERROR, "daemon", "poll: %s", zmq_strerror(errno));
             break;
         }
+        if (items[0].revents & ZMQ_POLLIN) {
+            serve_admin(&d);
+        }
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+            if (si.ssi_signo == SIGHUP) {
+                const char *mode;
+                struct omb_diags rd;
+                omb_diags_init(&rd);
+                omb_daemon_reload(&d, &rd, &mode);
+                omb_diags_clear(&rd);
+            } else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+                omb_log(OMB_LOG_INFO, "daemon", "%s: draining and stopping",
+                        si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                stop = true;
+            }
+        }
     }
-    if (g.cfg) {
-        generation_stop(&g);
+    if (d.g.cfg) {
+        generation_stop(&d.g);
     }
-    zmq_ctx_term(zctx);
     omb_log(OMB_LOG_INFO, "daemon", "stopped");
     status = 0;
+out_ctx:
+    omb_admin_destroy(&d.admin);
+    zmq_ctx_term(d.zctx);
 out:
+    if (sfd >= 0) {
+        close(sfd);
+    }
+    free(d.last_reload_error);
     omb_diags_clear(&diags);
-    omb_registry_destroy(&reg);
+    omb_registry_destroy(&d.reg);
     return status;
 }

@@ -123,14 +123,15 @@ json_t *omb_routes_stats(const struct omb_routes *routes)
     for (size_t i = 0; a && i < routes->n; i++) {
         const struct omb_route_rt *r = &routes->v[i];
         json_array_append_new(
-            a, json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "name", r->name,
+            a, json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", r->name,
                          "enabled", r->enabled, "paused", atomic_load(&r->paused), "in",
                          (json_int_t)atomic_load(&r->in), "passed",
                          (json_int_t)atomic_load(&r->passed), "filtered",
                          (json_int_t)atomic_load(&r->filtered), "transformed",
                          (json_int_t)atomic_load(&r->transformed), "errors",
                          (json_int_t)atomic_load(&r->errors), "queued",
-                         (json_int_t)atomic_load(&r->queued)));
+                         (json_int_t)atomic_load(&r->queued), "held",
+                         (json_int_t)atomic_load(&r->held)));
     }
     return a;
 }

@@ -10,7 +10,8 @@ libombruntime_la_SOURCES = \
 	core/src/instance.c core/src/instance.h core/src/instance_priv.h \
 	core/src/host.c \
 	core/src/router.c core/src/router.h \
-	core/src/daemon.c core/src/daemon.h
+	core/src/admin.c core/src/admin.h \
+	core/src/daemon.c core/src/daemon.h core/src/daemon_priv.h core/src/daemon_admin.c
 
 check_PROGRAMS += tests/unit/envelope_test
 tests_unit_envelope_test_SOURCES = tests/unit/envelope_test.c

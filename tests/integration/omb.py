@@ -116,6 +116,9 @@ class Daemon:
                    "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                    "--suppressions=" + os.path.join(SRCDIR, "tests", "valgrind.supp")] + cmd
         e = dict(os.environ)
+        # Each daemon its own admin socket, unless the config names one.
+        self.admin = "ipc://" + os.path.join(self.dir, "admin.sock")
+        e.setdefault("OMNIBUS_ADMIN", self.admin)
         e.update(env or {})
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=e)
         wait_for(lambda: "running " in self.text() or self.proc.poll() is not None,

@@ -1,0 +1,46 @@
+/* The daemon's state, shared by daemon.c (life cycle, signals, reload) and daemon_admin.c (the
+ * admin commands). Daemon thread only. */
+#ifndef OMNIBUS_DAEMON_PRIV_H
+#define OMNIBUS_DAEMON_PRIV_H
+
+#include <stdint.h>
+
+#include "admin.h"
+#include "config.h"
+#include "diag.h"
+#include "instance.h"
+#include "loader.h"
+#include "router.h"
+#include "runtime.h"
+
+/* One running configuration. */
+struct generation {
+    struct omb_config *cfg; /* owned */
+    struct omb_runtime rt;
+    struct omb_instance **inst;
+    size_t n_inst;
+    struct omb_routes *routes; /* owned; the router borrows it */
+    struct omb_router *router;
+};
+
+struct omb_daemon {
+    const char *config_path;   /* borrowed from main */
+    void *zctx;
+    struct omb_registry *reg;
+    struct generation g;
+    unsigned gen;              /* generation counter: endpoint names */
+    int64_t started_us, loaded_us;
+    unsigned reloads;
+    char *last_reload_error;   /* NULL after a good reload */
+    struct omb_admin *admin;
+};
+
+/* Reload the config file: on success 0 and *mode "routes" or "restart"; otherwise an error
+ * with every problem in diags, and the running configuration stays. */
+int omb_daemon_reload(struct omb_daemon *d, struct omb_diags *diags, const char **mode);
+
+/* daemon_admin.c: an omb_admin_handler_fn over a struct omb_daemon. */
+void omb_daemon_admin_handle(void *arg, const char *cmd, const json_t *args,
+                             struct omb_admin_reply *reply);
+
+#endif /* OMNIBUS_DAEMON_PRIV_H */
