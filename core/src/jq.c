@@ -428,24 +428,12 @@ static int run_end(struct omb_jq *jq, jv end, char *err, size_t errlen)
 
 /* Run jq on input, handing at most max results (max < 0: all) to fn. Returns the number of
  * results handed over, OMB_EINVAL (a jq error), or fn's non-zero return. */
-static int run(struct omb_jq *jq, const json_t *input, int max, jv_result_fn fn, void *arg,
-               char *err, size_t errlen)
+static int run_jv(struct omb_jq *jq, jv in, int max, jv_result_fn fn, void *arg, char *err,
+                  size_t errlen)
 {
-    jv in;
     int n = 0;
     int rc;
 
-    if (err && errlen) {
-        err[0] = '\0';
-    }
-    if (!jq || !input) {
-        set_err(err, errlen, "no jq program or no input");
-        return OMB_EINVAL;
-    }
-    rc = to_jv(input, 0, &in, err, errlen);
-    if (rc < 0) {
-        return rc;
-    }
     sink_reset(&jq->sink, err, errlen);
     jq_start(jq->jq, in, 0); /* consumes in */
     for (;;) {
@@ -470,6 +458,24 @@ static int run(struct omb_jq *jq, const json_t *input, int max, jv_result_fn fn,
 out:
     sink_reset(&jq->sink, NULL, 0);
     return rc;
+}
+
+static int run(struct omb_jq *jq, const json_t *input, int max, jv_result_fn fn, void *arg,
+               char *err, size_t errlen)
+{
+    jv in;
+    if (err && errlen) {
+        err[0] = '\0';
+    }
+    if (!jq || !input) {
+        set_err(err, errlen, "no jq program or no input");
+        return OMB_EINVAL;
+    }
+    int rc = to_jv(input, 0, &in, err, errlen);
+    if (rc < 0) {
+        return rc;
+    }
+    return run_jv(jq, in, max, fn, arg, err, errlen);
 }
 
 struct run_ctx {
@@ -518,4 +524,96 @@ int omb_jq_test(struct omb_jq *jq, const json_t *input, bool *pass, char *err, s
         *pass = rc > 0 && first;
     }
     return rc < 0 ? rc : 0;
+}
+
+/* ---- the router's text fast path ------------------------------------------------------------ */
+
+struct omb_jq_input {
+    jv value;
+};
+
+struct omb_jq_input *omb_jq_input_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+    if (err && errlen) {
+        err[0] = '\0';
+    }
+    if (len > INT_MAX) {
+        set_err(err, errlen, "the JSON text is too large");
+        return NULL;
+    }
+    jv v = jv_parse_sized(text, (int)len);
+    if (!jv_is_valid(v)) {
+        jv msg = jv_invalid_get_msg(v);
+        set_err(err, errlen, "%s",
+                jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "not JSON");
+        jv_free(msg);
+        return NULL;
+    }
+    struct omb_jq_input *in = malloc(sizeof(*in));
+    if (!in) {
+        jv_free(v);
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    in->value = v;
+    return in;
+}
+
+bool omb_jq_input_is_object(const struct omb_jq_input *in)
+{
+    return jv_get_kind(in->value) == JV_KIND_OBJECT;
+}
+
+void omb_jq_input_free(struct omb_jq_input **inp)
+{
+    if (!inp || !*inp) {
+        return;
+    }
+    jv_free((*inp)->value);
+    free(*inp);
+    *inp = NULL;
+}
+
+int omb_jq_test_input(struct omb_jq *jq, const struct omb_jq_input *in, bool *pass, char *err,
+                      size_t errlen)
+{
+    bool first = false;
+    if (err && errlen) {
+        err[0] = '\0';
+    }
+    int rc = run_jv(jq, jv_copy(in->value), 1, first_truthy, &first, err, errlen);
+    if (pass) {
+        *pass = rc > 0 && first;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+struct text_ctx {
+    omb_jq_text_fn fn;
+    void *arg;
+};
+
+static int deliver_text(jv result, void *arg)
+{
+    struct text_ctx *ctx = arg;
+    bool is_object = jv_get_kind(result) == JV_KIND_OBJECT;
+    jv text = jv_dump_string(result, 0); /* consumes result; UTF-8 as is, compact */
+    int rc = ctx->fn(jv_string_value(text), (size_t)jv_string_length_bytes(jv_copy(text)),
+                     is_object, ctx->arg);
+    jv_free(text);
+    return rc;
+}
+
+int omb_jq_run_input(struct omb_jq *jq, const struct omb_jq_input *in, omb_jq_text_fn fn,
+                     void *arg, char *err, size_t errlen)
+{
+    if (err && errlen) {
+        err[0] = '\0';
+    }
+    if (!fn) {
+        set_err(err, errlen, "no result callback");
+        return OMB_EINVAL;
+    }
+    struct text_ctx ctx = { .fn = fn, .arg = arg };
+    return run_jv(jq, jv_copy(in->value), -1, deliver_text, &ctx, err, errlen);
 }

@@ -32,4 +32,27 @@ int omb_jq_run(struct omb_jq *jq, const json_t *input, omb_jq_result_fn fn, void
  * false). Returns 0, or OMB_EINVAL with jq's error in err. */
 int omb_jq_test(struct omb_jq *jq, const json_t *input, bool *pass, char *err, size_t errlen);
 
+/* The router's fast path: a body parsed once, straight from its text into jq's own value (no
+ * jansson tree), then filtered and transformed, and each result written back as text. */
+struct omb_jq_input;
+
+/* Parse JSON text. Returns NULL with the parser's message in err when it is not JSON. */
+struct omb_jq_input *omb_jq_input_parse(const char *text, size_t len, char *err, size_t errlen);
+/* True when the parsed value is an object. */
+bool omb_jq_input_is_object(const struct omb_jq_input *in);
+/* Free; NULL-safe, sets *inp to NULL. */
+void omb_jq_input_free(struct omb_jq_input **inp);
+
+/* omb_jq_test over a parsed input (borrowed). */
+int omb_jq_test_input(struct omb_jq *jq, const struct omb_jq_input *in, bool *pass, char *err,
+                      size_t errlen);
+
+/* Receives one result as compact JSON text (borrowed for the call) and whether it is an object.
+ * A non-zero return stops the run and is returned. */
+typedef int (*omb_jq_text_fn)(const char *text, size_t len, bool is_object, void *arg);
+
+/* omb_jq_run over a parsed input (borrowed), results as text. Same returns as omb_jq_run. */
+int omb_jq_run_input(struct omb_jq *jq, const struct omb_jq_input *in, omb_jq_text_fn fn,
+                     void *arg, char *err, size_t errlen);
+
 #endif /* OMNIBUS_JQ_H */

@@ -218,26 +218,45 @@ static struct compiled_route *compile_routes(const struct omb_routes *routes, si
     return jq;
 }
 
+struct result {
+    char *text; /* compact JSON, owned */
+    size_t len;
+    bool is_object;
+};
+
 struct results {
-    json_t **v;
+    struct result *v;
     size_t n, cap;
 };
 
-static int collect_result(json_t *result, void *arg)
+static int collect_result(const char *text, size_t len, bool is_object, void *arg)
 {
     struct results *res = arg;
     if (res->n == res->cap) {
         size_t cap = res->cap ? res->cap * 2 : 4;
-        json_t **v = realloc(res->v, cap * sizeof(*v));
+        struct result *v = realloc(res->v, cap * sizeof(*v));
         if (!v) {
-            json_decref(result);
             return OMB_ENOMEM;
         }
         res->v = v;
         res->cap = cap;
     }
-    res->v[res->n++] = result;
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        return OMB_ENOMEM;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    res->v[res->n++] = (struct result){ copy, len, is_object };
     return 0;
+}
+
+static void results_free(struct results *res)
+{
+    for (size_t k = 0; k < res->n; k++) {
+        free(res->v[k].text);
+    }
+    free(res->v);
 }
 
 static void send_delivery(struct worker *w, struct omb_route_rt *r, const char *env,
@@ -280,14 +299,14 @@ static void send_results(struct worker *w, struct omb_route_rt *r, json_t *env_o
                          const char *env, size_t env_len, const char *id, struct results *res)
 {
     for (size_t i = 0; i < res->n; i++) {
-        if (!json_is_object(res->v[i])) {
+        if (!res->v[i].is_object) {
             atomic_fetch_add(&r->errors, 1);
             omb_log(OMB_LOG_WARN, "router",
                     "route '%s': event %s: the transform's result %zu is not an object; skipped",
                     r->name, id, i + 1);
             continue;
         }
-        char *body = json_dumps(res->v[i], JSON_COMPACT);
+        const char *body = res->v[i].text;
         char *part_env = NULL;
         bool new_env = res->n > 1 || r->out_type;
         if (new_env) {
@@ -306,15 +325,14 @@ static void send_results(struct worker *w, struct omb_route_rt *r, json_t *env_o
             }
             json_decref(copy);
         }
-        if (!body || (new_env && !part_env)) {
+        if (new_env && !part_env) {
             atomic_fetch_add(&r->errors, 1);
             omb_log(OMB_LOG_ERROR, "router", "route '%s': event %s: out of memory", r->name, id);
         } else {
             atomic_fetch_add(&r->transformed, 1);
             send_delivery(w, r, part_env ? part_env : env, part_env ? strlen(part_env) : env_len,
-                          body, strlen(body));
+                          body, res->v[i].len);
         }
-        free(body);
         free(part_env);
     }
 }
@@ -322,11 +340,11 @@ static void send_results(struct worker *w, struct omb_route_rt *r, json_t *env_o
 /* One event on one route: filter, transform, queue for each destination. body_obj is the parsed
  * body, parsed here on first need and kept for the next route (the caller's to free). */
 static void route_one(struct worker *w, size_t i, json_t *env_obj, const char *id, const char *env,
-                      size_t env_len, const char *body, size_t body_len, json_t **body_obj)
+                      size_t env_len, const char *body, size_t body_len,
+                      struct omb_jq_input **body_in)
 {
     struct omb_route_rt *r = &w->routes->v[i];
     struct compiled_route *jq = &w->jq[i];
-    json_error_t jerr;
     char err[512];
 
     atomic_fetch_add(&r->in, 1);
@@ -334,18 +352,19 @@ static void route_one(struct worker *w, size_t i, json_t *env_obj, const char *i
         atomic_fetch_add(&r->errors, 1);
         return;
     }
-    if ((jq->filter || jq->transform) && !*body_obj) {
-        *body_obj = json_loadb(body, body_len, 0, &jerr);
-        if (!*body_obj) {
+    if ((jq->filter || jq->transform) && !*body_in) {
+        /* Parsed once, by jq's own parser, for every route of this event. */
+        *body_in = omb_jq_input_parse(body, body_len, err, sizeof(err));
+        if (!*body_in) {
             atomic_fetch_add(&r->errors, 1);
             omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: body is not JSON: %s",
-                    r->name, id, jerr.text);
+                    r->name, id, err);
             return;
         }
     }
     if (jq->filter) {
         bool pass = false;
-        if (omb_jq_test(jq->filter, *body_obj, &pass, err, sizeof(err)) != 0) {
+        if (omb_jq_test_input(jq->filter, *body_in, &pass, err, sizeof(err)) != 0) {
             atomic_fetch_add(&r->errors, 1);
             omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: filter error: %s", r->name,
                     id, err);
@@ -362,18 +381,15 @@ static void route_one(struct worker *w, size_t i, json_t *env_obj, const char *i
         return;
     }
     struct results res = { 0 };
-    int rc = omb_jq_run(jq->transform, *body_obj, collect_result, &res, err, sizeof(err));
+    int rc = omb_jq_run_input(jq->transform, *body_in, collect_result, &res, err, sizeof(err));
     if (rc < 0) {
         atomic_fetch_add(&r->errors, 1);
         omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: transform error: %s", r->name, id,
-                err);
+                rc == OMB_ENOMEM ? "out of memory" : err);
     } else {
         send_results(w, r, env_obj, env, env_len, id, &res);
     }
-    for (size_t k = 0; k < res.n; k++) {
-        json_decref(res.v[k]);
-    }
-    free(res.v);
+    results_free(&res);
 }
 
 /* A paused route holds its events, in arrival order, until it is resumed. */
@@ -414,12 +430,12 @@ static void release_held(struct worker *w, size_t i)
     while (h) {
         struct held *next = h->next;
         json_t *env_obj = json_loadb(h->env, h->env_len, 0, NULL);
-        json_t *body_obj = NULL;
+        struct omb_jq_input *body_in = NULL;
         const char *id = json_string_value(json_object_get(env_obj, "id"));
         route_one(w, i, env_obj, id ? id : "?", h->env, h->env_len, h->body, h->body_len,
-                  &body_obj);
+                  &body_in);
         json_decref(env_obj);
-        json_decref(body_obj);
+        omb_jq_input_free(&body_in);
         free(h->env);
         free(h->body);
         free(h);
@@ -433,7 +449,7 @@ static void route_event(struct worker *w, const char *env, size_t env_len, const
                         size_t body_len)
 {
     json_t *env_obj = json_loadb(env, env_len, 0, NULL);
-    json_t *body_obj = NULL;
+    struct omb_jq_input *body_in = NULL;
     const char *type = json_string_value(json_object_get(env_obj, "type"));
     const char *source = json_string_value(json_object_get(env_obj, "source"));
     const char *id = json_string_value(json_object_get(env_obj, "id"));
@@ -454,11 +470,11 @@ static void route_event(struct worker *w, const char *env, size_t env_len, const
         if (w->held[i].head) {
             release_held(w, i); /* resumed since: the held ones go first */
         }
-        route_one(w, i, env_obj, id, env, env_len, body, body_len, &body_obj);
+        route_one(w, i, env_obj, id, env, env_len, body, body_len, &body_in);
     }
 out:
     json_decref(env_obj);
-    json_decref(body_obj);
+    omb_jq_input_free(&body_in);
     /* This event is done here; its deliveries were counted as they were queued. */
     atomic_fetch_sub(&w->router->rt->inflight, 1);
 }

@@ -364,8 +364,63 @@ static void test_platform_ids(void)
     free(s);
 }
 
+struct texts {
+    char buf[1024];
+    int n, objects;
+};
+
+static int collect_text(const char *text, size_t len, bool is_object, void *arg)
+{
+    struct texts *t = arg;
+    size_t used = strlen(t->buf);
+    snprintf(t->buf + used, sizeof(t->buf) - used, "%s%.*s", t->n ? "|" : "", (int)len, text);
+    t->n++;
+    t->objects += is_object;
+    return 0;
+}
+
+/* The router's path: text in, text out, one parse for several programs. */
+static void test_text_path(void)
+{
+    char err[512];
+    const char *body = "{\"sku\":\"OB-1\",\"id\":\"9007199254740993123\",\"name\":\"Zażółć\","
+                       "\"price\":{\"amount\":12999,\"currency\":\"PLN\"},\"lines\":[1,2]}";
+    struct omb_jq_input *in = omb_jq_input_parse(body, strlen(body), err, sizeof(err));
+    CHECK(in != NULL && omb_jq_input_is_object(in));
+    struct omb_jq *filter = omb_jq_compile(".price.amount > 100", err, sizeof(err));
+    struct omb_jq *transform = omb_jq_compile("{sku, id, name, price}", err, sizeof(err));
+    struct omb_jq *split = omb_jq_compile(".lines[] | {n: .}", err, sizeof(err));
+    struct omb_jq *fails = omb_jq_compile("error(\"no\")", err, sizeof(err));
+    bool pass = false;
+    CHECK(omb_jq_test_input(filter, in, &pass, err, sizeof(err)) == 0 && pass);
+    struct texts t = { .n = 0 };
+    CHECK(omb_jq_run_input(transform, in, collect_text, &t, err, sizeof(err)) == 1);
+    CHECK_STR(t.buf, "{\"sku\":\"OB-1\",\"id\":\"9007199254740993123\",\"name\":\"Zażółć\","
+                     "\"price\":{\"amount\":12999,\"currency\":\"PLN\"}}");
+    CHECK(t.objects == 1);
+    struct texts t2 = { .n = 0 };
+    CHECK(omb_jq_run_input(split, in, collect_text, &t2, err, sizeof(err)) == 2);
+    CHECK_STR(t2.buf, "{\"n\":1}|{\"n\":2}");
+    struct texts t3 = { .n = 0 };
+    CHECK(omb_jq_run_input(fails, in, collect_text, &t3, err, sizeof(err)) == OMB_EINVAL);
+    CHECK(strstr(err, "no") != NULL);
+    /* The same input serves again after all of that. */
+    CHECK(omb_jq_test_input(filter, in, &pass, err, sizeof(err)) == 0 && pass);
+    omb_jq_input_free(&in);
+    omb_jq_input_free(&in);
+    CHECK(omb_jq_input_parse("{\"a\":", 5, err, sizeof(err)) == NULL && err[0] != '\0');
+    in = omb_jq_input_parse("[1]", 3, err, sizeof(err));
+    CHECK(in && !omb_jq_input_is_object(in));
+    omb_jq_input_free(&in);
+    omb_jq_destroy(&filter);
+    omb_jq_destroy(&transform);
+    omb_jq_destroy(&split);
+    omb_jq_destroy(&fails);
+}
+
 int main(void)
 {
+    test_text_path();
     test_compile_error();
     test_filter();
     test_transform();
