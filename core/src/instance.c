@@ -342,8 +342,7 @@ static void abandon_pending(struct omb_instance *inst)
 {
     uint64_t abandoned = 0;
     if (inst->head) {
-        json_decref(inst->head);
-        inst->head = NULL;
+        finish_delivery(inst); /* frees the head, counts it out of pending and in flight */
         abandoned++;
     }
     if (inst->deliver_sock) {
@@ -352,6 +351,7 @@ static void abandon_pending(struct omb_instance *inst)
         while (zmq_msg_recv(&m, inst->deliver_sock, ZMQ_DONTWAIT) >= 0) {
             if (!zmq_msg_more(&m)) {
                 abandoned++;
+                atomic_fetch_sub(&inst->rt->inflight, 1);
             }
         }
         zmq_msg_close(&m);

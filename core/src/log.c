@@ -39,6 +39,9 @@ const char *omb_log_level_name(enum omb_log_level level)
 void omb_log_write(enum omb_log_level level, const char *scope, const char *msg)
 {
     static const char *const tags[] = { "ERROR", "WARN ", "INFO ", "DEBUG" };
+    if ((int)level < OMB_LOG_ERROR || level > OMB_LOG_DEBUG) {
+        level = OMB_LOG_ERROR; /* a bad level is a bug of the caller's: keep the record */
+    }
     char ts[OMB_TIME_LEN + 1];
     omb_time_format(omb_now_ms(), ts);
     size_t len = strlen(msg);

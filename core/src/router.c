@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "envelope.h"
@@ -274,6 +275,7 @@ static void send_delivery(struct worker *w, struct omb_route_rt *r, const char *
             zmq_send(sock, env, env_len, ZMQ_SNDMORE) < 0 ||
             zmq_send(sock, body, body_len, 0) < 0) {
             atomic_fetch_sub(&w->router->rt->inflight, 1);
+            atomic_fetch_sub(&r->queued, 1);
             atomic_fetch_add(&r->errors, 1);
             omb_log(OMB_LOG_ERROR, "router", "route '%s': cannot queue for '%s': %s", r->name,
                     r->to_names[t], zmq_strerror(errno));
@@ -510,6 +512,35 @@ static void move_held(struct worker *w, struct omb_routes *routes, struct held_l
     }
 }
 
+/* Move the worker to a new table. The daemon frees the old table once every worker has
+ * acknowledged, so a worker must not acknowledge before it has really moved: out of memory, it
+ * waits and tries again rather than keep the old table. */
+static void swap_routes(struct worker *w, struct omb_routes *routes)
+{
+    for (unsigned attempt = 0;; attempt++) {
+        struct compiled_route *jq = compile_routes(routes, w->index);
+        struct held_list *held = calloc(routes->n ? routes->n : 1, sizeof(*held));
+        if (jq && held) {
+            move_held(w, routes, held);
+            free_compiled(w->jq, w->routes->n);
+            free(w->held);
+            w->jq = jq;
+            w->held = held;
+            w->routes = routes;
+            break;
+        }
+        free_compiled(jq, routes->n);
+        free(held);
+        if (attempt == 0) {
+            omb_log(OMB_LOG_ERROR, "router", "worker %zu: out of memory taking the new routes; "
+                    "trying again", w->index);
+        }
+        struct timespec ts = { 0, 10000000 };
+        nanosleep(&ts, NULL);
+    }
+    atomic_store(&w->version_seen, routes->version);
+}
+
 static bool handle_command(struct worker *w, const void *data, size_t len)
 {
     struct command c;
@@ -529,22 +560,7 @@ static bool handle_command(struct worker *w, const void *data, size_t len)
         return false;
     }
     if (c.cmd == CMD_SWAP) {
-        struct compiled_route *jq = compile_routes(c.routes, w->index);
-        struct held_list *held = calloc(c.routes->n ? c.routes->n : 1, sizeof(*held));
-        if (jq && held) {
-            move_held(w, c.routes, held);
-            free_compiled(w->jq, w->routes->n);
-            free(w->held);
-            w->jq = jq;
-            w->held = held;
-            w->routes = c.routes;
-        } else {
-            free_compiled(jq, c.routes->n);
-            free(held);
-            omb_log(OMB_LOG_ERROR, "router", "worker %zu: out of memory; keeps the old routes",
-                    w->index);
-        }
-        atomic_store(&w->version_seen, c.routes->version);
+        swap_routes(w, c.routes);
     }
     return false;
 }
@@ -685,6 +701,8 @@ struct omb_routes *omb_router_swap(struct omb_router *router, struct omb_routes 
     for (size_t i = 0; i < router->n_workers; i++) {
         if (router->workers[i].running) {
             send_command(&router->workers[i], CMD_SWAP, routes);
+        } else {
+            swap_routes(&router->workers[i], routes); /* no thread: do it here */
         }
     }
     /* Wait until every worker has moved to the new table: only then is the old one unused. */
@@ -693,9 +711,6 @@ struct omb_routes *omb_router_swap(struct omb_router *router, struct omb_routes 
         while (w->running && atomic_load(&w->version_seen) != routes->version) {
             struct timespec ts = { 0, 1000000 };
             nanosleep(&ts, NULL);
-        }
-        if (!w->running) {
-            w->routes = routes;
         }
     }
     router->routes = routes;
