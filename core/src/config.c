@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
@@ -317,6 +318,45 @@ static void build_daemon(struct build *b, const xmlNode *n, struct omb_config *c
     free(drain);
 }
 
+/* <http>: every attribute was checked by the schema walk; absent ones take the defaults. */
+static void build_http(struct build *b, const xmlNode *n, struct omb_config *cfg)
+{
+    struct omb_config_http *h = calloc(1, sizeof(*h));
+    if (!h) {
+        b->oom = true;
+        return;
+    }
+    cfg->http = h;
+    h->port = OMB_HTTP_DEFAULT_PORT;
+    h->body_limit = OMB_HTTP_DEFAULT_BODY_LIMIT;
+    h->timeout_ms = OMB_HTTP_DEFAULT_TIMEOUT_MS;
+    h->threads = OMB_HTTP_DEFAULT_THREADS;
+    h->line = line_of(n);
+    char *listen = attr(b, n, "listen");
+    char *limit = attr(b, n, "body-limit");
+    char *timeout = attr(b, n, "timeout");
+    char *threads = attr(b, n, "threads");
+    if (!listen || omb_config_listen_parse(listen, &h->host, &h->port) != 0) {
+        h->host = strdup(OMB_HTTP_DEFAULT_HOST);
+        b->oom |= !h->host;
+    }
+    if (limit) {
+        (void)omb_size_parse(limit, &h->body_limit);
+    }
+    if (timeout) {
+        (void)omb_duration_parse(timeout, &h->timeout_ms);
+    }
+    if (threads) {
+        h->threads = (int)strtol(threads, NULL, 10);
+    }
+    h->tls_cert = attr(b, n, "tls-cert");
+    h->tls_key = attr(b, n, "tls-key");
+    free(listen);
+    free(limit);
+    free(timeout);
+    free(threads);
+}
+
 static struct omb_config *build(struct build *b, const char *path, const xmlNode *root)
 {
     struct omb_config *cfg = calloc(1, sizeof(*cfg));
@@ -342,6 +382,8 @@ static struct omb_config *build(struct build *b, const char *path, const xmlNode
             cfg->store_path = attr(b, c, "path");
         } else if (is(c, "admin")) {
             cfg->admin_endpoint = attr(b, c, "endpoint");
+        } else if (is(c, "http")) {
+            build_http(b, c, cfg);
         } else if (is(c, "connector")) {
             build_connector(b, c, &cfg->connectors[cfg->n_connectors++]);
         } else if (is(c, "route")) {
@@ -404,8 +446,66 @@ void omb_config_destroy(struct omb_config **cfgp)
     free(cfg->plugin_dir);
     free(cfg->store_path);
     free(cfg->admin_endpoint);
+    if (cfg->http) {
+        free(cfg->http->host);
+        free(cfg->http->tls_cert);
+        free(cfg->http->tls_key);
+        free(cfg->http);
+    }
     free(cfg);
     *cfgp = NULL;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool omb_config_http_equal(const struct omb_config_http *a, const struct omb_config_http *b)
+{
+    if (!a || !b) {
+        return a == b;
+    }
+    return same_str(a->host, b->host) && a->port == b->port && a->body_limit == b->body_limit &&
+           a->timeout_ms == b->timeout_ms && same_str(a->tls_cert, b->tls_cert) &&
+           same_str(a->tls_key, b->tls_key) && a->threads == b->threads;
+}
+
+int omb_config_listen_parse(const char *listen, char **host_out, int *port_out)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    unsigned char addr[sizeof(struct in6_addr)];
+    const char *colon = strrchr(listen, ':');
+    *host_out = NULL;
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host)) {
+        return OMB_EINVAL;
+    }
+    const char *port = colon + 1;
+    size_t digits = strspn(port, "0123456789");
+    if (digits == 0 || digits > 5 || port[digits] != '\0' || strtol(port, NULL, 10) > 65535) {
+        return OMB_EINVAL;
+    }
+    size_t hlen = (size_t)(colon - listen);
+    bool v6 = listen[0] == '[';
+    if (v6) {
+        if (hlen < 3 || listen[hlen - 1] != ']') {
+            return OMB_EINVAL;
+        }
+        memcpy(host, listen + 1, hlen - 2);
+        host[hlen - 2] = '\0';
+    } else {
+        memcpy(host, listen, hlen);
+        host[hlen] = '\0';
+    }
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1) {
+        return OMB_EINVAL;
+    }
+    *host_out = strdup(host);
+    if (!*host_out) {
+        return OMB_ENOMEM;
+    }
+    *port_out = (int)strtol(port, NULL, 10);
+    return 0;
 }
 
 char *omb_config_peek_plugin_dir(const char *path)

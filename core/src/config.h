@@ -53,6 +53,24 @@ struct omb_config_route {
     size_t n_to;
 };
 
+/* <http>: the webhook listener (core/src/http_ingress.c). */
+struct omb_config_http {
+    char *host;              /* listen's address: "127.0.0.1", "::1" (brackets removed) */
+    int port;                /* listen's port, 0..65535 (0: any free port, logged) */
+    int64_t body_limit;      /* bytes; body-limit, default 1 MiB */
+    int64_t timeout_ms;      /* idle connection timeout; timeout, default 10 s */
+    char *tls_cert;          /* PEM file, NULL: plain HTTP */
+    char *tls_key;           /* PEM file, NULL: plain HTTP */
+    int threads;             /* listener threads; threads, default 2 */
+    int line;                /* of <http>, 0 for the defaults */
+};
+
+#define OMB_HTTP_DEFAULT_HOST "127.0.0.1"
+#define OMB_HTTP_DEFAULT_PORT 8080
+#define OMB_HTTP_DEFAULT_BODY_LIMIT (1024 * 1024)
+#define OMB_HTTP_DEFAULT_TIMEOUT_MS 10000
+#define OMB_HTTP_DEFAULT_THREADS 2
+
 struct omb_config {
     char *path;              /* as given */
     char hash[65];           /* SHA-256 of the file's bytes, hex */
@@ -62,6 +80,7 @@ struct omb_config {
     char *plugin_dir;        /* <daemon plugin-dir>, NULL when absent */
     char *store_path;        /* <store path>, NULL when absent */
     char *admin_endpoint;    /* <admin endpoint>, NULL when absent */
+    struct omb_config_http *http; /* <http>, NULL when absent (defaults apply; see http_ingress.h) */
     struct omb_config_connector *connectors;
     size_t n_connectors;
     struct omb_config_route *routes;
@@ -87,6 +106,13 @@ char *omb_config_peek_plugin_dir(const char *path);
 /* Find a connector by name (borrowed from cfg) or NULL. */
 const struct omb_config_connector *omb_config_connector_find(const struct omb_config *cfg,
                                                              const char *name);
+
+/* True when two <http> settings (either may be NULL: absent) are the same. */
+bool omb_config_http_equal(const struct omb_config_http *a, const struct omb_config_http *b);
+
+/* Split "127.0.0.1:8080" or "[::1]:8080" into a new host string (no brackets) and a port.
+ * 0, or OMB_EINVAL when it is not an IPv4 or bracketed IPv6 literal with a port 0..65535. */
+int omb_config_listen_parse(const char *listen, char **host_out, int *port_out);
 
 /* Free a config and set *cfgp to NULL; NULL-safe, may be called twice. */
 void omb_config_destroy(struct omb_config **cfgp);

@@ -2,10 +2,12 @@
  * connectors able to do so, jq programs that compile and, given a plugin lookup, plugins that
  * exist and options their tables accept. Errors are gathered first and handed over sorted by
  * line, so that the report reads top to bottom. */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "omnibus/err.h"
 #include "config_priv.h"
@@ -179,6 +181,28 @@ static void check_route(struct check *c, const struct omb_config_route *r)
     check_jq(c, r, "transform", r->transform, r->transform_line);
 }
 
+/* <http>: TLS needs both files, and both readable (checked here so that --check finds it). */
+static void check_http(struct check *c)
+{
+    const struct omb_config_http *h = c->cfg->http;
+    if (!h) {
+        return;
+    }
+    if ((h->tls_cert == NULL) != (h->tls_key == NULL)) {
+        omb_diags_error(c->d, c->file, h->line,
+                        "<http>: attribute '%s' needs '%s' too (TLS takes a certificate and its "
+                        "private key)", h->tls_cert ? "tls-cert" : "tls-key",
+                        h->tls_cert ? "tls-key" : "tls-cert");
+    }
+    const char *files[2][2] = { { "tls-cert", h->tls_cert }, { "tls-key", h->tls_key } };
+    for (size_t i = 0; i < 2; i++) {
+        if (files[i][1] && access(files[i][1], R_OK) != 0) {
+            omb_diags_error(c->d, c->file, h->line, "<http>: attribute '%s': cannot read %s: %s",
+                            files[i][0], files[i][1], strerror(errno));
+        }
+    }
+}
+
 /* Find the connector's plugin, check its options, run its validate. */
 static int check_connector(struct check *c, size_t i, omb_plugin_lookup_fn lookup, void *arg)
 {
@@ -249,6 +273,7 @@ int omb_config_check(const struct omb_config *cfg, omb_plugin_lookup_fn lookup,
         goto out;
     }
     check_names(&c);
+    check_http(&c);
     for (size_t i = 0; i < cfg->n_routes; i++) {
         check_route(&c, &cfg->routes[i]);
     }

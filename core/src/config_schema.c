@@ -35,7 +35,10 @@ enum vkind {
     V_PATH,
     V_ENDPOINT,
     V_TRUE_FALSE,
-    V_CONFLATE
+    V_CONFLATE,
+    V_LISTEN,
+    V_SIZE,
+    V_THREADS
 };
 
 struct attr_def {
@@ -69,6 +72,12 @@ static const struct attr_def daemon_attrs[] = {
 static const struct attr_def store_attrs[] = { { "path", V_PATH, true }, { NULL, V_NAME, false } };
 static const struct attr_def admin_attrs[] = { { "endpoint", V_ENDPOINT, true },
                                                { NULL, V_NAME, false } };
+static const struct attr_def http_attrs[] = {
+    { "listen", V_LISTEN, false },   { "body-limit", V_SIZE, false },
+    { "timeout", V_DURATION, false }, { "tls-cert", V_PATH, false },
+    { "tls-key", V_PATH, false },     { "threads", V_THREADS, false },
+    { NULL, V_NAME, false },
+};
 static const struct attr_def connector_attrs[] = {
     { "name", V_NAME, true },
     { "plugin", V_NAME, true },
@@ -99,6 +108,7 @@ static const struct slot omnibus_slots[] = {
     { { "daemon", NULL, NULL }, 0, 1 },
     { { "store", NULL, NULL }, 0, 1 },
     { { "admin", NULL, NULL }, 0, 1 },
+    { { "http", NULL, NULL }, 0, 1 },
     { { "connector", "route", NULL }, 0, 0 },
 };
 static const struct slot connector_slots[] = { { { "option", NULL, NULL }, 0, 0 } };
@@ -113,12 +123,13 @@ static const struct slot route_slots[] = {
 
 static const struct elem_def elems[] = {
     { "omnibus", no_attrs, SLOTS(omnibus_slots), false,
-      "<daemon>, <store>, <admin>, <connector> or <route>",
-      "<daemon>, <store> and <admin> come first, in that order, before any <connector> or "
-      "<route>" },
+      "<daemon>, <store>, <admin>, <http>, <connector> or <route>",
+      "<daemon>, <store>, <admin> and <http> come first, in that order, before any <connector> "
+      "or <route>" },
     { "daemon", daemon_attrs, NULL, 0, false, NULL, NULL },
     { "store", store_attrs, NULL, 0, false, NULL, NULL },
     { "admin", admin_attrs, NULL, 0, false, NULL, NULL },
+    { "http", http_attrs, NULL, 0, false, NULL, NULL },
     { "connector", connector_attrs, SLOTS(connector_slots), false, "<option>", NULL },
     { "option", option_attrs, NULL, 0, true, NULL, NULL },
     { "route", route_attrs, SLOTS(route_slots), false,
@@ -227,6 +238,23 @@ static const char *check_value(enum vkind k, const char *v)
         return one_of(v, bools) ? NULL : "expected true or false";
     case V_CONFLATE:
         return one_of(v, conflate) ? NULL : "expected none or key";
+    case V_LISTEN: {
+        char *host = NULL;
+        int port = 0;
+        int rc = omb_config_listen_parse(v, &host, &port);
+        free(host);
+        return rc == 0 ? NULL
+                       : "expected an IP address and a port like 127.0.0.1:8080 or [::1]:8080";
+    }
+    case V_SIZE:
+        return omb_size_parse(v, &n) == 0 && n > 0 && n <= INT64_C(1) << 30
+                   ? NULL
+                   : "expected a size from 1 to 1G like 512, 64k or 1M";
+    case V_THREADS:
+        return in_set(v, "0123456789") && strlen(v) <= 2 && strtol(v, NULL, 10) >= 1 &&
+                       strtol(v, NULL, 10) <= 64
+                   ? NULL
+                   : "expected a number of threads from 1 to 64";
     }
     return NULL;
 }

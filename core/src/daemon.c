@@ -15,6 +15,7 @@
 #include "daemon_priv.h"
 #include "envelope.h"
 #include "err_str.h"
+#include "http_ingress.h"
 #include "instance.h"
 #include "log.h"
 #include "router.h"
@@ -72,6 +73,7 @@ static void sleep_ms(long ms)
 
 static void generation_free(struct generation *g)
 {
+    omb_http_ingress_destroy(&g->rt.http); /* before the instances its requests go to */
     omb_router_destroy(&g->router);
     for (size_t i = 0; i < g->n_inst; i++) {
         omb_instance_destroy(&g->inst[i]);
@@ -133,8 +135,9 @@ static int generation_start(struct generation *g, void *zctx, unsigned gen,
     int lvl = omb_log_level_parse(level);
     omb_log_set_level(lvl >= 0 ? (enum omb_log_level)lvl : OMB_LOG_INFO);
 
+    g->rt.http = omb_http_ingress_new(&g->rt, cfg->http);
     g->inst = calloc(cfg->n_connectors ? cfg->n_connectors : 1, sizeof(*g->inst));
-    if (!g->inst) {
+    if (!g->inst || !g->rt.http) {
         goto fail;
     }
     for (size_t i = 0; i < cfg->n_connectors; i++) {
@@ -166,6 +169,10 @@ static int generation_start(struct generation *g, void *zctx, unsigned gen,
                     omb_instance_name(g->inst[i]), omb_strerror(rc));
             goto fail;
         }
+    }
+    /* Connectors registered their webhook paths in create(). */
+    if (omb_http_ingress_start(g->rt.http) != 0) {
+        goto fail;
     }
     omb_log(OMB_LOG_INFO, "daemon",
             "running %s (sha256 %.12s): %zu connector(s), %zu route(s), %zu worker(s)",
@@ -208,6 +215,9 @@ static void generation_stop(struct generation *g)
                 "drain deadline (%lld ms) passed with %lld event(s) still in flight",
                 (long long)g->cfg->drain_timeout_ms, (long long)left);
     }
+    /* Webhooks were answered 503 during the drain; close the listener while the instances
+     * still run to answer what they were handed. */
+    omb_http_ingress_stop(g->rt.http);
     omb_router_stop(g->router);
     for (size_t i = 0; i < g->n_inst; i++) {
         omb_instance_exit(g->inst[i]);
@@ -218,7 +228,8 @@ static void generation_stop(struct generation *g)
 
 static bool same_connectors(const struct omb_config *a, const struct omb_config *b)
 {
-    if (a->n_connectors != b->n_connectors || a->workers != b->workers) {
+    if (a->n_connectors != b->n_connectors || a->workers != b->workers ||
+        !omb_config_http_equal(a->http, b->http)) {
         return false;
     }
     for (size_t i = 0; i < a->n_connectors; i++) {

@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "envelope.h"
+#include "host_http.h"
 #include "instance.h"
 #include "instance_priv.h"
 #include "log.h"
@@ -324,6 +325,12 @@ static const struct omb_host_api host_api = {
     .now_ms = omb_now_ms,
     .monotonic_ms = omb_monotonic_ms,
     .stopping = host_stopping,
+    /* ABI 1.1 (host_http.c) */
+    .http_route_add = omb_host_http_route_add,
+    .hmac = omb_host_hmac,
+    .mem_equal_ct = omb_host_mem_equal_ct,
+    .base64_encode = omb_host_base64_encode,
+    .base64_decode = omb_host_base64_decode,
 };
 
 const struct omb_host_api *omb_host_api_table(void)

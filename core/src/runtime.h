@@ -14,6 +14,8 @@
 /* High-water mark (messages) from sources into the router: past it, emit() says OMB_EAGAIN. */
 #define OMB_INGRESS_HWM 10000
 
+struct omb_http_ingress;
+
 struct omb_runtime {
     void *zctx;                 /* shared ZeroMQ context (thread-safe) */
     unsigned gen;               /* generation of this configuration */
@@ -22,6 +24,7 @@ struct omb_runtime {
     atomic_bool stopping;       /* ingress is closing */
     int64_t retry_base_ms;      /* first delivery retry delay */
     int64_t retry_max_ms;       /* cap of the exponential backoff */
+    struct omb_http_ingress *http; /* the webhook listener (http_ingress.h); owned by daemon.c */
 };
 
 /* "inproc://omb-<gen>-router-<i>" */

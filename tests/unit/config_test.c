@@ -210,14 +210,15 @@ static void test_schema_agrees(void)
     static const char *const rejected[] = {
         "02-wrong-namespace", "03-no-namespace", "04-wrong-root", "05-unknown-element",
         "06-unknown-attribute", "07-missing-attribute", "08-bad-name", "09-element-order",
-        "22-bad-type-pattern", "27-bad-attribute-values", "29-text-content", NULL
+        "22-bad-type-pattern", "27-bad-attribute-values", "29-text-content",
+        "34-http-bad-values", "35-http-out-of-place", NULL
     };
     static const char *const accepted[] = {
         "10-duplicate-connector", "11-duplicate-route", "12-to-unknown-connector",
         "13-from-unknown-connector", "14-unknown-plugin", "15-wrong-abi", "16-unknown-option",
         "17-missing-required-option", "18-bad-values", "19-out-of-range", "20-jq-filter",
         "21-jq-transform", "23-secret-env-unset", "24-many-errors", "25-capabilities",
-        "26-duplicates", "28-plugin-validate", NULL
+        "26-duplicates", "28-plugin-validate", "36-http-tls", NULL
     };
     char path[256];
     for (size_t i = 0; rejected[i]; i++) {
@@ -237,6 +238,7 @@ static void test_schema_agrees(void)
     CHECK(rng_accepts("good/full.xml") == 1);
     CHECK(rng_accepts("good/minimal.xml") == 1);
     CHECK(rng_accepts("good/literal-secret.xml") == 1);
+    CHECK(rng_accepts("good/http.xml") == 1);
 }
 
 static void test_full(struct omb_registry *reg)
@@ -326,6 +328,50 @@ static void test_full(struct omb_registry *reg)
     result_free(&r);
     CHECK(r.cfg == NULL);
     omb_config_destroy(&r.cfg); /* twice is fine */
+}
+
+/* <http>: every attribute parsed; absent, no struct (the daemon's defaults apply). */
+static void test_http(void)
+{
+    struct result r;
+    load("good/http.xml", NULL, &r);
+    CHECK(r.rc == 0);
+    CHECK_STR(r.report, "");
+    const struct omb_config_http *h = r.cfg ? r.cfg->http : NULL;
+    CHECK(h != NULL);
+    if (h) {
+        CHECK_STR(h->host, "::1");
+        CHECK(h->port == 8443);
+        CHECK(h->body_limit == 64 * 1024);
+        CHECK(h->timeout_ms == 1500);
+        CHECK_STR(h->tls_cert, "good/http.xml");
+        CHECK_STR(h->tls_key, "good/http.xml");
+        CHECK(h->threads == 4);
+        CHECK(h->line == 3);
+        CHECK(omb_config_http_equal(h, h));
+        CHECK(!omb_config_http_equal(h, NULL));
+    }
+    result_free(&r);
+    load("good/minimal.xml", NULL, &r);
+    CHECK(r.rc == 0 && r.cfg && r.cfg->http == NULL);
+    CHECK(omb_config_http_equal(NULL, NULL));
+    result_free(&r);
+
+    char *host = NULL;
+    int port = -1;
+    CHECK(omb_config_listen_parse("127.0.0.1:0", &host, &port) == 0);
+    CHECK_STR(host, "127.0.0.1");
+    CHECK(port == 0);
+    free(host);
+    CHECK(omb_config_listen_parse("0.0.0.0:65535", &host, &port) == 0 && port == 65535);
+    free(host);
+    static const char *const bad[] = { "127.0.0.1", ":8080", "127.0.0.1:", "127.0.0.1:65536",
+                                       "localhost:80", "::1:80", "[::1]", "[::1:80",
+                                       "1.2.3:80", "127.0.0.1:8o", NULL };
+    for (size_t i = 0; bad[i]; i++) {
+        CHECK(omb_config_listen_parse(bad[i], &host, &port) == OMB_EINVAL);
+        CHECK(host == NULL);
+    }
 }
 
 static void test_minimal(void)
@@ -422,6 +468,7 @@ int main(void)
     CHECK(reg != NULL);
     test_full(reg);
     test_minimal();
+    test_http();
     test_misc(reg);
     test_broken(reg);
     test_schema_agrees();

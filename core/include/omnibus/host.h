@@ -2,7 +2,8 @@
  *
  * The table is versioned: it starts with the ABI minor and its own size, and functions are only
  * ever appended. A plugin checks OMB_HOST_HAS(host, fn) before calling a function that arrived
- * after ABI 1.0. Every function is called on the instance's own thread (the thread that runs
+ * after ABI 1.0 (http_route_add, hmac, mem_equal_ct, base64_encode and base64_decode came with
+ * ABI 1.1). Every function is called on the instance's own thread (the thread that runs
  * the instance's callbacks), except now_ms/monotonic_ms, which are thread-safe.
  */
 #ifndef OMNIBUS_HOST_H
@@ -14,6 +15,7 @@
 #include <jansson.h>
 
 #include <omnibus/err.h>
+#include <omnibus/http.h>
 #include <omnibus/log.h>
 
 /* An instance of a plugin, as the host knows it. Opaque to plugins. */
@@ -79,6 +81,37 @@ struct omb_host_api {
     bool (*stopping)(struct omb_instance *self);
 
     /* ABI 1.0 ends here. Append new functions below, never reorder. */
+
+    /* ---- ABI 1.1: webhook ingress and signature helpers (omnibus/http.h) ---- */
+
+    /* Serve /hooks/<instance>/<suffix> on the daemon's HTTP listener: every request to that path
+     * calls fn(arg, req, res) on this instance's thread. `suffix` is 1-128 characters of
+     * [A-Za-z0-9._~-] and '/' (not first or last, no "//", no "." or ".." segment) and is
+     * copied. Call it from create() or start(); the route lives until the instance stops.
+     * OMB_EINVAL (bad suffix, or already registered), OMB_ENOMEM, OMB_EIO (the listener could
+     * not be started). */
+    int (*http_route_add)(struct omb_instance *self, const char *suffix, omb_http_fn fn,
+                          void *arg);
+
+    /* HMAC of data with key. alg: "sha256", "sha1" or "sha512". *outlen holds the size of out
+     * on entry (OMB_HMAC_MAX is always enough) and the digest's length on return. 0, or
+     * OMB_EINVAL (unknown alg, out too small). Thread-safe. */
+    int (*hmac)(const char *alg, const void *key, size_t keylen, const void *data,
+                size_t datalen, unsigned char *out, size_t *outlen);
+
+    /* Compare len bytes in constant time (for signatures). True when equal. Thread-safe. */
+    bool (*mem_equal_ct)(const void *a, const void *b, size_t len);
+
+    /* Standard base64 (RFC 4648, with padding) of in into out, NUL-terminated: needs
+     * 4 * ((len + 2) / 3) + 1 bytes. 0 or OMB_EINVAL when out is too small. Thread-safe. */
+    int (*base64_encode)(const void *in, size_t len, char *out, size_t outsize);
+
+    /* Decode standard base64 (padding optional, no white space) of inlen characters into out;
+     * *outlen holds the size of out on entry (3 * inlen / 4 + 3 is enough) and the decoded
+     * length on return. 0 or OMB_EINVAL (not base64, out too small). Thread-safe. */
+    int (*base64_decode)(const char *in, size_t inlen, unsigned char *out, size_t *outlen);
+
+    /* ABI 1.1 ends here. */
 };
 
 /* True when the host's table is large enough to hold `fn`. */

@@ -32,10 +32,11 @@
 #include <omnibus/log.h>
 #include <omnibus/event.h>
 #include <omnibus/options.h>
+#include <omnibus/http.h>
 #include <omnibus/host.h>
 
 #define OMB_ABI_MAJOR 1
-#define OMB_ABI_MINOR 0
+#define OMB_ABI_MINOR 1
 
 enum omb_plugin_kind {
     OMB_PLUGIN_CONNECTOR = 1, /* talks to an outside system */
