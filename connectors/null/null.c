@@ -34,15 +34,26 @@ static int null_start(void *ctx)
     return 0;
 }
 
-static int null_deliver(void *ctx, const json_t *event, struct omb_deliver_result *res)
+static int count(struct null_ctx *c)
 {
-    struct null_ctx *c = ctx;
     c->discarded++;
     c->host->metric_counter_add(c->self, "events_discarded", 1);
     if (c->log_every > 0 && c->discarded % (uint64_t)c->log_every == 0) {
         c->host->log(c->self, OMB_LOG_INFO, "%" PRIu64 " events discarded", c->discarded);
     }
     return OMB_OK;
+}
+
+static int null_deliver(void *ctx, const json_t *event, struct omb_deliver_result *res)
+{
+    return count(ctx);
+}
+
+/* ABI 1.1: the frames as they come, nothing parsed: the null sink measures the core alone. */
+static int null_deliver_raw(void *ctx, const struct omb_raw_event *event,
+                            struct omb_deliver_result *res)
+{
+    return count(ctx);
 }
 
 static int null_stop(void *ctx)
@@ -69,6 +80,7 @@ OMB_PLUGIN_EXPORT const struct omb_plugin_descriptor omb_plugin_descriptor = {
     .validate = NULL,
     .start = null_start,
     .deliver = null_deliver,
+    .deliver_raw = null_deliver_raw,
     .stop = null_stop,
     .destroy = null_destroy,
 };

@@ -254,7 +254,8 @@ static int check_optional_string(const json_t *event, const char *name, size_t m
     return 0;
 }
 
-int omb_event_check(const json_t *event, char *err, size_t errlen)
+/* Every member but the body. */
+static int check_members(const json_t *event, char *err, size_t errlen)
 {
     if (!json_is_object(event)) {
         snprintf(err, errlen, "an event must be a JSON object");
@@ -268,15 +269,6 @@ int omb_event_check(const json_t *event, char *err, size_t errlen)
     if (!json_is_string(type) || !omb_type_valid(json_string_value(type))) {
         snprintf(err, errlen,
                  "\"type\" must be lowercase words joined by dots, like \"stock.level\"");
-        return OMB_EINVAL;
-    }
-    const json_t *body = json_object_get(event, "body");
-    if (!body) {
-        snprintf(err, errlen, "event has no \"body\"");
-        return OMB_EINVAL;
-    }
-    if (!json_is_object(body)) {
-        snprintf(err, errlen, "\"body\" must be a JSON object");
         return OMB_EINVAL;
     }
     int rc;
@@ -304,73 +296,117 @@ int omb_event_check(const json_t *event, char *err, size_t errlen)
     return 0;
 }
 
-int omb_event_seal(const json_t *event, const char *source, char **envelope_out,
-                   size_t *envelope_len, char **body_out, size_t *body_len, const char **key_out,
-                   char *err, size_t errlen)
+int omb_event_check(const json_t *event, char *err, size_t errlen)
 {
-    int rc = OMB_ENOMEM;
-    json_t *env = NULL;
-    char *env_s = NULL, *body_s = NULL;
+    if (!json_is_object(event)) {
+        snprintf(err, errlen, "an event must be a JSON object");
+        return OMB_EINVAL;
+    }
+    /* The type first, then the body, then the rest: the order of the messages users see. */
+    if (!json_object_get(event, "type")) {
+        snprintf(err, errlen, "event has no \"type\"");
+        return OMB_EINVAL;
+    }
+    const json_t *body = json_object_get(event, "body");
+    int rc = check_members(event, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!body) {
+        snprintf(err, errlen, "event has no \"body\"");
+        return OMB_EINVAL;
+    }
+    if (!json_is_object(body)) {
+        snprintf(err, errlen, "\"body\" must be a JSON object");
+        return OMB_EINVAL;
+    }
+    return 0;
+}
+
+/* The envelope of an event (borrowed, already checked), stamped for the bus. */
+static char *seal_envelope(const json_t *event, const char *source)
+{
     char id[OMB_EVENT_ID_LEN + 1];
     char received[OMB_TIME_US_LEN + 1];
-
-    *envelope_out = NULL;
-    *body_out = NULL;
-    rc = omb_event_check(event, err, errlen);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = OMB_ENOMEM;
     const json_t *idv = json_object_get(event, "id");
-    if (idv) {
-        snprintf(id, sizeof(id), "%s", json_string_value(idv));
-    } else {
-        omb_id_new(id);
-    }
-    omb_time_format_us(omb_now_us(), received);
     const json_t *key = json_object_get(event, "key");
     const json_t *time = json_object_get(event, "time");
     const json_t *trace = json_object_get(event, "trace");
     const json_t *headers = json_object_get(event, "headers");
-    env = json_object();
-    if (!env) {
-        goto out;
+    if (!idv) {
+        omb_id_new(id);
     }
+    omb_time_format_us(omb_now_us(), received);
+    const char *id_used = idv ? json_string_value(idv) : id;
     /* A forwarded or replayed event keeps its id and trace; the source is always the instance
      * that emitted it here. */
-    const char *id_used = idv ? json_string_value(idv) : id;
-    if (json_object_set_new(env, "id", json_string(id_used)) ||
-        json_object_set(env, "type", json_object_get(event, "type")) ||
-        json_object_set_new(env, "source", json_string(source)) ||
-        json_object_set_new(env, "key", key ? json_copy((json_t *)key) : json_string("")) ||
+    json_t *env = json_object();
+    char *text = NULL;
+    if (env && json_object_set_new(env, "id", json_string(id_used)) == 0 &&
+        json_object_set(env, "type", json_object_get(event, "type")) == 0 &&
+        json_object_set_new(env, "source", json_string(source)) == 0 &&
+        json_object_set_new(env, "key", json_string(key ? json_string_value(key) : "")) == 0 &&
         json_object_set_new(env, "time",
-                            time ? json_copy((json_t *)time) : json_string(received)) ||
-        json_object_set_new(env, "received", json_string(received)) ||
+                            json_string(time ? json_string_value(time) : received)) == 0 &&
+        json_object_set_new(env, "received", json_string(received)) == 0 &&
         json_object_set_new(env, "trace",
-                            json_string(trace ? json_string_value(trace) : id_used)) ||
-        (headers && json_object_set(env, "headers", (json_t *)headers))) {
-        goto out;
-    }
-    env_s = json_dumps(env, JSON_COMPACT);
-    body_s = json_dumps(json_object_get(event, "body"), JSON_COMPACT);
-    if (!env_s || !body_s) {
-        goto out;
-    }
-    *envelope_len = strlen(env_s);
-    *body_len = strlen(body_s);
-    *envelope_out = env_s;
-    *body_out = body_s;
-    *key_out = key ? json_string_value(key) : "";
-    env_s = body_s = NULL;
-    rc = 0;
-out:
-    if (rc == OMB_ENOMEM) {
-        snprintf(err, errlen, "out of memory");
+                            json_string(trace ? json_string_value(trace) : id_used)) == 0 &&
+        (!headers || json_object_set(env, "headers", (json_t *)headers) == 0)) {
+        text = json_dumps(env, JSON_COMPACT);
     }
     json_decref(env);
-    free(env_s);
-    free(body_s);
-    return rc;
+    return text;
+}
+
+int omb_event_seal(const json_t *event, const char *source, char **envelope_out,
+                   size_t *envelope_len, char **body_out, size_t *body_len, const char **key_out,
+                   char *err, size_t errlen)
+{
+    *envelope_out = NULL;
+    *body_out = NULL;
+    int rc = omb_event_check(event, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+    char *env = seal_envelope(event, source);
+    char *body = json_dumps(json_object_get(event, "body"), JSON_COMPACT);
+    if (!env || !body) {
+        free(env);
+        free(body);
+        snprintf(err, errlen, "out of memory");
+        return OMB_ENOMEM;
+    }
+    const json_t *key = json_object_get(event, "key");
+    *envelope_len = strlen(env);
+    *body_len = strlen(body);
+    *envelope_out = env;
+    *body_out = body;
+    *key_out = key ? json_string_value(key) : "";
+    return 0;
+}
+
+int omb_envelope_seal(const json_t *envelope, const char *source, char **envelope_out,
+                      size_t *envelope_len, const char **key_out, char *err, size_t errlen)
+{
+    *envelope_out = NULL;
+    if (json_object_get(envelope, "body")) {
+        snprintf(err, errlen, "the envelope of a raw event must not hold a \"body\"");
+        return OMB_EINVAL;
+    }
+    int rc = check_members(envelope, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+    char *env = seal_envelope(envelope, source);
+    if (!env) {
+        snprintf(err, errlen, "out of memory");
+        return OMB_ENOMEM;
+    }
+    const json_t *key = json_object_get(envelope, "key");
+    *envelope_len = strlen(env);
+    *envelope_out = env;
+    *key_out = key ? json_string_value(key) : "";
+    return 0;
 }
 
 json_t *omb_event_from_frames(const char *route, const char *envelope, size_t envelope_len,

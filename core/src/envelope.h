@@ -49,6 +49,12 @@ int omb_event_seal(const json_t *event, const char *source, char **envelope_out,
                    size_t *envelope_len, char **body_out, size_t *body_len, const char **key_out,
                    char *err, size_t errlen);
 
+/* Seal an envelope for a body the source already holds as text (emit_raw): `envelope` (borrowed)
+ * is checked as an event without its body. Returns the envelope's compact JSON (malloc'd, the
+ * caller's) and the key (borrowed from envelope), or OMB_EINVAL with the reason in err. */
+int omb_envelope_seal(const json_t *envelope, const char *source, char **envelope_out,
+                      size_t *envelope_len, const char **key_out, char *err, size_t errlen);
+
 /* Build the plugin-level event for deliver() from the frames: a new object holding the
  * envelope's members, "route" and "body". Returns NULL with a reason in err. */
 json_t *omb_event_from_frames(const char *route, const char *envelope, size_t envelope_len,

@@ -45,26 +45,11 @@ static int host_event_check(const json_t *event, char *err, size_t errlen)
     return omb_event_check(event, err, errlen);
 }
 
-static int host_emit(struct omb_instance *self, json_t *event)
+/* Hand sealed frames to the key's router worker. 0, OMB_EAGAIN (full: nothing was sent) or
+ * OMB_EIO. Does not free anything. */
+static int send_to_router(struct omb_instance *self, const char *env, size_t env_len,
+                          const char *body, size_t body_len, const char *key)
 {
-    char err[256];
-    char *env = NULL, *body = NULL;
-    size_t env_len = 0, body_len = 0;
-    const char *key = NULL;
-
-    if (!self->emit_socks) {
-        host_log(self, OMB_LOG_ERROR, "emit: this plugin did not declare the source capability");
-        return OMB_EINVAL;
-    }
-    if (self->sources_stopped) {
-        return OMB_ESTOPPED;
-    }
-    int rc = omb_event_seal(event, self->name, &env, &env_len, &body, &body_len, &key, err,
-                            sizeof(err));
-    if (rc != 0) {
-        host_log(self, OMB_LOG_DEBUG, "emit refused: %s", err);
-        return rc;
-    }
     void *sock = self->emit_socks[omb_key_hash(key, strlen(key)) % self->rt->n_workers];
     atomic_fetch_add(&self->rt->inflight, 1);
     /* The envelope goes first with DONTWAIT: ZeroMQ applies the high-water mark to the first
@@ -72,8 +57,6 @@ static int host_emit(struct omb_instance *self, json_t *event)
     if (zmq_send(sock, env, env_len, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
         int e = errno;
         atomic_fetch_sub(&self->rt->inflight, 1);
-        free(env);
-        free(body);
         if (e == EAGAIN) {
             return OMB_EAGAIN;
         }
@@ -84,15 +67,79 @@ static int host_emit(struct omb_instance *self, json_t *event)
         /* Cannot happen for inproc once the first frame went; count it rather than hang. */
         atomic_fetch_sub(&self->rt->inflight, 1);
         host_log(self, OMB_LOG_ERROR, "emit: body frame: %s", zmq_strerror(errno));
-        free(env);
-        free(body);
         return OMB_EIO;
     }
+    atomic_fetch_add(&self->stats.emitted, 1);
+    return 0;
+}
+
+static int emit_allowed(struct omb_instance *self)
+{
+    if (!self->emit_socks) {
+        host_log(self, OMB_LOG_ERROR, "emit: this plugin did not declare the source capability");
+        return OMB_EINVAL;
+    }
+    return self->sources_stopped ? OMB_ESTOPPED : 0;
+}
+
+static int host_emit(struct omb_instance *self, json_t *event)
+{
+    char err[256];
+    char *env = NULL, *body = NULL;
+    size_t env_len = 0, body_len = 0;
+    const char *key = NULL;
+
+    int rc = emit_allowed(self);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = omb_event_seal(event, self->name, &env, &env_len, &body, &body_len, &key, err,
+                        sizeof(err));
+    if (rc != 0) {
+        host_log(self, OMB_LOG_DEBUG, "emit refused: %s", err);
+        return rc;
+    }
+    rc = send_to_router(self, env, env_len, body, body_len, key);
     free(env);
     free(body);
-    atomic_fetch_add(&self->stats.emitted, 1);
-    json_decref(event);
-    return 0;
+    if (rc == 0) {
+        json_decref(event);
+    }
+    return rc;
+}
+
+static int host_emit_raw(struct omb_instance *self, const json_t *envelope, const char *body,
+                         size_t body_len)
+{
+    char err[256];
+    char *env = NULL;
+    size_t env_len = 0;
+    const char *key = NULL;
+
+    int rc = emit_allowed(self);
+    if (rc != 0) {
+        return rc;
+    }
+    /* Not a parse: a cheap guard against what is plainly no object. */
+    size_t first = 0, last = body_len;
+    while (body && first < body_len && strchr(" \t\r\n", body[first])) {
+        first++;
+    }
+    while (body && last > first && strchr(" \t\r\n", body[last - 1])) {
+        last--;
+    }
+    if (!body || last - first < 2 || body[first] != '{' || body[last - 1] != '}') {
+        host_log(self, OMB_LOG_DEBUG, "emit_raw refused: the body is not a JSON object");
+        return OMB_EINVAL;
+    }
+    rc = omb_envelope_seal(envelope, self->name, &env, &env_len, &key, err, sizeof(err));
+    if (rc != 0) {
+        host_log(self, OMB_LOG_DEBUG, "emit_raw refused: %s", err);
+        return rc;
+    }
+    rc = send_to_router(self, env, env_len, body, body_len, key);
+    free(env);
+    return rc;
 }
 
 static const char *host_instance_name(struct omb_instance *self)
@@ -330,6 +377,7 @@ static const struct omb_host_api host_api = {
     .hmac = omb_host_hmac,
     .mem_equal_ct = omb_host_mem_equal_ct,
     .base64_encode = omb_host_base64_encode,
+    .emit_raw = host_emit_raw,
     .base64_decode = omb_host_base64_decode,
 };
 

@@ -187,24 +187,73 @@ static void finish_delivery(struct omb_instance *inst)
 {
     json_decref(inst->head);
     inst->head = NULL;
+    for (int i = 0; i < 3; i++) {
+        zmq_msg_close(&inst->head_parts[i]);
+    }
+    inst->has_head = false;
     inst->head_attempts = 0;
     atomic_fetch_sub(&inst->stats.pending, 1);
     atomic_fetch_sub(&inst->rt->inflight, 1);
+}
+
+/* A string member of the envelope we sealed ourselves (compact JSON, no escapes in ids and
+ * times), read without parsing: for logs and the latency clock. */
+static void envelope_field(const zmq_msg_t *env, const char *name, char *out, size_t outlen)
+{
+    char pat[32];
+    int plen = snprintf(pat, sizeof(pat), "\"%s\":\"", name);
+    const char *text = zmq_msg_data((zmq_msg_t *)env);
+    size_t len = zmq_msg_size((zmq_msg_t *)env);
+    const char *hit = memmem(text, len, pat, (size_t)plen);
+    out[0] = '\0';
+    if (!hit) {
+        return;
+    }
+    const char *v = hit + plen, *end = memchr(v, '"', len - (size_t)(v - text));
+    if (end) {
+        snprintf(out, outlen, "%.*s", (int)(end - v), v);
+    }
 }
 
 /* Deliver the head event once. Returns true when the head is done (ok or rejected). */
 static bool deliver_head(struct omb_instance *inst)
 {
     struct omb_deliver_result res;
+    char err[256] = "";
+    int rc;
     memset(&res, 0, sizeof(res));
     inst->head_attempts++;
-    int rc = inst->desc->deliver(inst->ctx, inst->head, &res);
+    if (inst->desc->abi_minor >= 1 && inst->desc->deliver_raw) {
+        struct omb_raw_event raw = {
+            .route = inst->head_route,
+            .envelope = zmq_msg_data(&inst->head_parts[1]),
+            .envelope_len = zmq_msg_size(&inst->head_parts[1]),
+            .body = zmq_msg_data(&inst->head_parts[2]),
+            .body_len = zmq_msg_size(&inst->head_parts[2]),
+        };
+        rc = inst->desc->deliver_raw(inst->ctx, &raw, &res);
+    } else {
+        if (!inst->head) {
+            inst->head = omb_event_from_frames(
+                inst->head_route, zmq_msg_data(&inst->head_parts[1]),
+                zmq_msg_size(&inst->head_parts[1]), zmq_msg_data(&inst->head_parts[2]),
+                zmq_msg_size(&inst->head_parts[2]), err, sizeof(err));
+        }
+        if (inst->head) {
+            rc = inst->desc->deliver(inst->ctx, inst->head, &res);
+        } else {
+            /* A body that no route had to read and that is not JSON (emit_raw's bargain). */
+            rc = OMB_EREJECT;
+            snprintf(res.reason, sizeof(res.reason), "unreadable event: %s", err);
+        }
+    }
     res.reason[sizeof(res.reason) - 1] = '\0';
-    const char *id = json_string_value(json_object_get(inst->head, "id"));
-    const char *route = json_string_value(json_object_get(inst->head, "route"));
+    char id[160];
+    envelope_field(&inst->head_parts[1], "id", id, sizeof(id));
     if (rc == OMB_OK) {
+        char received[64];
         int64_t received_us;
-        const char *received = json_string_value(json_object_get(inst->head, "received"));
+        envelope_field(&inst->head_parts[1], "received", received, sizeof(received));
         if (omb_time_parse_us(received, &received_us) == 0) {
             omb_histogram_record(&inst->latency, omb_now_us() - received_us);
         }
@@ -215,7 +264,7 @@ static bool deliver_head(struct omb_instance *inst)
     if (rc == OMB_EREJECT) {
         atomic_fetch_add(&inst->stats.rejected, 1);
         omb_log(OMB_LOG_ERROR, inst->scope, "route '%s': event %s rejected after %u attempt(s): %s",
-                route ? route : "?", id ? id : "?", inst->head_attempts,
+                inst->head_route, id[0] ? id : "?", inst->head_attempts,
                 res.reason[0] ? res.reason : "no reason given");
         finish_delivery(inst);
         return true;
@@ -227,7 +276,7 @@ static bool deliver_head(struct omb_instance *inst)
     inst->head_due = omb_monotonic_ms() + delay;
     omb_log(inst->head_attempts == 1 ? OMB_LOG_WARN : OMB_LOG_DEBUG, inst->scope,
             "route '%s': event %s: attempt %u failed (%s), retrying in %lld ms",
-            route ? route : "?", id ? id : "?", inst->head_attempts,
+            inst->head_route, id[0] ? id : "?", inst->head_attempts,
             res.reason[0] ? res.reason : omb_strerror(rc), (long long)delay);
     return false;
 }
@@ -235,7 +284,7 @@ static bool deliver_head(struct omb_instance *inst)
 /* Take one delivery off the socket into the head slot. Returns false when there was none. */
 static bool receive_delivery(struct omb_instance *inst)
 {
-    zmq_msg_t parts[3];
+    zmq_msg_t *parts = inst->head_parts;
     int n = 0;
     bool got = false;
     for (; n < 3; n++) {
@@ -255,30 +304,36 @@ static bool receive_delivery(struct omb_instance *inst)
     }
     atomic_fetch_add(&inst->stats.received, 1);
     atomic_fetch_add(&inst->stats.pending, 1);
-    char err[256] = "";
-    json_t *ev = NULL;
-    if (n == 3) {
-        size_t rlen = zmq_msg_size(&parts[0]);
-        char route[128];
-        snprintf(route, sizeof(route), "%.*s", (int)(rlen < sizeof(route) ? rlen : 127),
-                 (const char *)zmq_msg_data(&parts[0]));
-        ev = omb_event_from_frames(route, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]),
-                                   zmq_msg_data(&parts[2]), zmq_msg_size(&parts[2]), err,
-                                   sizeof(err));
-    } else {
-        snprintf(err, sizeof(err), "a delivery has %d frames, expected 3", n);
-    }
-    for (int i = 0; i < n; i++) {
-        zmq_msg_close(&parts[i]);
-    }
-    if (!ev) {
+    if (n != 3 || zmq_msg_more(&parts[n - 1])) {
+        /* Only the router sends here, always three frames: this is a bug, not input. */
+        int extra = 0;
+        while (zmq_msg_more(&parts[n - 1])) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, inst->deliver_sock, 0);
+            bool more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+            extra++;
+            if (!more) {
+                break;
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            zmq_msg_close(&parts[i]);
+        }
         atomic_fetch_add(&inst->stats.rejected, 1);
-        omb_log(OMB_LOG_ERROR, inst->scope, "unreadable delivery dropped: %s", err);
+        omb_log(OMB_LOG_ERROR, inst->scope, "unreadable delivery dropped: %d frames, expected 3",
+                n + extra);
         atomic_fetch_sub(&inst->stats.pending, 1);
         atomic_fetch_sub(&inst->rt->inflight, 1);
         return true;
     }
-    inst->head = ev;
+    size_t rlen = zmq_msg_size(&parts[0]);
+    snprintf(inst->head_route, sizeof(inst->head_route), "%.*s",
+             (int)(rlen < sizeof(inst->head_route) ? rlen : sizeof(inst->head_route) - 1),
+             (const char *)zmq_msg_data(&parts[0]));
+    inst->has_head = true;
+    inst->head = NULL;
     inst->head_attempts = 0;
     inst->head_due = 0;
     return true;
@@ -288,10 +343,10 @@ static bool receive_delivery(struct omb_instance *inst)
 static void dispatch(struct omb_instance *inst)
 {
     for (int i = 0; i < 512; i++) {
-        if (!inst->head && !receive_delivery(inst)) {
+        if (!inst->has_head && !receive_delivery(inst)) {
             return;
         }
-        if (!inst->head) {
+        if (!inst->has_head) {
             continue; /* an unreadable delivery was dropped */
         }
         if (!inst->started || inst->head_due > omb_monotonic_ms()) {
@@ -341,7 +396,7 @@ static void stop_sources(struct omb_instance *inst)
 static void abandon_pending(struct omb_instance *inst)
 {
     uint64_t abandoned = 0;
-    if (inst->head) {
+    if (inst->has_head) {
         finish_delivery(inst); /* frees the head, counts it out of pending and in flight */
         abandoned++;
     }
@@ -457,7 +512,7 @@ static void *instance_main(void *arg)
         if (!inst->started && (due < 0 || inst->start_due < due)) {
             due = inst->start_due;
         }
-        if (inst->head && inst->started && (due < 0 || inst->head_due < due)) {
+        if (inst->has_head && inst->started && (due < 0 || inst->head_due < due)) {
             due = inst->head_due;
         }
         long timeout = due < 0 ? -1 : (due <= now ? 0 : (long)(due - now));
@@ -468,7 +523,7 @@ static void *instance_main(void *arg)
         items[n++] = (zmq_pollitem_t){ .socket = inst->ctl_thread, .events = ZMQ_POLLIN };
         items[n++] = (zmq_pollitem_t){ .socket = NULL, .fd = inst->task_fd, .events = ZMQ_POLLIN };
         size_t deliver_item = SIZE_MAX;
-        if (inst->deliver_sock && !inst->head) {
+        if (inst->deliver_sock && !inst->has_head) {
             deliver_item = n;
             items[n++] = (zmq_pollitem_t){ .socket = inst->deliver_sock, .events = ZMQ_POLLIN };
         }
@@ -503,7 +558,7 @@ static void *instance_main(void *arg)
         if (nready > 0) {
             omb_host_fds_dispatch(inst, items + fd_base, n - fd_base);
         }
-        if (inst->deliver_sock && (inst->head || (deliver_item != SIZE_MAX &&
+        if (inst->deliver_sock && (inst->has_head || (deliver_item != SIZE_MAX &&
                                                   (items[deliver_item].revents & ZMQ_POLLIN)))) {
             dispatch(inst);
         }

@@ -67,7 +67,10 @@ struct omb_instance {
     unsigned start_attempts;
     int64_t start_due;
 
-    json_t *head;         /* the delivery being attempted (owned) */
+    bool has_head;        /* a delivery is being attempted: */
+    zmq_msg_t head_parts[3]; /* its frames (route, envelope, body), owned */
+    json_t *head;         /* its parsed event for deliver(), made on first need (owned) */
+    char head_route[128]; /* its route's name */
     unsigned head_attempts;
     int64_t head_due;     /* monotonic ms of the next attempt */
 

@@ -1,5 +1,6 @@
 /* Plugin loader: dlopen NAME.so from the plugin path and check its ABI. */
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,8 @@ static int check_descriptor(const char *path, const struct omb_plugin_descriptor
                  "required)", path);
         return OMB_EINVAL;
     }
-    if ((d->capabilities & OMB_CAP_SINK) && !d->deliver) {
+    bool raw = d->abi_minor >= 1 && d->deliver_raw; /* a 1.0 plugin's slot is reserved */
+    if ((d->capabilities & OMB_CAP_SINK) && !d->deliver && !raw) {
         snprintf(err, errlen, "%s: plugin %s declares the sink capability but has no deliver",
                  path, d->name);
         return OMB_EINVAL;

@@ -111,6 +111,16 @@ struct omb_host_api {
      * length on return. 0 or OMB_EINVAL (not base64, out too small). Thread-safe. */
     int (*base64_decode)(const char *in, size_t inlen, unsigned char *out, size_t *outlen);
 
+    /* Like emit, for a source that holds the body as JSON text already (a ZeroMQ frame, an HTTP
+     * body): the core forwards the bytes as they are, saving a serialisation and keeping them
+     * exact. `envelope` (borrowed) holds the envelope members as for emit (type required; key,
+     * time, trace, id, headers optional) and no body; `body` must be the text of a JSON object:
+     * the core does not parse it here, so a source that cannot vouch for it should check it
+     * first (a body that is not JSON is counted as an error by the routes that need to read
+     * it). Returns as emit; nothing is taken on failure. */
+    int (*emit_raw)(struct omb_instance *self, const json_t *envelope, const char *body,
+                    size_t body_len);
+
     /* ABI 1.1 ends here. */
 };
 

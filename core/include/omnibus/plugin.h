@@ -56,6 +56,15 @@ struct omb_deliver_result {
     char reason[OMB_DELIVER_REASON_MAX]; /* with OMB_ERETRY/OMB_EREJECT: why, for logs and DLQ */
 };
 
+/* A delivery as raw frames (deliver_raw): all borrowed for the duration of the call. */
+struct omb_raw_event {
+    const char *route;    /* the route's name, NUL-terminated */
+    const char *envelope; /* the envelope's compact JSON (omnibus/event.h), not NUL-terminated */
+    size_t envelope_len;
+    const char *body;     /* the body's JSON text, not NUL-terminated */
+    size_t body_len;
+};
+
 struct omb_plugin_descriptor {
     /* ABI 1.0 header: never moves. */
     uint32_t abi_major;     /* OMB_ABI_MAJOR the plugin was built against */
@@ -81,7 +90,14 @@ struct omb_plugin_descriptor {
     int (*stop)(void *ctx);
     void (*destroy)(void *ctx);
 
-    void *reserved[8]; /* zero; room for growth within ABI 1 */
+    /* ABI 1.1, in what was the first reserved slot (a 1.0 plugin has NULL here): deliver from
+     * the frames as they travel, without the host parsing them into an event. For sinks that
+     * forward or merely count: it saves a parse and keeps the bytes exact. When set, the core
+     * calls it instead of deliver; its results are those of deliver. */
+    int (*deliver_raw)(void *ctx, const struct omb_raw_event *event,
+                       struct omb_deliver_result *res);
+
+    void *reserved[7]; /* zero; room for growth within ABI 1 */
 };
 
 /* Fill the ABI header of a descriptor, first in its initializer:
