@@ -49,6 +49,12 @@ static bool endpoint_valid(const char *url, char *why, size_t whylen)
             snprintf(why, whylen, "expected ipc://PATH");
             return false;
         }
+        /* A Unix socket's path has room for 107 bytes (sun_path). */
+        if (strlen(url + 6) > 107) {
+            snprintf(why, whylen, "the path is %zu bytes, Unix sockets allow at most 107",
+                     strlen(url + 6));
+            return false;
+        }
         return true;
     }
     snprintf(why, whylen, "only tcp:// and ipc:// endpoints are supported");
@@ -128,7 +134,9 @@ void *zmqc_socket_open(struct zmqc_ctx *c, int type, const char *url, bool bind,
 fail:;
     int e = errno;
     /* An address in use, a missing ipc directory or an unknown host may pass: retry start. */
-    *rc = (e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO) ? OMB_EINVAL : OMB_ERETRY;
+    *rc = (e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO || e == ENAMETOOLONG)
+              ? OMB_EINVAL
+              : OMB_ERETRY;
     c->host->log(c->self, *rc == OMB_ERETRY ? OMB_LOG_WARN : OMB_LOG_ERROR, "%s: %s %s: %s", what,
                  step, url, zmq_strerror(e));
     if (s) {

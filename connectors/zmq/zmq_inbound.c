@@ -121,12 +121,16 @@ static void on_tick(void *arg)
 static void on_fd(int fd, unsigned events, void *arg)
 {
     struct zmqc_ctx *c = arg;
-    if (!c->blocked) {
-        drain(c);
+    if (!c->in_sock || c->in_stopped) {
+        return;
     }
-    if (c->in_sock) {
-        (void)has_input(c); /* reset the edge even when blocked; the timers read what is left */
+    if (c->blocked) {
+        /* Read nothing, but reset the fd: left signalled it would wake the loop again and again.
+         * A timer resumes reading. */
+        (void)has_input(c);
+        return;
     }
+    drain(c); /* returns with the socket empty (its fd reset), or with a timer armed */
 }
 
 /* The event in c->pending to emit. Returns true when it was taken (or refused as invalid and

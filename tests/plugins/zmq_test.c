@@ -109,6 +109,10 @@ static void test_validate(void)
         { "bind", "inproc://x", NULL, NULL, "only tcp:// and ipc://" },
         { "connect", "tcp://host", NULL, NULL, "expected tcp://HOST:PORT" },
         { "bind", "ipc:///tmp/a", "publish-bind", "ipc:///tmp/a", "the same endpoint" },
+        { "bind",
+          "ipc:///tmp/a-very-long-directory-name/another-very-long-directory-name/"
+          "and-a-socket-name-that-is-much-too-long-for-sun-path.sock",
+          NULL, NULL, "Unix sockets allow at most 107" },
         { "bind", "tcp://127.0.0.1:*", "publish-connect", "ipc:///tmp/b", NULL },
         { "publish-bind", "tcp://*:5602", NULL, NULL, NULL },
     };
