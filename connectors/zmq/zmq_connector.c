@@ -197,6 +197,12 @@ static int zmqc_deliver(void *ctx, const json_t *event, struct omb_deliver_resul
     return zmqc_out_deliver(ctx, event, res);
 }
 
+static int zmqc_deliver_raw(void *ctx, const struct omb_raw_event *event,
+                            struct omb_deliver_result *res)
+{
+    return zmqc_out_deliver_raw(ctx, event, res);
+}
+
 static int zmqc_stop(void *ctx)
 {
     zmqc_in_stop(ctx);
@@ -234,6 +240,7 @@ OMB_PLUGIN_EXPORT const struct omb_plugin_descriptor omb_plugin_descriptor = {
     .validate = zmqc_validate,
     .start = zmqc_start,
     .deliver = zmqc_deliver,
+    .deliver_raw = zmqc_deliver_raw,
     .stop = zmqc_stop,
     .destroy = zmqc_destroy,
 };

@@ -56,6 +56,8 @@ struct zmqc_ctx {
     bool kick_armed; /* a one-shot timer: continue after a full batch, or after backpressure */
     uint64_t kick_id;
     json_t *pending; /* new: an accepted event emit pushed back; emitted before anything newer */
+    char *pending_body;      /* with emit_raw: the body's bytes (pending is then the envelope) */
+    size_t pending_body_len;
     bool blocked;    /* emit pushed back: read nothing until the next timer */
     uint64_t received, invalid, emitted; /* totals */
     uint64_t rep_received, rep_invalid, rep_emitted; /* already reported as metrics */
@@ -83,6 +85,9 @@ void zmqc_in_destroy(struct zmqc_ctx *c);
 /* Outbound (zmq_outbound.c). deliver borrows event. */
 int zmqc_out_start(struct zmqc_ctx *c);
 int zmqc_out_deliver(struct zmqc_ctx *c, const json_t *event, struct omb_deliver_result *res);
+/* ABI 1.1: the frames as they travel; the body's bytes go out untouched. */
+int zmqc_out_deliver_raw(struct zmqc_ctx *c, const struct omb_raw_event *event,
+                         struct omb_deliver_result *res);
 void zmqc_out_destroy(struct zmqc_ctx *c);
 
 #endif /* OMNIBUS_CONNECTOR_ZMQ_H */

@@ -135,23 +135,53 @@ static void on_fd(int fd, unsigned events, void *arg)
 
 /* The event in c->pending to emit. Returns true when it was taken (or refused as invalid and
  * dropped): go on reading. False when pushed back: it stays pending and c->blocked is set. */
+static void pending_free(struct zmqc_ctx *c)
+{
+    json_decref(c->pending);
+    c->pending = NULL;
+    free(c->pending_body);
+    c->pending_body = NULL;
+    c->pending_body_len = 0;
+}
+
 static bool emit_pending(struct zmqc_ctx *c, int *rc_out)
 {
-    int rc = c->host->emit(c->self, c->pending);
+    int rc;
+    if (c->pending_body) {
+        /* The body's bytes go on as they came: no second serialisation, numbers untouched. */
+        rc = c->host->emit_raw(c->self, c->pending, c->pending_body, c->pending_body_len);
+    } else {
+        rc = c->host->emit(c->self, c->pending);
+    }
     if (rc_out) {
         *rc_out = rc;
     }
     if (rc == OMB_OK) {
-        c->pending = NULL; /* stolen */
+        if (c->pending_body) {
+            pending_free(c);
+        } else {
+            c->pending = NULL; /* stolen */
+        }
         c->emitted++;
         return true;
     }
     if (rc == OMB_EINVAL) {
         char why[256] = "";
-        c->host->event_check(c->pending, why, sizeof(why));
+        if (!c->pending_body) {
+            c->host->event_check(c->pending, why, sizeof(why));
+        } else {
+            /* emit_raw refuses a bad envelope, or a body that plainly is no object. */
+            json_t *probe = json_copy(c->pending);
+            if (probe && json_object_set_new(probe, "body", json_object()) == 0) {
+                c->host->event_check(probe, why, sizeof(why));
+            }
+            json_decref(probe);
+            if (!why[0]) {
+                snprintf(why, sizeof(why), "the body frame must be a JSON object");
+            }
+        }
         invalid_note(c, why[0] ? why : "the core refused the event", NULL);
-        json_decref(c->pending);
-        c->pending = NULL;
+        pending_free(c);
         return true;
     }
     /* OMB_EAGAIN (the router is full), OMB_ESTOPPED (the daemon is stopping) or an I/O error the
@@ -291,21 +321,35 @@ static enum read_result read_one(struct zmqc_ctx *c, json_t **out)
     if (!env || envelope_check(env, why, sizeof(why)) != 0) {
         goto out;
     }
-    body = parse_frame(&f2, "body", why, sizeof(why));
-    if (!body) {
-        goto out;
+    if (OMB_HOST_HAS(c->host, emit_raw)) {
+        /* The body's bytes go on as the sender wrote them; the router parses them once, for
+         * the routes that read them, and drops (counts, logs) a body that is not an object. */
+        size_t len = zmq_msg_size(&f2);
+        char *copy = len ? malloc(len) : NULL;
+        if (!copy) {
+            snprintf(why, sizeof(why), len ? "out of memory" : "the body frame is empty");
+            goto out;
+        }
+        memcpy(copy, zmq_msg_data(&f2), len);
+        c->pending_body = copy;
+        c->pending_body_len = len;
+    } else {
+        body = parse_frame(&f2, "body", why, sizeof(why));
+        if (!body) {
+            goto out;
+        }
+        if (!json_is_object(body)) {
+            snprintf(why, sizeof(why), "the body frame must be a JSON object, not %s",
+                     json_kind(body));
+            goto out;
+        }
+        if (json_object_set_new(env, "body", body) != 0) {
+            body = NULL; /* set_new consumed it even on failure */
+            snprintf(why, sizeof(why), "out of memory");
+            goto out;
+        }
+        body = NULL;
     }
-    if (!json_is_object(body)) {
-        snprintf(why, sizeof(why), "the body frame must be a JSON object, not %s",
-                 json_kind(body));
-        goto out;
-    }
-    if (json_object_set_new(env, "body", body) != 0) {
-        body = NULL; /* set_new consumed it even on failure */
-        snprintf(why, sizeof(why), "out of memory");
-        goto out;
-    }
-    body = NULL;
     *out = env;
     env = NULL;
     r = READ_EVENT;
@@ -455,8 +499,7 @@ void zmqc_in_stop(struct zmqc_ctx *c)
     uint64_t lost = discard_queued(c, c->host->monotonic_ms() + ZMQC_STOP_DRAIN_MS);
     if (c->pending) {
         lost++;
-        json_decref(c->pending);
-        c->pending = NULL;
+        pending_free(c);
     }
     c->blocked = false;
     zmq_close(c->in_sock);
@@ -481,6 +524,5 @@ void zmqc_in_destroy(struct zmqc_ctx *c)
         zmq_close(c->in_sock);
         c->in_sock = NULL;
     }
-    json_decref(c->pending);
-    c->pending = NULL;
+    pending_free(c);
 }

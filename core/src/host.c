@@ -2,6 +2,7 @@
  * emit into the router, timers, fd watches and metrics, all for the calling instance. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ static int host_event_check(const json_t *event, char *err, size_t errlen)
 /* Hand sealed frames to the key's router worker. 0, OMB_EAGAIN (full: nothing was sent) or
  * OMB_EIO. Does not free anything. */
 static int send_to_router(struct omb_instance *self, const char *env, size_t env_len,
-                          const char *body, size_t body_len, const char *key)
+                          const char *body, size_t body_len, const char *key, bool checked)
 {
     void *sock = self->emit_socks[omb_key_hash(key, strlen(key)) % self->rt->n_workers];
     atomic_fetch_add(&self->rt->inflight, 1);
@@ -63,7 +64,9 @@ static int send_to_router(struct omb_instance *self, const char *env, size_t env
         host_log(self, OMB_LOG_ERROR, "emit: %s", zmq_strerror(e));
         return OMB_EIO;
     }
-    if (zmq_send(sock, body, body_len, 0) < 0) {
+    /* An empty third frame tells the router that nobody has parsed the body yet. */
+    if (zmq_send(sock, body, body_len, checked ? 0 : ZMQ_SNDMORE) < 0 ||
+        (!checked && zmq_send(sock, "", 0, 0) < 0)) {
         /* Cannot happen for inproc once the first frame went; count it rather than hang. */
         atomic_fetch_sub(&self->rt->inflight, 1);
         host_log(self, OMB_LOG_ERROR, "emit: body frame: %s", zmq_strerror(errno));
@@ -99,7 +102,7 @@ static int host_emit(struct omb_instance *self, json_t *event)
         host_log(self, OMB_LOG_DEBUG, "emit refused: %s", err);
         return rc;
     }
-    rc = send_to_router(self, env, env_len, body, body_len, key);
+    rc = send_to_router(self, env, env_len, body, body_len, key, true);
     free(env);
     free(body);
     if (rc == 0) {
@@ -137,7 +140,7 @@ static int host_emit_raw(struct omb_instance *self, const json_t *envelope, cons
         host_log(self, OMB_LOG_DEBUG, "emit_raw refused: %s", err);
         return rc;
     }
-    rc = send_to_router(self, env, env_len, body, body_len, key);
+    rc = send_to_router(self, env, env_len, body, body_len, key, false);
     free(env);
     return rc;
 }

@@ -156,6 +156,18 @@ struct held_list {
     size_t count;
 };
 
+#define OMB_OUT_BATCH 64
+
+struct out_msg {
+    zmq_msg_t route, env, body;
+    struct omb_route_rt *r;
+};
+
+struct out_batch {
+    struct out_msg v[OMB_OUT_BATCH];
+    size_t n;
+};
+
 struct worker {
     struct omb_router *router;
     size_t index;
@@ -164,6 +176,7 @@ struct worker {
     void *pull;                 /* bound by the daemon thread before the worker starts */
     void *ctl;                  /* PUSH from the daemon thread into pull (daemon thread only) */
     void **dest;                /* PUSH per instance (sinks only), worker thread */
+    struct out_batch *out;      /* per instance: deliveries not yet handed over */
     struct omb_routes *routes;  /* in use by this worker */
     struct compiled_route *jq;
     struct held_list *held;     /* per route of `routes`: events held while it is paused */
@@ -260,26 +273,86 @@ static void results_free(struct results *res)
     free(res->v);
 }
 
+/* Send what is waiting for destination i, in order. */
+static void flush_dest(struct worker *w, size_t i)
+{
+    struct out_batch *b = &w->out[i];
+    for (size_t k = 0; k < b->n; k++) {
+        struct out_msg *m = &b->v[k];
+        if (zmq_msg_send(&m->route, w->dest[i], ZMQ_SNDMORE) < 0 ||
+            zmq_msg_send(&m->env, w->dest[i], ZMQ_SNDMORE) < 0 ||
+            zmq_msg_send(&m->body, w->dest[i], 0) < 0) {
+            atomic_fetch_sub(&w->router->rt->inflight, 1);
+            atomic_fetch_sub(&m->r->queued, 1);
+            atomic_fetch_add(&m->r->errors, 1);
+            omb_log(OMB_LOG_ERROR, "router", "route '%s': cannot queue for '%s': %s",
+                    m->r->name, omb_instance_name(w->router->inst[i]), zmq_strerror(errno));
+        }
+        /* zmq_msg_send empties a message it took; closing is right either way. */
+        zmq_msg_close(&m->route);
+        zmq_msg_close(&m->env);
+        zmq_msg_close(&m->body);
+    }
+    b->n = 0;
+}
+
+/* Send everything waiting: when the worker's input runs dry, and before a command. */
+static void flush_all(struct worker *w)
+{
+    for (size_t i = 0; i < w->router->n_inst; i++) {
+        if (w->out[i].n) {
+            flush_dest(w, i);
+        }
+    }
+}
+
+static int msg_copy_in(zmq_msg_t *m, const void *data, size_t len)
+{
+    if (zmq_msg_init_size(m, len) != 0) {
+        return -1;
+    }
+    memcpy(zmq_msg_data(m), data, len);
+    return 0;
+}
+
+/* Queue one delivery per destination of route r. Deliveries are batched per destination and
+ * handed over OMB_OUT_BATCH at a time, or when the worker has nothing more to read: a hand-off
+ * that wakes the destination's thread costs more than routing an event, so one wake-up should
+ * carry many. Order per destination is kept. */
 static void send_delivery(struct worker *w, struct omb_route_rt *r, const char *env,
                           size_t env_len, const char *body, size_t body_len)
 {
     for (size_t t = 0; t < r->n_to; t++) {
-        void *sock = w->dest[r->to[t]];
-        if (!sock) {
+        size_t i = r->to[t];
+        if (!w->dest[i]) {
             continue; /* the config check refuses routes to non-sinks */
         }
+        struct out_batch *b = &w->out[i];
+        struct out_msg *m = &b->v[b->n];
+        if (msg_copy_in(&m->route, r->name, strlen(r->name)) != 0) {
+            goto oom;
+        }
+        if (msg_copy_in(&m->env, env, env_len) != 0) {
+            zmq_msg_close(&m->route);
+            goto oom;
+        }
+        if (msg_copy_in(&m->body, body, body_len) != 0) {
+            zmq_msg_close(&m->route);
+            zmq_msg_close(&m->env);
+            goto oom;
+        }
+        m->r = r;
         /* Count before sending: the destination may finish it before we return. */
         atomic_fetch_add(&w->router->rt->inflight, 1);
         atomic_fetch_add(&r->queued, 1);
-        if (zmq_send(sock, r->name, strlen(r->name), ZMQ_SNDMORE) < 0 ||
-            zmq_send(sock, env, env_len, ZMQ_SNDMORE) < 0 ||
-            zmq_send(sock, body, body_len, 0) < 0) {
-            atomic_fetch_sub(&w->router->rt->inflight, 1);
-            atomic_fetch_sub(&r->queued, 1);
-            atomic_fetch_add(&r->errors, 1);
-            omb_log(OMB_LOG_ERROR, "router", "route '%s': cannot queue for '%s': %s", r->name,
-                    r->to_names[t], zmq_strerror(errno));
+        if (++b->n == OMB_OUT_BATCH) {
+            flush_dest(w, i);
         }
+        continue;
+    oom:
+        atomic_fetch_add(&r->errors, 1);
+        omb_log(OMB_LOG_ERROR, "router", "route '%s': out of memory queueing for '%s'", r->name,
+                r->to_names[t]);
     }
 }
 
@@ -447,8 +520,35 @@ static void release_held(struct worker *w, size_t i)
     }
 }
 
+/* Check a body that no one has parsed yet, before any route sends it on. False when it is not
+ * a JSON object: the event is dropped, counted as an error of every route it matched. */
+static bool check_body(struct worker *w, const char *source, const char *type, const char *id,
+                       const char *body, size_t body_len, struct omb_jq_input **body_in)
+{
+    char err[512] = "";
+    *body_in = omb_jq_input_parse(body, body_len, err, sizeof(err));
+    if (*body_in && omb_jq_input_is_object(*body_in)) {
+        return true;
+    }
+    omb_jq_input_free(body_in);
+    bool matched = false;
+    for (size_t i = 0; i < w->routes->n; i++) {
+        struct omb_route_rt *r = &w->routes->v[i];
+        if (r->enabled && route_matches(r, source, type)) {
+            atomic_fetch_add(&r->in, 1);
+            atomic_fetch_add(&r->errors, 1);
+            matched = true;
+        }
+    }
+    if (matched) {
+        omb_log(OMB_LOG_WARN, "router", "event %s from '%s' dropped: the body is not a JSON "
+                "object%s%s", id, source, err[0] ? ": " : "", err);
+    }
+    return false;
+}
+
 static void route_event(struct worker *w, const char *env, size_t env_len, const char *body,
-                        size_t body_len)
+                        size_t body_len, bool checked)
 {
     json_t *env_obj = json_loadb(env, env_len, 0, NULL);
     struct omb_jq_input *body_in = NULL;
@@ -457,6 +557,9 @@ static void route_event(struct worker *w, const char *env, size_t env_len, const
     const char *id = json_string_value(json_object_get(env_obj, "id"));
     if (!type || !source || !id) {
         omb_log(OMB_LOG_ERROR, "router", "dropped a message with an unreadable envelope");
+        goto out;
+    }
+    if (!checked && !check_body(w, source, type, id, body, body_len, &body_in)) {
         goto out;
     }
     struct omb_routes *routes = w->routes;
@@ -590,7 +693,12 @@ static void *worker_main(void *arg)
     while (!exit_now) {
         zmq_msg_t env, body;
         zmq_msg_init(&env);
-        if (zmq_msg_recv(&env, w->pull, 0) < 0) {
+        int got = zmq_msg_recv(&env, w->pull, ZMQ_DONTWAIT);
+        if (got < 0 && errno == EAGAIN) {
+            flush_all(w); /* nothing more to read: hand over what waits, then sleep */
+            got = zmq_msg_recv(&env, w->pull, 0);
+        }
+        if (got < 0) {
             zmq_msg_close(&env);
             if (errno == EINTR) {
                 continue;
@@ -599,24 +707,34 @@ static void *worker_main(void *arg)
             break;
         }
         if (!zmq_msg_more(&env)) {
+            flush_all(w); /* a command sees every earlier event handed over */
             exit_now = handle_command(w, zmq_msg_data(&env), zmq_msg_size(&env));
             zmq_msg_close(&env);
             continue;
         }
         zmq_msg_init(&body);
         zmq_msg_recv(&body, w->pull, 0);
-        /* Drain any further frames of a malformed message. */
+        /* A third frame marks a body the source did not parse (emit_raw): it is checked here,
+         * where it is parsed anyway for the routes that read it. */
+        bool checked = true;
         while (zmq_msg_more(&body)) {
-            zmq_msg_close(&body);
-            zmq_msg_init(&body);
-            zmq_msg_recv(&body, w->pull, 0);
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            zmq_msg_recv(&extra, w->pull, 0);
+            checked = false;
+            bool more = zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+            if (!more) {
+                break;
+            }
         }
         route_event(w, zmq_msg_data(&env), zmq_msg_size(&env), zmq_msg_data(&body),
-                    zmq_msg_size(&body));
+                    zmq_msg_size(&body), checked);
         zmq_msg_close(&env);
         zmq_msg_close(&body);
     }
 
+    flush_all(w);
     for (size_t i = 0; i < router->n_inst; i++) {
         if (w->dest[i]) {
             zmq_close(w->dest[i]);
@@ -649,9 +767,10 @@ struct omb_router *omb_router_new(struct omb_runtime *rt, struct omb_instance **
         w->index = i;
         w->routes = routes;
         w->dest = calloc(n_inst ? n_inst : 1, sizeof(void *));
+        w->out = calloc(n_inst ? n_inst : 1, sizeof(*w->out));
         w->jq = compile_routes(routes, i);
         w->held = calloc(routes->n ? routes->n : 1, sizeof(*w->held));
-        if (!w->dest || !w->jq || !w->held) {
+        if (!w->dest || !w->out || !w->jq || !w->held) {
             omb_router_destroy(&router);
             return NULL;
         }
@@ -783,6 +902,7 @@ void omb_router_destroy(struct omb_router **routerp)
         free(w->held);
         free_compiled(w->jq, w->routes ? w->routes->n : 0);
         free(w->dest);
+        free(w->out);
     }
     free(router->workers);
     free(router);

@@ -114,10 +114,11 @@ struct omb_host_api {
     /* Like emit, for a source that holds the body as JSON text already (a ZeroMQ frame, an HTTP
      * body): the core forwards the bytes as they are, saving a serialisation and keeping them
      * exact. `envelope` (borrowed) holds the envelope members as for emit (type required; key,
-     * time, trace, id, headers optional) and no body; `body` must be the text of a JSON object:
-     * the core does not parse it here, so a source that cannot vouch for it should check it
-     * first (a body that is not JSON is counted as an error by the routes that need to read
-     * it). Returns as emit; nothing is taken on failure. */
+     * time, trace, id, headers optional) and no body; `body` should be the text of a JSON
+     * object. The source need not parse it: the router parses every body once, for the routes
+     * that read it and to check it, and drops one that is not a JSON object there (counted as
+     * an error of each route it matched, and logged). Returns as emit; nothing is taken on
+     * failure. */
     int (*emit_raw)(struct omb_instance *self, const json_t *envelope, const char *body,
                     size_t body_len);
 
