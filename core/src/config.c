@@ -382,6 +382,7 @@ static struct omb_config *build(struct build *b, const char *path, const xmlNode
             cfg->store_path = attr(b, c, "path");
         } else if (is(c, "admin")) {
             cfg->admin_endpoint = attr(b, c, "endpoint");
+            cfg->admin_line = line_of(c);
         } else if (is(c, "http")) {
             build_http(b, c, cfg);
         } else if (is(c, "connector")) {

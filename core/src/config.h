@@ -80,6 +80,7 @@ struct omb_config {
     char *plugin_dir;        /* <daemon plugin-dir>, NULL when absent */
     char *store_path;        /* <store path>, NULL when absent */
     char *admin_endpoint;    /* <admin endpoint>, NULL when absent */
+    int admin_line;
     struct omb_config_http *http; /* <http>, NULL when absent (defaults apply; see http_ingress.h) */
     struct omb_config_connector *connectors;
     size_t n_connectors;

@@ -274,6 +274,14 @@ int omb_config_check(const struct omb_config *cfg, omb_plugin_lookup_fn lookup,
     }
     check_names(&c);
     check_http(&c);
+    if (cfg->admin_endpoint && strncmp(cfg->admin_endpoint, "ipc://", 6) != 0) {
+        /* A tcp admin socket would hand the daemon's controls to the network: only with CURVE
+         * keys, which are not supported yet. */
+        omb_diags_error(&found, cfg->path, cfg->admin_line,
+                        "<admin endpoint=\"%s\">: the admin socket is ipc:// only for now "
+                        "(tcp needs CURVE keys, not supported yet)",
+                        cfg->admin_endpoint);
+    }
     for (size_t i = 0; i < cfg->n_routes; i++) {
         check_route(&c, &cfg->routes[i]);
     }

@@ -218,7 +218,7 @@ static void test_schema_agrees(void)
         "13-from-unknown-connector", "14-unknown-plugin", "15-wrong-abi", "16-unknown-option",
         "17-missing-required-option", "18-bad-values", "19-out-of-range", "20-jq-filter",
         "21-jq-transform", "23-secret-env-unset", "24-many-errors", "25-capabilities",
-        "26-duplicates", "28-plugin-validate", "36-http-tls", NULL
+        "26-duplicates", "28-plugin-validate", "36-http-tls", "37-admin-tcp", NULL
     };
     char path[256];
     for (size_t i = 0; rejected[i]; i++) {
