@@ -37,6 +37,30 @@ static json_t *envelope_of(const json_t *event)
     return env;
 }
 
+/* Send the two frames without waiting: OMB_OK, or OMB_ERETRY with the reason in res. */
+static int send_frames(struct zmqc_ctx *c, const char *env, size_t env_len, const char *body,
+                       size_t body_len, struct omb_deliver_result *res)
+{
+    /* The high-water mark applies to the first frame; once it is queued, so is the second. If the
+     * second failed anyway, libzmq rolls the first back, so a retry sends the whole message. */
+    if (zmq_send(c->out_sock, env, env_len, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 ||
+        zmq_send(c->out_sock, body, body_len, ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        if (e == EAGAIN) {
+            res->retry_after_ms = ZMQC_RETRY_MS;
+            snprintf(res->reason, sizeof(res->reason),
+                     "peer not reading (HWM reached) or no peer connected to %s",
+                     c->publish_bind ? c->publish_bind : c->publish_connect);
+        } else {
+            snprintf(res->reason, sizeof(res->reason), "zmq_send: %s", zmq_strerror(e));
+        }
+        return OMB_ERETRY;
+    }
+    c->sent++;
+    c->host->metric_counter_add(c->self, "sent", 1);
+    return OMB_OK;
+}
+
 int zmqc_out_deliver(struct zmqc_ctx *c, const json_t *event, struct omb_deliver_result *res)
 {
     int rc = OMB_ERETRY;
@@ -61,24 +85,7 @@ int zmqc_out_deliver(struct zmqc_ctx *c, const json_t *event, struct omb_deliver
         snprintf(res->reason, sizeof(res->reason), "out of memory");
         goto out;
     }
-    /* The high-water mark applies to the first frame; once it is queued, so is the second. If the
-     * second failed anyway, libzmq rolls the first back, so a retry sends the whole message. */
-    if (zmq_send(c->out_sock, env_s, strlen(env_s), ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 ||
-        zmq_send(c->out_sock, body_s, strlen(body_s), ZMQ_DONTWAIT) < 0) {
-        int e = errno;
-        if (e == EAGAIN) {
-            res->retry_after_ms = ZMQC_RETRY_MS;
-            snprintf(res->reason, sizeof(res->reason),
-                     "peer not reading (HWM reached) or no peer connected to %s",
-                     c->publish_bind ? c->publish_bind : c->publish_connect);
-        } else {
-            snprintf(res->reason, sizeof(res->reason), "zmq_send: %s", zmq_strerror(e));
-        }
-        goto out;
-    }
-    c->sent++;
-    c->host->metric_counter_add(c->self, "sent", 1);
-    rc = OMB_OK;
+    rc = send_frames(c, env_s, strlen(env_s), body_s, strlen(body_s), res);
 out:
     json_decref(env);
     free(env_s);
@@ -113,22 +120,7 @@ int zmqc_out_deliver_raw(struct zmqc_ctx *c, const struct omb_raw_event *event,
                  sizeof(env));
         return OMB_EREJECT;
     }
-    if (zmq_send(c->out_sock, env, (size_t)n, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 ||
-        zmq_send(c->out_sock, event->body, event->body_len, ZMQ_DONTWAIT) < 0) {
-        int e = errno;
-        if (e == EAGAIN) {
-            res->retry_after_ms = ZMQC_RETRY_MS;
-            snprintf(res->reason, sizeof(res->reason),
-                     "peer not reading (HWM reached) or no peer connected to %s",
-                     c->publish_bind ? c->publish_bind : c->publish_connect);
-        } else {
-            snprintf(res->reason, sizeof(res->reason), "zmq_send: %s", zmq_strerror(e));
-        }
-        return OMB_ERETRY;
-    }
-    c->sent++;
-    c->host->metric_counter_add(c->self, "sent", 1);
-    return OMB_OK;
+    return send_frames(c, env, (size_t)n, event->body, event->body_len, res);
 }
 
 void zmqc_out_destroy(struct zmqc_ctx *c)
