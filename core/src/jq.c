@@ -30,6 +30,7 @@
 #include "omnibus/err.h"
 
 #include "jq.h"
+#include "jq_fast.h"
 
 /* Deeper values are refused rather than risk the stack (jansson's parser stops at 2048 too). */
 #define MAX_DEPTH 2048
@@ -47,6 +48,7 @@ struct sink {
 struct omb_jq {
     jq_state *jq;
     struct sink sink;
+    struct jq_fast_filter *fast; /* set when the program is a plain comparison (jq_fast.h) */
 };
 
 static void sink_reset(struct sink *s, char *buf, size_t len)
@@ -357,6 +359,7 @@ struct omb_jq *omb_jq_compile(const char *program, char *err, size_t errlen)
         goto fail;
     }
     sink_reset(&jq->sink, NULL, 0);
+    jq->fast = jq_fast_filter_new(program);
     return jq;
 fail:
     omb_jq_destroy(&jq);
@@ -372,6 +375,7 @@ void omb_jq_destroy(struct omb_jq **jqp)
     if (jq->jq) {
         jq_teardown(&jq->jq);
     }
+    jq_fast_filter_free(jq->fast);
     free(jq);
     *jqp = NULL;
 }
@@ -581,6 +585,15 @@ int omb_jq_test_input(struct omb_jq *jq, const struct omb_jq_input *in, bool *pa
     if (err && errlen) {
         err[0] = '\0';
     }
+    if (jq->fast) {
+        enum jq_fast_result r = jq_fast_filter_run(jq->fast, in->value);
+        if (r != JQ_FAST_ASK_JQ) {
+            if (pass) {
+                *pass = r == JQ_FAST_TRUE;
+            }
+            return 0;
+        }
+    }
     int rc = run_jv(jq, jv_copy(in->value), 1, first_truthy, &first, err, errlen);
     if (pass) {
         *pass = rc > 0 && first;
@@ -616,4 +629,9 @@ int omb_jq_run_input(struct omb_jq *jq, const struct omb_jq_input *in, omb_jq_te
     }
     struct text_ctx ctx = { .fn = fn, .arg = arg };
     return run_jv(jq, jv_copy(in->value), -1, deliver_text, &ctx, err, errlen);
+}
+
+bool omb_jq_is_fast(const struct omb_jq *jq)
+{
+    return jq && jq->fast;
 }

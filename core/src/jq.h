@@ -47,6 +47,10 @@ void omb_jq_input_free(struct omb_jq_input **inp);
 int omb_jq_test_input(struct omb_jq *jq, const struct omb_jq_input *in, bool *pass, char *err,
                       size_t errlen);
 
+/* True when the program is a plain comparison (`.a.b OP literal`) that omb_jq_test_input answers
+ * natively, with jq's own comparison functions, instead of running jq. */
+bool omb_jq_is_fast(const struct omb_jq *jq);
+
 /* Receives one result as compact JSON text (borrowed for the call) and whether it is an object.
  * A non-zero return stops the run and is returned. */
 typedef int (*omb_jq_text_fn)(const char *text, size_t len, bool is_object, void *arg);

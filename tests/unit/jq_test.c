@@ -418,8 +418,71 @@ static void test_text_path(void)
     omb_jq_destroy(&fails);
 }
 
+/* The native comparison path answers exactly as jq does: every program against every input,
+ * once through the fast path and once through jq (the parenthesised program is not taken by the
+ * fast path). */
+static void test_fast_filters(void)
+{
+    static const char *const fast[] = {
+        ".on_hand >= 0", ".on_hand > 0", ".on_hand < 10", ".on_hand <= 10", ".on_hand == 5",
+        ".on_hand != 5", ".a.b == \"x\"", ".a.b != null", ".price.amount > 100",
+        ".flag == true", ".flag == false", ".s < \"m\"", ".missing == null", ".n == 1.0",
+        ".n >= -1", ".n > 1e3", ".s == \"Zażółć\"", "  .on_hand>=0  ", ".a.b.c > 0", NULL
+    };
+    static const char *const slow[] = {
+        ".on_hand > 0 and .a", ".a | length > 0", "(.on_hand > 0)", ".a > .b", ".a[0] > 1",
+        ".a > [1]", ".on_hand", "true", ".a > 0 | not", NULL
+    };
+    static const char *const inputs[] = {
+        "{\"on_hand\":5}", "{\"on_hand\":-1}", "{\"on_hand\":\"5\"}", "{\"on_hand\":null}", "{}",
+        "{\"a\":{\"b\":\"x\"}}", "{\"a\":{\"b\":1}}", "{\"a\":null}", "{\"a\":\"str\"}",
+        "{\"a\":[1]}", "{\"price\":{\"amount\":12999}}", "{\"flag\":true}", "{\"flag\":false}",
+        "{\"s\":\"a\"}", "{\"s\":\"z\"}", "{\"n\":1}", "{\"n\":1000.5}", "{\"s\":\"Zażółć\"}",
+        "{\"on_hand\":[1]}", "{\"on_hand\":{\"x\":1}}", "{\"a\":{\"b\":{\"c\":3}}}",
+        "{\"a\":{\"b\":\"s\"}}", NULL
+    };
+    char err[512], err2[512], wrapped[128];
+    int compared = 0, mismatches = 0;
+    for (size_t p = 0; fast[p]; p++) {
+        struct omb_jq *f = omb_jq_compile(fast[p], err, sizeof(err));
+        snprintf(wrapped, sizeof(wrapped), "(%s)", fast[p]);
+        struct omb_jq *j = omb_jq_compile(wrapped, err, sizeof(err));
+        CHECK(f && j);
+        CHECK(omb_jq_is_fast(f));
+        CHECK(!omb_jq_is_fast(j));
+        for (size_t i = 0; f && j && inputs[i]; i++) {
+            struct omb_jq_input *in = omb_jq_input_parse(inputs[i], strlen(inputs[i]), err,
+                                                         sizeof(err));
+            bool pf = false, pj = false;
+            int rf = omb_jq_test_input(f, in, &pf, err, sizeof(err));
+            int rj = omb_jq_test_input(j, in, &pj, err2, sizeof(err2));
+            compared++;
+            if (rf != rj || pf != pj || (rf != 0 && strcmp(err, err2) != 0)) {
+                mismatches++;
+                fprintf(stderr, "fast path differs: %s on %s: %d/%d vs jq %d/%d (%s | %s)\n",
+                        fast[p], inputs[i], rf, pf, rj, pj, err, err2);
+            }
+            omb_jq_input_free(&in);
+        }
+        omb_jq_destroy(&f);
+        omb_jq_destroy(&j);
+    }
+    CHECK(compared == 19 * 22);
+    CHECK(mismatches == 0);
+    for (size_t p = 0; slow[p]; p++) {
+        struct omb_jq *j = omb_jq_compile(slow[p], err, sizeof(err));
+        CHECK(j != NULL);
+        if (omb_jq_is_fast(j)) {
+            fprintf(stderr, "taken by the fast path, wrongly: %s\n", slow[p]);
+        }
+        CHECK(!omb_jq_is_fast(j));
+        omb_jq_destroy(&j);
+    }
+}
+
 int main(void)
 {
+    test_fast_filters();
     test_text_path();
     test_compile_error();
     test_filter();
