@@ -323,7 +323,73 @@ int omb_event_check(const json_t *event, char *err, size_t errlen)
     return 0;
 }
 
-/* The envelope of an event (borrowed, already checked), stamped for the bus. */
+/* A growing text buffer for writing envelopes. */
+struct text {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void text_put(struct text *t, const char *s, size_t n)
+{
+    if (t->oom) {
+        return;
+    }
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->len + n + 1) {
+            cap *= 2;
+        }
+        char *p = realloc(t->p, cap);
+        if (!p) {
+            t->oom = true;
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped, UTF-8 as is (the strings
+ * come from jansson, which has checked their UTF-8). */
+static void text_put_string(struct text *t, const char *s)
+{
+    text_put(t, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        text_put(t, run, (size_t)(s - run));
+        char esc[8];
+        int n = c == '"' ? snprintf(esc, sizeof(esc), "\\\"")
+              : c == '\\' ? snprintf(esc, sizeof(esc), "\\\\")
+              : c == '\n' ? snprintf(esc, sizeof(esc), "\\n")
+              : c == '\t' ? snprintf(esc, sizeof(esc), "\\t")
+              : c == '\r' ? snprintf(esc, sizeof(esc), "\\r")
+                          : snprintf(esc, sizeof(esc), "\\u%04x", c);
+        text_put(t, esc, (size_t)n);
+        run = s + 1;
+    }
+    text_put(t, run, (size_t)(s - run));
+    text_put(t, "\"", 1);
+}
+
+static void text_put_member(struct text *t, const char *name, const char *value)
+{
+    text_put(t, ",\"", 2);
+    text_put(t, name, strlen(name));
+    text_put(t, "\":", 2);
+    text_put_string(t, value);
+}
+
+/* The envelope of an event (borrowed, already checked), stamped for the bus, written directly:
+ * the members in a fixed order (id, type, source, key, time, received, trace, headers), which the
+ * router relies on to read id, type and source without a parse. */
 static char *seal_envelope(const json_t *event, const char *source)
 {
     char id[OMB_EVENT_ID_LEN + 1];
@@ -337,25 +403,34 @@ static char *seal_envelope(const json_t *event, const char *source)
         omb_id_new(id);
     }
     omb_time_format_us(omb_now_us(), received);
-    const char *id_used = idv ? json_string_value(idv) : id;
     /* A forwarded or replayed event keeps its id and trace; the source is always the instance
      * that emitted it here. */
-    json_t *env = json_object();
-    char *text = NULL;
-    if (env && json_object_set_new(env, "id", json_string(id_used)) == 0 &&
-        json_object_set(env, "type", json_object_get(event, "type")) == 0 &&
-        json_object_set_new(env, "source", json_string(source)) == 0 &&
-        json_object_set_new(env, "key", json_string(key ? json_string_value(key) : "")) == 0 &&
-        json_object_set_new(env, "time",
-                            json_string(time ? json_string_value(time) : received)) == 0 &&
-        json_object_set_new(env, "received", json_string(received)) == 0 &&
-        json_object_set_new(env, "trace",
-                            json_string(trace ? json_string_value(trace) : id_used)) == 0 &&
-        (!headers || json_object_set(env, "headers", (json_t *)headers) == 0)) {
-        text = json_dumps(env, JSON_COMPACT);
+    const char *id_used = idv ? json_string_value(idv) : id;
+    struct text t = { 0 };
+    text_put(&t, "{\"id\":", 6);
+    text_put_string(&t, id_used);
+    text_put_member(&t, "type", json_string_value(json_object_get(event, "type")));
+    text_put_member(&t, "source", source);
+    text_put_member(&t, "key", key ? json_string_value(key) : "");
+    text_put_member(&t, "time", time ? json_string_value(time) : received);
+    text_put_member(&t, "received", received);
+    text_put_member(&t, "trace", trace ? json_string_value(trace) : id_used);
+    if (headers) {
+        char *h = json_dumps(headers, JSON_COMPACT);
+        if (!h) {
+            t.oom = true;
+        } else {
+            text_put(&t, ",\"headers\":", 11);
+            text_put(&t, h, strlen(h));
+            free(h);
+        }
     }
-    json_decref(env);
-    return text;
+    text_put(&t, "}", 1);
+    if (t.oom) {
+        free(t.p);
+        return NULL;
+    }
+    return t.p;
 }
 
 int omb_event_seal(const json_t *event, const char *source, char **envelope_out,

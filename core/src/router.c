@@ -367,10 +367,87 @@ static bool route_matches(const struct omb_route_rt *r, const char *source, cons
     return false;
 }
 
+/* The envelope of the event in hand: the three members routing needs, read without a parse from
+ * the envelope the core sealed itself (members in a fixed order: id, type, source, ...); the
+ * parsed object only when a split or a new type needs it. Anything unexpected (an id with an
+ * escape, another order) falls back to jansson. */
+struct env_view {
+    const char *text;
+    size_t len;
+    char id[160];
+    char type[OMB_EVENT_TYPE_MAX + 1];
+    char source[128];
+    json_t *obj; /* parsed on demand (owned) */
+};
+
+/* Read the string after `prefix` at *p, up to its closing quote; false on an escape, a missing
+ * quote or an overflow. */
+static bool scan_member(const char **p, const char *end, const char *prefix, char *out,
+                        size_t outlen)
+{
+    size_t plen = strlen(prefix);
+    if ((size_t)(end - *p) < plen || memcmp(*p, prefix, plen) != 0) {
+        return false;
+    }
+    const char *v = *p + plen;
+    const char *q = v;
+    while (q < end && *q != '"' && *q != '\\') {
+        q++;
+    }
+    if (q >= end || *q != '"' || (size_t)(q - v) >= outlen) {
+        return false;
+    }
+    memcpy(out, v, (size_t)(q - v));
+    out[q - v] = '\0';
+    *p = q + 1;
+    return true;
+}
+
+static bool copy_member(json_t *obj, const char *name, char *out, size_t outlen)
+{
+    const char *v = json_string_value(json_object_get(obj, name));
+    if (!v || strlen(v) >= outlen) {
+        return false;
+    }
+    memcpy(out, v, strlen(v) + 1);
+    return true;
+}
+
+static bool env_view_read(struct env_view *ev, const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    ev->text = text;
+    ev->len = len;
+    ev->obj = NULL;
+    if (scan_member(&p, end, "{\"id\":\"", ev->id, sizeof(ev->id)) &&
+        scan_member(&p, end, ",\"type\":\"", ev->type, sizeof(ev->type)) &&
+        scan_member(&p, end, ",\"source\":\"", ev->source, sizeof(ev->source))) {
+        return true;
+    }
+    ev->obj = json_loadb(text, len, 0, NULL);
+    return copy_member(ev->obj, "id", ev->id, sizeof(ev->id)) &&
+           copy_member(ev->obj, "type", ev->type, sizeof(ev->type)) &&
+           copy_member(ev->obj, "source", ev->source, sizeof(ev->source));
+}
+
+static json_t *env_view_obj(struct env_view *ev)
+{
+    if (!ev->obj) {
+        ev->obj = json_loadb(ev->text, ev->len, 0, NULL);
+    }
+    return ev->obj;
+}
+
+static void env_view_clear(struct env_view *ev)
+{
+    json_decref(ev->obj);
+    ev->obj = NULL;
+}
+
 /* Send the transform's results: one result keeps the envelope as it came; several are a split,
  * and each part gets the id "<id>.<n>" (unique, still ordered) and keeps the trace. A route with
  * <transform type="..."> gives the results that type. */
-static void send_results(struct worker *w, struct omb_route_rt *r, json_t *env_obj,
+static void send_results(struct worker *w, struct omb_route_rt *r, struct env_view *ev,
                          const char *env, size_t env_len, const char *id, struct results *res)
 {
     for (size_t i = 0; i < res->n; i++) {
@@ -387,7 +464,8 @@ static void send_results(struct worker *w, struct omb_route_rt *r, json_t *env_o
         if (new_env) {
             char part_id[160];
             snprintf(part_id, sizeof(part_id), "%s.%zu", id, i + 1);
-            json_t *copy = json_copy(env_obj);
+            json_t *env_obj = env_view_obj(ev);
+            json_t *copy = env_obj ? json_copy(env_obj) : NULL;
             bool ok = copy != NULL;
             if (ok && res->n > 1) {
                 ok = json_object_set_new(copy, "id", json_string(part_id)) == 0;
@@ -414,8 +492,8 @@ static void send_results(struct worker *w, struct omb_route_rt *r, json_t *env_o
 
 /* One event on one route: filter, transform, queue for each destination. body_obj is the parsed
  * body, parsed here on first need and kept for the next route (the caller's to free). */
-static void route_one(struct worker *w, size_t i, json_t *env_obj, const char *id, const char *env,
-                      size_t env_len, const char *body, size_t body_len,
+static void route_one(struct worker *w, size_t i, struct env_view *ev, const char *id,
+                      const char *env, size_t env_len, const char *body, size_t body_len,
                       struct omb_jq_input **body_in)
 {
     struct omb_route_rt *r = &w->routes->v[i];
@@ -462,7 +540,7 @@ static void route_one(struct worker *w, size_t i, json_t *env_obj, const char *i
         omb_log(OMB_LOG_WARN, "router", "route '%s': event %s: transform error: %s", r->name, id,
                 rc == OMB_ENOMEM ? "out of memory" : err);
     } else {
-        send_results(w, r, env_obj, env, env_len, id, &res);
+        send_results(w, r, ev, env, env_len, id, &res);
     }
     results_free(&res);
 }
@@ -504,12 +582,12 @@ static void release_held(struct worker *w, size_t i)
     w->held[i].count = 0;
     while (h) {
         struct held *next = h->next;
-        json_t *env_obj = json_loadb(h->env, h->env_len, 0, NULL);
+        struct env_view ev;
         struct omb_jq_input *body_in = NULL;
-        const char *id = json_string_value(json_object_get(env_obj, "id"));
-        route_one(w, i, env_obj, id ? id : "?", h->env, h->env_len, h->body, h->body_len,
+        bool ok = env_view_read(&ev, h->env, h->env_len);
+        route_one(w, i, &ev, ok ? ev.id : "?", h->env, h->env_len, h->body, h->body_len,
                   &body_in);
-        json_decref(env_obj);
+        env_view_clear(&ev);
         omb_jq_input_free(&body_in);
         free(h->env);
         free(h->body);
@@ -550,12 +628,10 @@ static bool check_body(struct worker *w, const char *source, const char *type, c
 static void route_event(struct worker *w, const char *env, size_t env_len, const char *body,
                         size_t body_len, bool checked)
 {
-    json_t *env_obj = json_loadb(env, env_len, 0, NULL);
+    struct env_view ev;
     struct omb_jq_input *body_in = NULL;
-    const char *type = json_string_value(json_object_get(env_obj, "type"));
-    const char *source = json_string_value(json_object_get(env_obj, "source"));
-    const char *id = json_string_value(json_object_get(env_obj, "id"));
-    if (!type || !source || !id) {
+    const char *type = ev.type, *source = ev.source, *id = ev.id;
+    if (!env_view_read(&ev, env, env_len)) {
         omb_log(OMB_LOG_ERROR, "router", "dropped a message with an unreadable envelope");
         goto out;
     }
@@ -575,10 +651,10 @@ static void route_event(struct worker *w, const char *env, size_t env_len, const
         if (w->held[i].head) {
             release_held(w, i); /* resumed since: the held ones go first */
         }
-        route_one(w, i, env_obj, id, env, env_len, body, body_len, &body_in);
+        route_one(w, i, &ev, id, env, env_len, body, body_len, &body_in);
     }
 out:
-    json_decref(env_obj);
+    env_view_clear(&ev);
     omb_jq_input_free(&body_in);
     /* This event is done here; its deliveries were counted as they were queued. */
     atomic_fetch_sub(&w->router->rt->inflight, 1);

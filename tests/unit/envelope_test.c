@@ -137,6 +137,29 @@ static void test_check(void)
     json_decref(ok);
 }
 
+/* The envelope is written directly, not by jansson: every string must survive the trip. */
+static void test_seal_escapes(void)
+{
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{}}", "type", "x.y", "key",
+                           "a\"b\\c\n\t\r\x01/\xc5\xbc", "time", "2026-11-20T10:00:00Z",
+                           "trace", "t\"1", "headers", "x-h", "v\"\\", "body");
+    char *env = NULL, *body = NULL, err[256];
+    size_t env_len, body_len;
+    const char *key = NULL;
+    CHECK(omb_event_seal(ev, "src", &env, &env_len, &body, &body_len, &key, err,
+                         sizeof(err)) == 0);
+    json_t *e = json_loads(env, 0, NULL);
+    CHECK(e != NULL);
+    CHECK_STR(json_string_value(json_object_get(e, "key")), "a\"b\\c\n\t\r\x01/\xc5\xbc");
+    CHECK_STR(json_string_value(json_object_get(e, "trace")), "t\"1");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(e, "headers"), "x-h")), "v\"\\");
+    CHECK(strncmp(env, "{\"id\":\"", 7) == 0 && strstr(env, "\",\"type\":\"x.y\",\"source\":\"src\""));
+    json_decref(e);
+    json_decref(ev);
+    free(env);
+    free(body);
+}
+
 static void test_seal_roundtrip(void)
 {
     /* A 64-bit id and money must come out byte for byte. */
@@ -197,6 +220,7 @@ int main(void)
     test_types();
     test_check();
     test_seal_roundtrip();
+    test_seal_escapes();
     CHECK(omb_key_hash("a", 1) != omb_key_hash("b", 1));
     return test_result();
 }
