@@ -319,8 +319,23 @@ static int msg_copy_in(zmq_msg_t *m, const void *data, size_t len)
  * handed over OMB_OUT_BATCH at a time, or when the worker has nothing more to read: a hand-off
  * that wakes the destination's thread costs more than routing an event, so one wake-up should
  * carry many. Order per destination is kept. */
+/* A frame for a delivery: shared with `from` when there is one (ZeroMQ counts references, so
+ * the same bytes serve every destination without a copy), else copied from data. */
+static int frame_for(zmq_msg_t *m, zmq_msg_t *from, const char *data, size_t len)
+{
+    if (from) {
+        zmq_msg_init(m);
+        if (zmq_msg_copy(m, from) == 0) {
+            return 0;
+        }
+        zmq_msg_close(m);
+    }
+    return msg_copy_in(m, data, len);
+}
+
 static void send_delivery(struct worker *w, struct omb_route_rt *r, const char *env,
-                          size_t env_len, const char *body, size_t body_len)
+                          size_t env_len, zmq_msg_t *env_msg, const char *body, size_t body_len,
+                          zmq_msg_t *body_msg)
 {
     for (size_t t = 0; t < r->n_to; t++) {
         size_t i = r->to[t];
@@ -332,11 +347,11 @@ static void send_delivery(struct worker *w, struct omb_route_rt *r, const char *
         if (msg_copy_in(&m->route, r->name, strlen(r->name)) != 0) {
             goto oom;
         }
-        if (msg_copy_in(&m->env, env, env_len) != 0) {
+        if (frame_for(&m->env, env_msg, env, env_len) != 0) {
             zmq_msg_close(&m->route);
             goto oom;
         }
-        if (msg_copy_in(&m->body, body, body_len) != 0) {
+        if (frame_for(&m->body, body_msg, body, body_len) != 0) {
             zmq_msg_close(&m->route);
             zmq_msg_close(&m->env);
             goto oom;
@@ -378,6 +393,8 @@ struct env_view {
     char type[OMB_EVENT_TYPE_MAX + 1];
     char source[128];
     json_t *obj; /* parsed on demand (owned) */
+    zmq_msg_t *msg;      /* the frame it came in, to share with deliveries; NULL for held */
+    zmq_msg_t *body_msg; /* the same for the body */
 };
 
 /* Read the string after `prefix` at *p, up to its closing quote; false on an escape, a missing
@@ -419,6 +436,8 @@ static bool env_view_read(struct env_view *ev, const char *text, size_t len)
     ev->text = text;
     ev->len = len;
     ev->obj = NULL;
+    ev->msg = NULL;
+    ev->body_msg = NULL;
     if (scan_member(&p, end, "{\"id\":\"", ev->id, sizeof(ev->id)) &&
         scan_member(&p, end, ",\"type\":\"", ev->type, sizeof(ev->type)) &&
         scan_member(&p, end, ",\"source\":\"", ev->source, sizeof(ev->source))) {
@@ -447,6 +466,12 @@ static void env_view_clear(struct env_view *ev)
 /* Send the transform's results: one result keeps the envelope as it came; several are a split,
  * and each part gets the id "<id>.<n>" (unique, still ordered) and keeps the trace. A route with
  * <transform type="..."> gives the results that type. */
+static void free_frame(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
 static void send_results(struct worker *w, struct omb_route_rt *r, struct env_view *ev,
                          const char *env, size_t env_len, const char *id, struct results *res)
 {
@@ -483,8 +508,27 @@ static void send_results(struct worker *w, struct omb_route_rt *r, struct env_vi
             omb_log(OMB_LOG_ERROR, "router", "route '%s': event %s: out of memory", r->name, id);
         } else {
             atomic_fetch_add(&r->transformed, 1);
+            /* The result's text becomes the frame (ZeroMQ frees it), shared by the
+             * destinations; so does a new envelope. */
+            zmq_msg_t body_msg, env_msg;
+            bool own_body = zmq_msg_init_data(&body_msg, res->v[i].text, res->v[i].len,
+                                              free_frame, NULL) == 0;
+            if (own_body) {
+                res->v[i].text = NULL;
+            }
+            bool own_env = part_env && zmq_msg_init_data(&env_msg, part_env, strlen(part_env),
+                                                         free_frame, NULL) == 0;
             send_delivery(w, r, part_env ? part_env : env, part_env ? strlen(part_env) : env_len,
-                          body, res->v[i].len);
+                          own_env ? &env_msg : (part_env ? NULL : ev->msg),
+                          own_body ? (const char *)zmq_msg_data(&body_msg) : body, res->v[i].len,
+                          own_body ? &body_msg : NULL);
+            if (own_body) {
+                zmq_msg_close(&body_msg);
+            }
+            if (own_env) {
+                zmq_msg_close(&env_msg);
+                part_env = NULL;
+            }
         }
         free(part_env);
     }
@@ -530,7 +574,7 @@ static void route_one(struct worker *w, size_t i, struct env_view *ev, const cha
     }
     atomic_fetch_add(&r->passed, 1);
     if (!jq->transform) {
-        send_delivery(w, r, env, env_len, body, body_len);
+        send_delivery(w, r, env, env_len, ev->msg, body, body_len, ev->body_msg);
         return;
     }
     struct results res = { 0 };
@@ -625,13 +669,17 @@ static bool check_body(struct worker *w, const char *source, const char *type, c
     return false;
 }
 
-static void route_event(struct worker *w, const char *env, size_t env_len, const char *body,
-                        size_t body_len, bool checked)
+static void route_event(struct worker *w, zmq_msg_t *env_msg, zmq_msg_t *body_msg, bool checked)
 {
+    const char *env = zmq_msg_data(env_msg), *body = zmq_msg_data(body_msg);
+    size_t env_len = zmq_msg_size(env_msg), body_len = zmq_msg_size(body_msg);
     struct env_view ev;
     struct omb_jq_input *body_in = NULL;
     const char *type = ev.type, *source = ev.source, *id = ev.id;
-    if (!env_view_read(&ev, env, env_len)) {
+    bool readable = env_view_read(&ev, env, env_len);
+    ev.msg = env_msg;
+    ev.body_msg = body_msg;
+    if (!readable) {
         omb_log(OMB_LOG_ERROR, "router", "dropped a message with an unreadable envelope");
         goto out;
     }
@@ -804,8 +852,7 @@ static void *worker_main(void *arg)
                 break;
             }
         }
-        route_event(w, zmq_msg_data(&env), zmq_msg_size(&env), zmq_msg_data(&body),
-                    zmq_msg_size(&body), checked);
+        route_event(w, &env, &body, checked);
         zmq_msg_close(&env);
         zmq_msg_close(&body);
     }
