@@ -49,6 +49,7 @@ struct omb_jq {
     jq_state *jq;
     struct sink sink;
     struct jq_fast_filter *fast; /* set when the program is a plain comparison (jq_fast.h) */
+    struct jq_fast_transform *transform; /* set when it is a simple object (jq_fast.h) */
 };
 
 static void sink_reset(struct sink *s, char *buf, size_t len)
@@ -360,6 +361,7 @@ struct omb_jq *omb_jq_compile(const char *program, char *err, size_t errlen)
     }
     sink_reset(&jq->sink, NULL, 0);
     jq->fast = jq_fast_filter_new(program);
+    jq->transform = jq_fast_transform_new(program);
     return jq;
 fail:
     omb_jq_destroy(&jq);
@@ -376,6 +378,7 @@ void omb_jq_destroy(struct omb_jq **jqp)
         jq_teardown(&jq->jq);
     }
     jq_fast_filter_free(jq->fast);
+    jq_fast_transform_free(jq->transform);
     free(jq);
     *jqp = NULL;
 }
@@ -628,10 +631,21 @@ int omb_jq_run_input(struct omb_jq *jq, const struct omb_jq_input *in, omb_jq_te
         return OMB_EINVAL;
     }
     struct text_ctx ctx = { .fn = fn, .arg = arg };
+    jv result;
+    if (jq->transform && jq_fast_transform_run(jq->transform, in->value, &result)) {
+        /* jq's one result, built natively: written and handed over exactly as below. */
+        int rc = deliver_text(result, &ctx);
+        return rc != 0 ? rc : 1;
+    }
     return run_jv(jq, jv_copy(in->value), -1, deliver_text, &ctx, err, errlen);
 }
 
 bool omb_jq_is_fast(const struct omb_jq *jq)
 {
     return jq && jq->fast;
+}
+
+bool omb_jq_is_fast_transform(const struct omb_jq *jq)
+{
+    return jq && jq->transform;
 }

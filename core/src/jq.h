@@ -51,6 +51,11 @@ int omb_jq_test_input(struct omb_jq *jq, const struct omb_jq_input *in, bool *pa
  * natively, with jq's own comparison functions, instead of running jq. */
 bool omb_jq_is_fast(const struct omb_jq *jq);
 
+/* True when the program is a simple object construction (`{sku, on_hand: ([.on_hand - 2, 0] |
+ * max)}`; the subset is in jq_fast.c) that omb_jq_run_input builds natively, with jq's own values,
+ * whenever jq's result could not differ, instead of running jq. */
+bool omb_jq_is_fast_transform(const struct omb_jq *jq);
+
 /* Receives one result as compact JSON text (borrowed for the call) and whether it is an object.
  * A non-zero return stops the run and is returned. */
 typedef int (*omb_jq_text_fn)(const char *text, size_t len, bool is_object, void *arg);

@@ -1,9 +1,12 @@
 /* Unit test: core/src/jq.c (libjq 1.6 over jansson). */
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "omnibus/err.h"
 
 #include "jq.h"
+#include "jq_fast.h"
 #include "testlib.h"
 
 /* Collects results into a jansson array. */
@@ -365,7 +368,7 @@ static void test_platform_ids(void)
 }
 
 struct texts {
-    char buf[1024];
+    char buf[4096];
     int n, objects;
 };
 
@@ -480,9 +483,212 @@ static void test_fast_filters(void)
     }
 }
 
+static int stop_text(const char *text, size_t len, bool is_object, void *arg)
+{
+    return 7;
+}
+
+/* The native transform path builds exactly jq's result: every program against every input, once
+ * through the fast path and once through jq (the parenthesised program is not taken), with the
+ * same return, the same number of results and byte-identical text (or the same error). */
+static void test_fast_transforms(void)
+{
+    static const char *const fast[] = {
+        "{sku, location, on_hand: ([.on_hand - 2, 0] | max), as_of, source, seq, t}",
+        "{a}",
+        "{x: .a.b.c, y: .a.b, z: .a, w: .c.d}",
+        "{\"a b\": .a, \"zażółć\": \"Łódź 😀\", n: null, t: true, f: false, s: \"\"}",
+        "{a: 1, b: -2.5, c: 1e300, d: -0, e: 0.1, f: 1E-7, g: 100000000000000000000,"
+        " h: 1e1000, i: -1e-400, j: 9007199254740993, k: 0.30000000000000004}",
+        "{p: (.a + 1), m: (.a - 2.5), t: (.a * 3), u: (.b * -1), v: (.a + -1), w: (.a-0.1)}",
+        "{lo: ([.a, .b] | min), hi: ([.a, .b] | max)}",
+        "{z: ([.a * 0, 0] | max), y: ([0, .a * 0] | max), w: ([.a * 0, 0] | min),"
+        " v: ([0, .a * 0] | min)}",
+        "{z: ([.a, -0] | max), y: ([-0, .a] | max), w: ([.a, -0] | min), v: ([-0, .a] | min)}",
+        "{id: ., n: .a}",
+        "{if: .if, true, null: .null, \"and\": 1}",
+        "{a: ((.a)), b: (((.b * -1))), c: (-1), d: (\"x\")}",
+        "{\n  a ,\n\tb:.b ,c : ( [ .a - 1 , .b + 1 , 7 , -3 , .c.d ] | max )\n}",
+        "{m: ([([.a, .b] | max), 3] | min), n: ([([.a, .b] | min), ([.b, .a] | max)] | max)}",
+        "{big: (.a * 1e300), tiny: (.a * 1e-300), huge: (.a + 9007199254740993),"
+        " inf: (.a * 1e1000)}",
+        "{s: .s, u: .u, k: \"k\", a}",
+        "{x: ([.a, .a] | max), y: ([.b, 1, .b] | min), z: ([.a] | max)}",
+        "{d: (. * 2), e: (. - 1)}",
+        "{a: .a.b, b: .b}",
+        "{on_hand: ([.on_hand - 2, 0] | max), sku}",
+        "{a: ([.a, .b] | max), b: ([.a, .b] | min), c: ([.b, .a] | max), d: ([.b, .a] | min)}",
+        /* Invalid UTF-8 in the program's strings is replaced as jq replaces it. */
+        "{\"k\xff\": \"a\xc3\x28" "b\xf0\x9f\x98\", x: \"\x7f\", a}",
+        NULL
+    };
+    static const char *const slow[] = {
+        "{a: .b | length}", "{a: .b[0]}", ".a", "{a} | .a", "{(.k): 1}",
+        "{a: (.b + .c)}", /* `{a: .b + .c}` does not compile in jq 1.6 */
+        "{a: \"x\\(.b)\"}", "{a, a}", "{a: 1, \"a\": 2}", "({a})", "{}", "{a,}", "{\"a\"}",
+        "{a: (.a / 2)}", "{a: (.a % 2)}", "{a: ([.a] | add)}", "{a: .b?}", "{a: .[\"b\"]}",
+        "{a: (.b // 1)}", "{a: \"x\\ty\"}", "{a: (.a -= 1)}", "{a: 0123}", "{a: 1.}",
+        "{a: .5}", "{a: ..}", "{a: $__loc__}", "{a: .b} # c", "{a: ([.a, 1] | max_by(.))}",
+        "{a: ([] | max)}", "{a: -.a}", "{a: (.a | max)}", "{a: .b .c}", "{a: .\"b\"}",
+        "{a: @base64 \"x\"}", "{a: ([.a, 1] | max | .)}", "{\"a\\u0041\": 1}", "{a: .a | .}",
+        "{a: .a, b: [.a]}", "{a: {b: .a}}", "{a: (.a * 2 + 1)}", "{a: ((.a - 1) * 2)}",
+        "{a: (1 + .a)}", "{a: .a.b.c.d.e.f.g.h.i}", "{a: ([.a, 1] | max), }",
+        "{\"\xef\xbf\xbd\": 1, \"\xff\": 2}", /* the same key once both are replaced */
+        NULL
+    };
+    static const char *const inputs[] = {
+        "{\"sku\":\"OB-0042-M\",\"location\":\"WAW01\",\"on_hand\":18,"
+        "\"as_of\":\"2026-11-20T10:00:00Z\",\"source\":{\"platform\":\"shopify\","
+        "\"shop\":\"acme-eu.myshopify.com\",\"inventory_item_id\":\"8089508100042\","
+        "\"location_id\":\"905684977\"},\"seq\":7,\"t\":1795170000123456}",
+        "{\"sku\":\"S\",\"on_hand\":1,\"seq\":1}", "{\"sku\":\"S\",\"on_hand\":2}",
+        "{\"t\":1,\"seq\":2,\"source\":{\"x\":1},\"as_of\":\"x\",\"on_hand\":-5,"
+        "\"location\":\"L\",\"sku\":\"S\"}",
+        "{\"a\":3,\"b\":-2,\"c\":{\"d\":7}}", "{\"a\":-3.25,\"b\":0.5}", "{\"a\":0,\"b\":-0}",
+        "{\"a\":-0.0,\"b\":0}", "{\"a\":1e300,\"b\":-1e300}",
+        "{\"a\":9007199254740993,\"b\":9007199254740992}", "{\"a\":1e1000,\"b\":-1e1000}",
+        "{\"a\":\"5\",\"b\":\"x\",\"on_hand\":\"7\"}", "{\"a\":null,\"b\":null,\"on_hand\":null}",
+        "{}", "{\"a\":{\"b\":{\"c\":1}}}", "{\"a\":[1,2],\"b\":[3],\"on_hand\":[1]}",
+        "{\"a\":{\"b\":[1]},\"c\":[{\"d\":1}]}",
+        "{\"s\":\"Zażółć 😀\",\"u\":\"q\\\"b\\\\s\\u0000n\\nt\\t\\u001f\",\"a\":true}",
+        "{\"a\":false,\"b\":true,\"on_hand\":{\"x\":1}}", "{\"a\":nan,\"b\":1}",
+        "{\"a\":1,\"b\":nan}", "{\"a\":0.1,\"b\":0.2,\"c\":{\"d\":-1e-320}}",
+        "{\"if\":1,\"true\":2,\"null\":3,\"a b\":4,\"and\":5}", "{\"a\":1,\"a\":2,\"b\":2,\"b\":1}",
+        "null", "5", "-0", "\"str\"", "[1,2]", "true", NULL
+    };
+    char err[512], err2[512], wrapped[512];
+    size_t n_fast = 0, n_inputs = 0;
+    int compared = 0, mismatches = 0, native = 0;
+    while (fast[n_fast]) {
+        n_fast++;
+    }
+    while (inputs[n_inputs]) {
+        n_inputs++;
+    }
+    for (size_t p = 0; fast[p]; p++) {
+        struct omb_jq *f = omb_jq_compile(fast[p], err, sizeof(err));
+        snprintf(wrapped, sizeof(wrapped), "(%s)", fast[p]);
+        struct omb_jq *j = omb_jq_compile(wrapped, err, sizeof(err));
+        struct jq_fast_transform *t = jq_fast_transform_new(fast[p]);
+        CHECK(f && j && t);
+        CHECK(omb_jq_is_fast_transform(f));
+        CHECK(!omb_jq_is_fast_transform(j));
+        if (!omb_jq_is_fast_transform(f)) {
+            fprintf(stderr, "not taken by the fast path: %s\n", fast[p]);
+        }
+        for (size_t i = 0; f && j && t && inputs[i]; i++) {
+            struct omb_jq_input *in = omb_jq_input_parse(inputs[i], strlen(inputs[i]), err,
+                                                         sizeof(err));
+            CHECK(in != NULL);
+            if (!in) {
+                fprintf(stderr, "input does not parse: %s\n", inputs[i]);
+                continue;
+            }
+            struct texts tf = { .n = 0 }, tj = { .n = 0 };
+            int rf = omb_jq_run_input(f, in, collect_text, &tf, err, sizeof(err));
+            int rj = omb_jq_run_input(j, in, collect_text, &tj, err2, sizeof(err2));
+            compared++;
+            if (rf != rj || tf.n != tj.n || tf.objects != tj.objects ||
+                strcmp(tf.buf, tj.buf) != 0 || strcmp(err, err2) != 0) {
+                mismatches++;
+                fprintf(stderr, "fast transform differs: %s on %s:\n  %d %s (%s)\n",
+                        fast[p], inputs[i], rf, tf.buf, err);
+                fprintf(stderr, "  jq %d %s (%s)\n", rj, tj.buf, err2);
+            }
+            /* How many pairs the native path answered (the others asked jq). */
+            jv v = jv_parse(inputs[i]);
+            jv out;
+            if (jq_fast_transform_run(t, v, &out)) {
+                native++;
+                CHECK(rj == 1 && tj.objects == 1);
+                jv_free(out);
+            }
+            jv_free(v);
+            omb_jq_input_free(&in);
+        }
+        jq_fast_transform_free(t);
+        omb_jq_destroy(&f);
+        omb_jq_destroy(&j);
+    }
+    CHECK(n_fast >= 15 && n_inputs >= 20);
+    CHECK(compared == (int)(n_fast * n_inputs));
+    CHECK(mismatches == 0);
+    CHECK(native > compared / 3 && native < compared);
+    printf("fast transforms: %d program x input pairs, %d answered natively\n", compared, native);
+
+    for (size_t p = 0; slow[p]; p++) {
+        struct omb_jq *j = omb_jq_compile(slow[p], err, sizeof(err));
+        CHECK(j != NULL);
+        if (j == NULL) {
+            fprintf(stderr, "does not compile: %s (%s)\n", slow[p], err);
+        }
+        if (omb_jq_is_fast_transform(j)) {
+            fprintf(stderr, "taken by the fast transform, wrongly: %s\n", slow[p]);
+        }
+        CHECK(!omb_jq_is_fast_transform(j));
+        omb_jq_destroy(&j);
+    }
+
+    /* A callback's non-zero return stops the native path as it stops jq's. */
+    struct omb_jq *f = omb_jq_compile("{a}", err, sizeof(err));
+    struct omb_jq_input *in = omb_jq_input_parse("{\"a\":1}", 7, err, sizeof(err));
+    CHECK(omb_jq_is_fast_transform(f) && !omb_jq_is_fast(f));
+    CHECK(omb_jq_run_input(f, in, stop_text, NULL, err, sizeof(err)) == 7);
+    CHECK(omb_jq_run_input(f, in, NULL, NULL, err, sizeof(err)) == OMB_EINVAL);
+    omb_jq_input_free(&in);
+    omb_jq_destroy(&f);
+}
+
+/* jq 1.6 imports $HOME/.jq into every program, and it can redefine max or the operators: then
+ * neither fast path is taken. */
+static void test_fast_home_library(void)
+{
+    char dir[] = "/tmp/omb-jq-test-XXXXXX";
+    char lib[64], err[512];
+    const char *old = getenv("HOME");
+    char *saved = old ? strdup(old) : NULL;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(lib, sizeof(lib), "%s/.jq", dir);
+    FILE *fp = fopen(lib, "w");
+    CHECK(fp != NULL);
+    if (fp) {
+        fputs("def max: 42; def _equal(a; b): true;\n", fp);
+        fclose(fp);
+    }
+    setenv("HOME", dir, 1);
+    struct omb_jq *t = omb_jq_compile("{on_hand: ([.on_hand - 2, 0] | max)}", err, sizeof(err));
+    struct omb_jq *f = omb_jq_compile(".on_hand == 5", err, sizeof(err));
+    CHECK(t && f && !omb_jq_is_fast_transform(t) && !omb_jq_is_fast(f));
+    struct omb_jq_input *in = omb_jq_input_parse("{\"on_hand\":1}", 13, err, sizeof(err));
+    struct texts tt = { .n = 0 };
+    bool pass = false;
+    CHECK(omb_jq_run_input(t, in, collect_text, &tt, err, sizeof(err)) == 1);
+    CHECK_STR(tt.buf, "{\"on_hand\":42}");
+    CHECK(omb_jq_test_input(f, in, &pass, err, sizeof(err)) == 0 && pass);
+    omb_jq_input_free(&in);
+    omb_jq_destroy(&t);
+    omb_jq_destroy(&f);
+    /* A directory named .jq is not imported. */
+    unlink(lib);
+    CHECK(mkdir(lib, 0700) == 0);
+    t = omb_jq_compile("{a}", err, sizeof(err));
+    CHECK(omb_jq_is_fast_transform(t));
+    omb_jq_destroy(&t);
+    rmdir(lib);
+    rmdir(dir);
+    if (saved) {
+        setenv("HOME", saved, 1);
+    } else {
+        unsetenv("HOME");
+    }
+    free(saved);
+}
+
 int main(void)
 {
     test_fast_filters();
+    test_fast_transforms();
+    test_fast_home_library();
     test_text_path();
     test_compile_error();
     test_filter();
