@@ -31,6 +31,7 @@
 
 #include "jq.h"
 #include "jq_fast.h"
+#include "jq_write.h"
 
 /* Deeper values are refused rather than risk the stack (jansson's parser stops at 2048 too). */
 #define MAX_DEPTH 2048
@@ -613,10 +614,14 @@ static int deliver_text(jv result, void *arg)
 {
     struct text_ctx *ctx = arg;
     bool is_object = jv_get_kind(result) == JV_KIND_OBJECT;
-    jv text = jv_dump_string(result, 0); /* consumes result; UTF-8 as is, compact */
-    int rc = ctx->fn(jv_string_value(text), (size_t)jv_string_length_bytes(jv_copy(text)),
-                     is_object, ctx->arg);
-    jv_free(text);
+    size_t len = 0;
+    char *text = jq_write(result, &len); /* compact, UTF-8 as is */
+    jv_free(result);
+    if (!text) {
+        return OMB_ENOMEM;
+    }
+    int rc = ctx->fn(text, len, is_object, ctx->arg);
+    free(text);
     return rc;
 }
 

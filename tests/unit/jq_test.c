@@ -684,8 +684,44 @@ static void test_fast_home_library(void)
     free(saved);
 }
 
+/* The router writes jq's results itself (jq_write.c): the text must read back to the same value,
+ * and look as jq writes it where that is settled. */
+static void test_writer(void)
+{
+    static const char *const same[] = {
+        "{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}",
+        "{\"n\":0.1,\"m\":12999,\"k\":-42,\"x\":1e+300,\"y\":1e-07,\"z\":12999.5}",
+        "{\"s\":\"Zażółć gęślą jaźń\",\"q\":\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u007f\"}",
+        "{\"empty\":{},\"list\":[],\"nested\":[[1,[2,[3]]]]}",
+        "{\"big\":9007199254740992,\"neg0\":-0,\"pi\":3.141592653589793}",
+        NULL
+    };
+    char err[256];
+    struct omb_jq *id = omb_jq_compile(".", err, sizeof(err));
+    for (size_t i = 0; same[i]; i++) {
+        struct omb_jq_input *in = omb_jq_input_parse(same[i], strlen(same[i]), err, sizeof(err));
+        struct texts t = { .n = 0 };
+        CHECK(in && omb_jq_run_input(id, in, collect_text, &t, err, sizeof(err)) == 1);
+        if (strcmp(t.buf, same[i]) != 0) {
+            fprintf(stderr, "writer: %s\n   gave %s\n", same[i], t.buf);
+        }
+        CHECK_STR(t.buf, same[i]);
+        omb_jq_input_free(&in);
+    }
+    /* NaN is null and infinities the largest double, as jq writes them. */
+    struct omb_jq *odd = omb_jq_compile("{a: nan, b: infinite, c: -infinite}", err, sizeof(err));
+    struct omb_jq_input *in = omb_jq_input_parse("{}", 2, err, sizeof(err));
+    struct texts t = { .n = 0 };
+    CHECK(omb_jq_run_input(odd, in, collect_text, &t, err, sizeof(err)) == 1);
+    CHECK_STR(t.buf, "{\"a\":null,\"b\":1.7976931348623157e+308,\"c\":-1.7976931348623157e+308}");
+    omb_jq_input_free(&in);
+    omb_jq_destroy(&odd);
+    omb_jq_destroy(&id);
+}
+
 int main(void)
 {
+    test_writer();
     test_fast_filters();
     test_fast_transforms();
     test_fast_home_library();
