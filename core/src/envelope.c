@@ -8,6 +8,7 @@
 
 #include <omnibus/err.h>
 #include "envelope.h"
+#include "textbuf.h"
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -323,68 +324,12 @@ int omb_event_check(const json_t *event, char *err, size_t errlen)
     return 0;
 }
 
-/* A growing text buffer for writing envelopes. */
-struct text {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void text_put(struct text *t, const char *s, size_t n)
+static void text_put_member(struct textbuf *t, const char *name, const char *value)
 {
-    if (t->oom) {
-        return;
-    }
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap < t->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(t->p, cap);
-        if (!p) {
-            t->oom = true;
-            return;
-        }
-        t->p = p;
-        t->cap = cap;
-    }
-    memcpy(t->p + t->len, s, n);
-    t->len += n;
-    t->p[t->len] = '\0';
-}
-
-/* A JSON string: quotes, backslashes and control characters escaped, UTF-8 as is (the strings
- * come from jansson, which has checked their UTF-8). */
-static void text_put_string(struct text *t, const char *s)
-{
-    text_put(t, "\"", 1);
-    const char *run = s;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            continue;
-        }
-        text_put(t, run, (size_t)(s - run));
-        char esc[8];
-        int n = c == '"' ? snprintf(esc, sizeof(esc), "\\\"")
-              : c == '\\' ? snprintf(esc, sizeof(esc), "\\\\")
-              : c == '\n' ? snprintf(esc, sizeof(esc), "\\n")
-              : c == '\t' ? snprintf(esc, sizeof(esc), "\\t")
-              : c == '\r' ? snprintf(esc, sizeof(esc), "\\r")
-                          : snprintf(esc, sizeof(esc), "\\u%04x", c);
-        text_put(t, esc, (size_t)n);
-        run = s + 1;
-    }
-    text_put(t, run, (size_t)(s - run));
-    text_put(t, "\"", 1);
-}
-
-static void text_put_member(struct text *t, const char *name, const char *value)
-{
-    text_put(t, ",\"", 2);
-    text_put(t, name, strlen(name));
-    text_put(t, "\":", 2);
-    text_put_string(t, value);
+    textbuf_put(t, ",\"", 2);
+    textbuf_put(t, name, strlen(name));
+    textbuf_put(t, "\":", 2);
+    textbuf_put_json_string(t, value, strlen(value));
 }
 
 /* The envelope of an event (borrowed, already checked), stamped for the bus, written directly:
@@ -406,9 +351,9 @@ static char *seal_envelope(const json_t *event, const char *source)
     /* A forwarded or replayed event keeps its id and trace; the source is always the instance
      * that emitted it here. */
     const char *id_used = idv ? json_string_value(idv) : id;
-    struct text t = { 0 };
-    text_put(&t, "{\"id\":", 6);
-    text_put_string(&t, id_used);
+    struct textbuf t = { 0 };
+    textbuf_put(&t, "{\"id\":", 6);
+    textbuf_put_json_string(&t, id_used, strlen(id_used));
     text_put_member(&t, "type", json_string_value(json_object_get(event, "type")));
     text_put_member(&t, "source", source);
     text_put_member(&t, "key", key ? json_string_value(key) : "");
@@ -418,15 +363,15 @@ static char *seal_envelope(const json_t *event, const char *source)
     if (headers) {
         char *h = json_dumps(headers, JSON_COMPACT);
         if (!h) {
-            t.oom = true;
+            t.failed = true;
         } else {
-            text_put(&t, ",\"headers\":", 11);
-            text_put(&t, h, strlen(h));
+            textbuf_put(&t, ",\"headers\":", 11);
+            textbuf_put(&t, h, strlen(h));
             free(h);
         }
     }
-    text_put(&t, "}", 1);
-    if (t.oom) {
+    textbuf_put(&t, "}", 1);
+    if (t.failed) {
         free(t.p);
         return NULL;
     }

@@ -6,7 +6,7 @@ libombjq_la_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/core/include
 libombjq_la_CFLAGS = $(AM_CFLAGS) $(CORE_CFLAGS)
 libombjq_la_LIBADD = $(JQ_LIBS) $(JANSSON_LIBS) -lm
 libombjq_la_SOURCES = core/src/jq.c core/src/jq.h core/src/jq_fast.c core/src/jq_fast.h \
-	core/src/jq_write.c core/src/jq_write.h
+	core/src/jq_write.c core/src/jq_write.h core/src/textbuf.h
 
 check_PROGRAMS += tests/unit/jq_test
 tests_unit_jq_test_SOURCES = tests/unit/jq_test.c

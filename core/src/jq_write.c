@@ -7,39 +7,13 @@
 #include <string.h>
 
 #include "jq_write.h"
+#include "textbuf.h"
 
 #define MAX_DEPTH 2048
 
-struct out {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
+#define put textbuf_put
 
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (o->failed) {
-        return;
-    }
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 512;
-        while (cap < o->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(o->p, cap);
-        if (!p) {
-            o->failed = true;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-}
-
-static void put_number(struct out *o, double d)
+static void put_number(struct textbuf *o, double d)
 {
     char buf[40];
     int n;
@@ -68,36 +42,12 @@ static void put_number(struct out *o, double d)
     put(o, buf, (size_t)n);
 }
 
-static void put_string(struct out *o, const char *s, size_t len)
+static void put_string(struct textbuf *o, const char *s, size_t len)
 {
-    put(o, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
-            continue;
-        }
-        put(o, s + run, i - run);
-        char esc[8];
-        int n;
-        switch (c) {
-        case '"': n = snprintf(esc, sizeof(esc), "\\\""); break;
-        case '\\': n = snprintf(esc, sizeof(esc), "\\\\"); break;
-        case '\b': n = snprintf(esc, sizeof(esc), "\\b"); break;
-        case '\f': n = snprintf(esc, sizeof(esc), "\\f"); break;
-        case '\n': n = snprintf(esc, sizeof(esc), "\\n"); break;
-        case '\r': n = snprintf(esc, sizeof(esc), "\\r"); break;
-        case '\t': n = snprintf(esc, sizeof(esc), "\\t"); break;
-        default: n = snprintf(esc, sizeof(esc), "\\u%04x", c); break;
-        }
-        put(o, esc, (size_t)n);
-        run = i + 1;
-    }
-    put(o, s + run, len - run);
-    put(o, "\"", 1);
+    textbuf_put_json_string(o, s, len);
 }
 
-static void put_value(struct out *o, jv v, int depth)
+static void put_value(struct textbuf *o, jv v, int depth)
 {
     if (depth > MAX_DEPTH) {
         o->failed = true;
@@ -153,7 +103,7 @@ static void put_value(struct out *o, jv v, int depth)
 
 char *jq_write(jv v, size_t *len)
 {
-    struct out o = { 0 };
+    struct textbuf o = { 0 };
     put_value(&o, v, 0);
     if (o.failed) {
         free(o.p);
