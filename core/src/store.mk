@@ -1,0 +1,8 @@
+# core/src: the durable journal (SQLite, WAL, group commit). Included after runtime.mk.
+libombruntime_la_SOURCES += core/src/store.c core/src/store.h
+
+check_PROGRAMS += tests/unit/store_test
+tests_unit_store_test_SOURCES = tests/unit/store_test.c
+tests_unit_store_test_CFLAGS = $(TEST_CFLAGS)
+tests_unit_store_test_LDADD = libombruntime.la $(TEST_LDADD)
+TESTS += tests/unit/store_test
