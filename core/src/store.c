@@ -42,6 +42,7 @@ struct omb_store {
     sqlite3 *rdb;         /* readers', under rmu */
     pthread_mutex_t rmu;
     size_t group_max;
+    size_t pending_max;
     int64_t group_wait_us;
 
     pthread_mutex_t mu; /* guards the queue, stopping and last_error */
@@ -235,6 +236,7 @@ struct omb_store *omb_store_open(const char *path, const struct omb_store_opts *
         return NULL;
     }
     s->group_max = opts && opts->group_max ? opts->group_max : OMB_STORE_GROUP_MAX;
+    s->pending_max = opts && opts->pending_max ? opts->pending_max : OMB_STORE_PENDING_MAX;
     s->group_wait_us = opts && opts->group_wait_us ? opts->group_wait_us : OMB_STORE_GROUP_WAIT_US;
     if (s->group_wait_us < 0) {
         s->group_wait_us = 0;
@@ -316,6 +318,12 @@ int omb_store_append(struct omb_store *s, const char *env, size_t env_len, const
         pthread_mutex_unlock(&s->mu);
         free(e);
         return OMB_ESTOPPED;
+    }
+    if (s->pending >= s->pending_max) {
+        /* Memory stays bounded while the disk is slow: the caller keeps the event. */
+        pthread_mutex_unlock(&s->mu);
+        free(e);
+        return OMB_EAGAIN;
     }
     if (s->tail) {
         s->tail->next = e;

@@ -12,6 +12,7 @@ struct omb_store;
 
 #define OMB_STORE_SCHEMA_VERSION 1
 #define OMB_STORE_GROUP_MAX 256      /* default events per commit */
+#define OMB_STORE_PENDING_MAX 65536  /* default bound of the queue waiting for a commit */
 #define OMB_STORE_GROUP_WAIT_US 1000 /* default wait to fill a group once it has one event */
 
 /* Open options; a zero field takes its default. */
@@ -21,6 +22,8 @@ struct omb_store_opts {
                             * negative: do not wait) */
     int64_t max_bytes;     /* cap on the database file (SQLite max_page_count); 0: none.
                             * Appends beyond it fail with OMB_EIO ("database or disk is full") */
+    size_t pending_max;    /* appends waiting for a commit, at most (default
+                            * OMB_STORE_PENDING_MAX); past it append says OMB_EAGAIN */
 };
 
 /* Counters, readable from any thread. */
@@ -70,8 +73,9 @@ void omb_store_close(struct omb_store **sp);
 /* Queue one event for the next group commit and return at once; thread-safe. The bytes of env,
  * body, id, type and key are copied (id, type, key: NUL-terminated or NULL; env/body may be NULL
  * when their length is 0). ack (required) is called exactly once, later, on the writer thread.
- * Returns 0; OMB_EINVAL (no ack); OMB_ENOMEM; or OMB_ESTOPPED once the store is closing. On
- * failure ack is never called. */
+ * Returns 0; OMB_EINVAL (no ack); OMB_ENOMEM; OMB_EAGAIN when pending_max appends already wait
+ * for a commit (backpressure: try again later; ingress answers 503); or OMB_ESTOPPED once the
+ * store is closing. On failure ack is never called and nothing was queued. */
 int omb_store_append(struct omb_store *s, const char *env, size_t env_len, const char *body,
                      size_t body_len, const char *id, const char *type, const char *key,
                      omb_store_ack_fn ack, void *arg);

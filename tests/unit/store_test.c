@@ -386,8 +386,10 @@ static void test_close_pending(void)
 {
     char path[1100], err[512];
     tmp_path(path, sizeof(path), "pending.db");
-    /* A long wait and a large group: nothing commits until close forces it. */
-    struct omb_store_opts opts = {.group_max = 1000, .group_wait_us = 60 * 1000000LL};
+    /* A long wait and a large group: nothing commits until close forces it. The queue holds 50:
+     * the 51st append is pushed back, and nothing of it is queued or acked. */
+    struct omb_store_opts opts = {
+        .group_max = 1000, .group_wait_us = 60 * 1000000LL, .pending_max = 50};
     struct omb_store *s = omb_store_open(path, &opts, err, sizeof(err));
     CHECK(s != NULL);
     if (!s) {
@@ -398,6 +400,7 @@ static void test_close_pending(void)
         int n = snprintf(body, sizeof(body), "pending %d", i);
         CHECK(omb_store_append(s, "e", 1, body, (size_t)n, "id", "t", "k", ack_close, NULL) == 0);
     }
+    CHECK(omb_store_append(s, "e", 1, "x", 1, "id", "t", "k", ack_close, NULL) == OMB_EAGAIN);
     omb_store_close(&s);
     CHECK(count_of(&close_acked) == 50 && close_bad == 0);
 
