@@ -190,8 +190,8 @@ fail:
 }
 
 /* Stop producing, wait for what is in flight to be delivered (up to the drain deadline), then
- * stop every thread. */
-static void generation_stop(struct generation *g)
+ * stop every thread. Returns the config it ran (the caller's: to start again, or to destroy). */
+static struct omb_config *generation_stop(struct generation *g)
 {
     atomic_store(&g->rt.stopping, true);
     /* Held events live in memory only: a paused route lets them go rather than lose them. */
@@ -223,7 +223,10 @@ static void generation_stop(struct generation *g)
         omb_instance_exit(g->inst[i]);
     }
     log_summary(g);
+    struct omb_config *cfg = g->cfg;
+    g->cfg = NULL;
     generation_free(g);
+    return cfg;
 }
 
 static bool same_connectors(const struct omb_config *a, const struct omb_config *b)
@@ -309,13 +312,9 @@ int omb_daemon_reload(struct omb_daemon *d, struct omb_diags *diags, const char 
         omb_log(OMB_LOG_INFO, "daemon", "reloaded: routes swapped (%zu route(s), sha256 %.12s)",
                 routes->n, cfg->hash);
     } else {
-        /* Connectors changed: drain the running configuration, then start the new one. */
-        struct omb_config *old_cfg = NULL;
-        struct omb_diags d2;
-        omb_diags_init(&d2);
-        omb_config_load(g->cfg->path, omb_registry_lookup, d->reg, &old_cfg, &d2);
-        omb_diags_clear(&d2);
-        generation_stop(g);
+        /* Connectors changed: drain the running configuration, then start the new one; keep
+         * the one that ran (not the file, which now holds the new one) to fall back to. */
+        struct omb_config *old_cfg = generation_stop(g);
         if (generation_start(g, d->zctx, ++d->gen, cfg, d->reg) != 0) {
             omb_log(OMB_LOG_ERROR, "daemon",
                     "the new config did not start; going back to the old one");
@@ -323,7 +322,7 @@ int omb_daemon_reload(struct omb_daemon *d, struct omb_diags *diags, const char 
                                        "runs again");
             omb_diags_error(diags, d->config_path, 0, "%s", err);
             set_reload_error(d, err);
-            if (!old_cfg || generation_start(g, d->zctx, ++d->gen, old_cfg, d->reg) != 0) {
+            if (generation_start(g, d->zctx, ++d->gen, old_cfg, d->reg) != 0) {
                 omb_log(OMB_LOG_ERROR, "daemon", "the old config did not start either");
             }
             return OMB_EINVAL;
@@ -432,7 +431,8 @@ int omb_daemon_run(const char *config_path, const char *cli_plugin_dir)
         }
     }
     if (d.g.cfg) {
-        generation_stop(&d.g);
+        struct omb_config *last = generation_stop(&d.g);
+        omb_config_destroy(&last);
     }
     omb_log(OMB_LOG_INFO, "daemon", "stopped");
     status = 0;

@@ -2,6 +2,7 @@
 """omnibusd end to end on the file connectors: the command line, routes (filter, transform,
 split, fan-out, per-key order), bad input, reload and stop."""
 import os
+import re
 import signal
 import time
 
@@ -254,6 +255,36 @@ def test_reload():
     check("zzz" in daemon.text(), "the refused config's error is logged")
 
 
+def test_reload_fallback():
+    """A new config that passes the checks but does not start (its HTTP port is taken): the
+    daemon goes back to the config that ran — not to the file, which holds the new one."""
+    import socket
+    d = workdir("daemon-reload-fallback")
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    base = file_source("src", d + "/in") + file_sink("a", d + "/a.ndjson")
+    route = '  <route name="r"><from connector="src"/><to connector="a"/></route>'
+    path = write_config(d, config(base + route))
+    os.makedirs(d + "/in")
+    daemon = Daemon(path)
+    write_config(d, config(base + '  <connector name="web" plugin="http">'
+                           '<option name="path">x</option><option name="type">"x.y"</option>'
+                           '</connector>\n' + route,
+                           extra=f'  <http listen="127.0.0.1:{port}"/>\n'))
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: "going back to the old one" in daemon.text(), what="the failed restart")
+    drop(d + "/in", "1.ndjson", [ev("x.y", "k", {"n": 1})])
+    wait_for(lambda: count_lines(d + "/a.ndjson") == 1, what="an event through the old config")
+    log = daemon.text()
+    first = re.search(r"running .* \(sha256 ([0-9a-f]+)\)", log).group(1)
+    check("the old config did not start either" not in log and
+          log.count(f"(sha256 {first})") == 2, "the config that ran before runs again")
+    check(daemon.stop() == 0, "exit 0")
+    busy.close()
+
+
 def test_drain_on_stop():
     """SIGTERM right after a drop: every event of the file is delivered before exit."""
     d = workdir("daemon-drain")
@@ -291,6 +322,7 @@ test_passthrough_exact()
 test_order_per_key()
 test_bad_input()
 test_reload()
+test_reload_fallback()
 test_drain_on_stop()
 test_wrong_abi()
 done()
