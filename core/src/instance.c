@@ -248,8 +248,6 @@ static bool deliver_head(struct omb_instance *inst)
         }
     }
     res.reason[sizeof(res.reason) - 1] = '\0';
-    char id[160];
-    envelope_field(&inst->head_parts[1], "id", id, sizeof(id));
     if (rc == OMB_OK) {
         char received[64];
         int64_t received_us;
@@ -261,6 +259,8 @@ static bool deliver_head(struct omb_instance *inst)
         finish_delivery(inst);
         return true;
     }
+    char id[160]; /* for the logs below only: not read on the success path */
+    envelope_field(&inst->head_parts[1], "id", id, sizeof(id));
     if (rc == OMB_EREJECT) {
         atomic_fetch_add(&inst->stats.rejected, 1);
         omb_log(OMB_LOG_ERROR, inst->scope, "route '%s': event %s rejected after %u attempt(s): %s",
