@@ -53,56 +53,43 @@ static int scale(int64_t v, int64_t factor, int64_t *out)
     return 0;
 }
 
-int omb_duration_parse(const char *s, int64_t *ms_out)
-{
-    size_t n = strspn(s, "0123456789");
-    int64_t v;
-    int64_t factor;
-    if (parse_digits(s, n, &v) != 0) {
-        return OMB_EINVAL;
-    }
-    const char *unit = s + n;
-    if (strcmp(unit, "ms") == 0) {
-        factor = 1;
-    } else if (strcmp(unit, "s") == 0) {
-        factor = 1000;
-    } else if (strcmp(unit, "m") == 0) {
-        factor = 60 * 1000;
-    } else if (strcmp(unit, "h") == 0) {
-        factor = 3600 * 1000;
-    } else {
-        return OMB_EINVAL;
-    }
-    return scale(v, factor, ms_out);
-}
-
-int omb_size_parse(const char *s, int64_t *bytes_out)
-{
-    size_t n = strspn(s, "0123456789");
-    int64_t v;
-    int64_t factor;
-    if (parse_digits(s, n, &v) != 0) {
-        return OMB_EINVAL;
-    }
-    const char *unit = s + n;
-    if (strcmp(unit, "") == 0) {
-        factor = 1;
-    } else if (strcmp(unit, "k") == 0 || strcmp(unit, "K") == 0) {
-        factor = 1024;
-    } else if (strcmp(unit, "M") == 0) {
-        factor = 1024 * 1024;
-    } else if (strcmp(unit, "G") == 0) {
-        factor = 1024 * 1024 * 1024;
-    } else {
-        return OMB_EINVAL;
-    }
-    return scale(v, factor, bytes_out);
-}
-
 struct unit {
     const char *unit;
     int64_t factor;
 };
+
+/* Digits, then one of the units (a NULL-unit row ends the table). */
+static int parse_with_unit(const char *s, const struct unit *units, int64_t *out)
+{
+    size_t n = strspn(s, "0123456789");
+    int64_t v;
+    if (parse_digits(s, n, &v) != 0) {
+        return OMB_EINVAL;
+    }
+    for (const struct unit *u = units; u->unit; u++) {
+        if (strcmp(s + n, u->unit) == 0) {
+            return scale(v, u->factor, out);
+        }
+    }
+    return OMB_EINVAL;
+}
+
+int omb_duration_parse(const char *s, int64_t *ms_out)
+{
+    static const struct unit units[] = {
+        { "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 }, { "h", 3600 * 1000 }, { NULL, 0 }
+    };
+    return parse_with_unit(s, units, ms_out);
+}
+
+int omb_size_parse(const char *s, int64_t *bytes_out)
+{
+    static const struct unit units[] = {
+        { "", 1 }, { "k", 1024 }, { "K", 1024 }, { "M", 1024 * 1024 },
+        { "G", 1024 * 1024 * 1024 }, { NULL, 0 }
+    };
+    return parse_with_unit(s, units, bytes_out);
+}
 
 /* A number as a user would write it for this type ("1h", "64k", "100"). */
 void omb_option_format_number(enum omb_option_type t, int64_t v, char *buf, size_t len)
