@@ -97,6 +97,17 @@ static bool bad_endpoint(int err)
 }
 
 /* Receive one answer: exactly one frame. On 0, *answer is the frame's bytes (new, NUL added). */
+/* A send or receive that failed: EAGAIN is the timeout running out. */
+static int io_failure(int err, double timeout_s, char *why, size_t why_len)
+{
+    if (err == EAGAIN) {
+        say(why, why_len, "no answer within %g s", timeout_s);
+        return OMB_ETIMEOUT;
+    }
+    say(why, why_len, "%s", zmq_strerror(err));
+    return OMB_EIO;
+}
+
 static int receive(void *sock, double timeout_s, char **answer, size_t *len, char *why,
                    size_t why_len)
 {
@@ -110,13 +121,7 @@ static int receive(void *sock, double timeout_s, char **answer, size_t *len, cha
             if (errno == EINTR) {
                 continue;
             }
-            if (errno == EAGAIN) {
-                say(why, why_len, "no answer within %g s", timeout_s);
-                rc = OMB_ETIMEOUT;
-            } else {
-                say(why, why_len, "%s", zmq_strerror(errno));
-                rc = OMB_EIO;
-            }
+            rc = io_failure(errno, timeout_s, why, why_len);
             goto out;
         }
         if (frames++ == 0) {
@@ -219,13 +224,7 @@ int ombctl_request(const char *endpoint, int timeout_ms, const json_t *request, 
         if (errno == EINTR) {
             continue;
         }
-        if (errno == EAGAIN) {
-            say(why, why_len, "no answer within %g s", timeout_s);
-            rc = OMB_ETIMEOUT;
-        } else {
-            say(why, why_len, "%s", zmq_strerror(errno));
-            rc = OMB_EIO;
-        }
+        rc = io_failure(errno, timeout_s, why, why_len);
         goto out;
     }
     rc = receive(sock, timeout_s, &reply, &reply_len, why, why_len);
