@@ -160,6 +160,32 @@ static void test_seal_escapes(void)
     free(body);
 }
 
+/* emit_raw's envelope: checked like an event's, without a body of its own. */
+static void test_envelope_seal(void)
+{
+    char *env = NULL, err[256];
+    size_t len = 0;
+    const char *key = NULL;
+    json_t *bad = json_loads("{\"type\":\"x.y\",\"body\":{}}", 0, NULL);
+    CHECK(omb_envelope_seal(bad, "z", &env, &len, &key, err, sizeof(err)) == OMB_EINVAL);
+    CHECK_STR(err, "the envelope of a raw event must not hold a \"body\"");
+    json_decref(bad);
+    bad = json_loads("{\"type\":\"X\"}", 0, NULL);
+    CHECK(omb_envelope_seal(bad, "z", &env, &len, &key, err, sizeof(err)) == OMB_EINVAL);
+    CHECK(strstr(err, "lowercase words") != NULL && env == NULL);
+    json_decref(bad);
+    bad = json_loads("{\"key\":\"k\"}", 0, NULL);
+    CHECK(omb_envelope_seal(bad, "z", &env, &len, &key, err, sizeof(err)) == OMB_EINVAL);
+    CHECK_STR(err, "event has no \"type\"");
+    json_decref(bad);
+    json_t *good = json_loads("{\"type\":\"x.y\",\"key\":\"k1\"}", 0, NULL);
+    CHECK(omb_envelope_seal(good, "z", &env, &len, &key, err, sizeof(err)) == 0);
+    CHECK_STR(key, "k1");
+    CHECK(env && strlen(env) == len && strstr(env, "\"source\":\"z\"") != NULL);
+    free(env);
+    json_decref(good);
+}
+
 static void test_seal_roundtrip(void)
 {
     /* A 64-bit id and money must come out byte for byte. */
@@ -221,6 +247,7 @@ int main(void)
     test_check();
     test_seal_roundtrip();
     test_seal_escapes();
+    test_envelope_seal();
     CHECK(omb_key_hash("a", 1) != omb_key_hash("b", 1));
     return test_result();
 }
