@@ -13,7 +13,7 @@ mkdir -p build-demo
 (cd build-demo && { [ -f Makefile ] || ../configure -q; } && make -j"$jobs" >/dev/null)
 
 rm -rf demo
-mkdir -p demo/in demo/out
+mkdir -p demo/in demo/out demo/state
 # Writers drop files under a temporary name and rename them: the connector takes only whole files.
 tools/catalog-to-ndjson tests/fixtures/catalog.json demo/staging >/dev/null
 for f in demo/staging/*.ndjson; do
@@ -21,7 +21,7 @@ for f in demo/staging/*.ndjson; do
 done
 rmdir demo/staging
 
-./build-demo/omnibusd -c config/demo.xml --plugin-dir build-demo/plugins 2>demo/omnibusd.log &
+OMNIBUS_STATE_DIR=demo/state ./build-demo/omnibusd -c config/demo.xml --plugin-dir build-demo/plugins 2>demo/omnibusd.log &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT INT TERM
 

@@ -239,6 +239,21 @@ static void build_connector(struct build *b, const xmlNode *n, struct omb_config
     cc->plugin = attr(b, n, "plugin");
     cc->log_level = attr(b, n, "log-level");
     cc->line = line_of(n);
+    char *attempts = attr(b, n, "max-attempts");
+    char *age = attr(b, n, "max-age");
+    cc->max_attempts = OMB_DEFAULT_MAX_ATTEMPTS;
+    cc->max_age_ms = OMB_DEFAULT_MAX_AGE_MS;
+    /* The schema check accepted "unlimited" (0 here), 1..1000000 and a duration above zero. */
+    if (attempts) {
+        cc->max_attempts = strcmp(attempts, "unlimited") == 0 ? 0 : strtoll(attempts, NULL, 10);
+    }
+    if (age && strcmp(age, "unlimited") == 0) {
+        cc->max_age_ms = 0;
+    } else if (age) {
+        (void)omb_duration_parse(age, &cc->max_age_ms);
+    }
+    free(attempts);
+    free(age);
     size_t k = count_children(n, "option");
     cc->options = calloc(k ? k : 1, sizeof(*cc->options));
     if (!cc->options) {
@@ -318,6 +333,53 @@ static void build_daemon(struct build *b, const xmlNode *n, struct omb_config *c
     free(drain);
 }
 
+/* A relative `path` joined to the directory of the config file `file` (unchanged when it is
+ * absolute, or when the config is in the working directory). A new string, or NULL (ENOMEM). */
+static char *beside_config(const char *file, const char *path)
+{
+    const char *slash = strrchr(file, '/');
+    if (path[0] == '/' || !slash) {
+        return strdup(path);
+    }
+    size_t dirlen = (size_t)(slash - file) + 1; /* with the slash; "/" for "/omnibus.xml" */
+    size_t plen = strlen(path);
+    char *s = malloc(dirlen + plen + 1);
+    if (s) {
+        memcpy(s, file, dirlen);
+        memcpy(s + dirlen, path, plen + 1);
+    }
+    return s;
+}
+
+/* <store>: every attribute was checked by the schema walk; absent ones are left for the store's
+ * defaults (group-max 0, group-wait -1, budget 0). */
+static void build_store(struct build *b, const xmlNode *n, struct omb_config *cfg)
+{
+    char *path = attr(b, n, "path");
+    char *group_max = attr(b, n, "group-max");
+    char *group_wait = attr(b, n, "group-wait");
+    char *budget = attr(b, n, "budget");
+    int64_t ms = 0;
+    cfg->store_line = line_of(n);
+    if (path) {
+        cfg->store_path = beside_config(b->file, path);
+        b->oom |= !cfg->store_path;
+    }
+    if (group_max) {
+        cfg->store_group_max = (int)strtol(group_max, NULL, 10); /* 1..100000 */
+    }
+    if (group_wait && omb_duration_parse(group_wait, &ms) == 0) {
+        cfg->store_group_wait_us = ms * 1000; /* 0..1 s */
+    }
+    if (budget) {
+        (void)omb_size_parse(budget, &cfg->store_budget_bytes);
+    }
+    free(path);
+    free(group_max);
+    free(group_wait);
+    free(budget);
+}
+
 /* <http>: every attribute was checked by the schema walk; absent ones take the defaults. */
 static void build_http(struct build *b, const xmlNode *n, struct omb_config *cfg)
 {
@@ -367,6 +429,7 @@ static struct omb_config *build(struct build *b, const char *path, const xmlNode
     cfg->path = strdup(path);
     cfg->log_level = strdup("info");
     cfg->drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
+    cfg->store_group_wait_us = -1;
     size_t nc = count_children(root, "connector");
     size_t nr = count_children(root, "route");
     cfg->connectors = calloc(nc ? nc : 1, sizeof(*cfg->connectors));
@@ -379,7 +442,7 @@ static struct omb_config *build(struct build *b, const char *path, const xmlNode
         if (is(c, "daemon")) {
             build_daemon(b, c, cfg);
         } else if (is(c, "store")) {
-            cfg->store_path = attr(b, c, "path");
+            build_store(b, c, cfg);
         } else if (is(c, "admin")) {
             cfg->admin_endpoint = attr(b, c, "endpoint");
             cfg->admin_line = line_of(c);

@@ -22,9 +22,17 @@ struct omb_config_connector {
     char *plugin;
     char *log_level; /* NULL: the daemon's */
     int line;
+    /* As a destination: how long one delivery is retried before it goes to the dead-letter
+     * queue. The loader fills in the defaults, so these are always the effective values. */
+    int64_t max_attempts; /* max-attempts: 1..1000000, default OMB_DEFAULT_MAX_ATTEMPTS;
+                           * 0: unlimited ("unlimited") */
+    int64_t max_age_ms;   /* max-age: > 0, default OMB_DEFAULT_MAX_AGE_MS; 0: unlimited */
     struct omb_config_option *options;
     size_t n_options;
 };
+
+#define OMB_DEFAULT_MAX_ATTEMPTS 100
+#define OMB_DEFAULT_MAX_AGE_MS (INT64_C(24) * 3600 * 1000)
 
 struct omb_config_from {
     char *connector;
@@ -78,7 +86,15 @@ struct omb_config {
     int64_t drain_timeout_ms;/* <daemon drain-timeout>, default 10 s */
     char *log_level;         /* <daemon log-level>, default "info" */
     char *plugin_dir;        /* <daemon plugin-dir>, NULL when absent */
-    char *store_path;        /* <store path>, NULL when absent */
+    /* <store>: the journal. Absent attributes leave the store's own defaults (store.h) to the
+     * daemon, which maps them onto struct omb_store_opts. */
+    char *store_path;        /* path, NULL when absent (the daemon picks the default location);
+                              * a relative path is joined to the directory of `path` above */
+    int store_group_max;     /* group-max: events per commit, 1..100000; 0: absent (default) */
+    int64_t store_group_wait_us; /* group-wait in µs, 0..1 s in whole ms: how long the writer
+                              * waits to fill a group; 0: not at all; -1: absent (default) */
+    int64_t store_budget_bytes; /* budget: disk budget, at least 1 MiB; 0: absent, no budget */
+    int store_line;          /* of <store>, 0 when absent */
     char *admin_endpoint;    /* <admin endpoint>, NULL when absent */
     int admin_line;
     struct omb_config_http *http; /* <http>, NULL when absent (defaults apply; see http_ingress.h) */

@@ -38,8 +38,19 @@ enum vkind {
     V_CONFLATE,
     V_LISTEN,
     V_SIZE,
-    V_THREADS
+    V_THREADS,
+    V_GROUP_MAX,
+    V_GROUP_WAIT,
+    V_BUDGET,
+    V_MAX_ATTEMPTS,
+    V_MAX_AGE
 };
+
+/* Ranges of the <store> and <connector> settings (config/omnibus.rng says the same). */
+#define GROUP_MAX_LIMIT 100000        /* <store group-max> */
+#define GROUP_WAIT_MAX_MS 1000        /* <store group-wait> */
+#define BUDGET_MIN (INT64_C(1) << 20) /* <store budget> */
+#define MAX_ATTEMPTS_LIMIT 1000000    /* <connector max-attempts> */
 
 struct attr_def {
     const char *name; /* NULL ends a list */
@@ -69,7 +80,13 @@ static const struct attr_def daemon_attrs[] = {
     { "log-level", V_LOG_LEVEL, false },  { "plugin-dir", V_PATH, false },
     { NULL, V_NAME, false },
 };
-static const struct attr_def store_attrs[] = { { "path", V_PATH, true }, { NULL, V_NAME, false } };
+static const struct attr_def store_attrs[] = {
+    { "path", V_PATH, false },
+    { "group-max", V_GROUP_MAX, false },
+    { "group-wait", V_GROUP_WAIT, false },
+    { "budget", V_BUDGET, false },
+    { NULL, V_NAME, false },
+};
 static const struct attr_def admin_attrs[] = { { "endpoint", V_ENDPOINT, true },
                                                { NULL, V_NAME, false } };
 static const struct attr_def http_attrs[] = {
@@ -82,6 +99,8 @@ static const struct attr_def connector_attrs[] = {
     { "name", V_NAME, true },
     { "plugin", V_NAME, true },
     { "log-level", V_LOG_LEVEL, false },
+    { "max-attempts", V_MAX_ATTEMPTS, false },
+    { "max-age", V_MAX_AGE, false },
     { NULL, V_NAME, false },
 };
 static const struct attr_def option_attrs[] = { { "name", V_OPTION_NAME, true },
@@ -197,6 +216,20 @@ static bool one_of(const char *s, const char *const *words)
     return false;
 }
 
+/* True when v is a decimal integer (digits only, leading zeros allowed) from lo to hi. */
+static bool uint_in(const char *v, int64_t lo, int64_t hi)
+{
+    if (!in_set(v, "0123456789")) {
+        return false;
+    }
+    v += strspn(v, "0");
+    if (strlen(v) > 18) {
+        return false;
+    }
+    int64_t n = strtoll(v, NULL, 10);
+    return n >= lo && n <= hi;
+}
+
 /* NULL when `v` is a valid value of kind k, else what was expected. */
 static const char *check_value(enum vkind k, const char *v)
 {
@@ -255,6 +288,26 @@ static const char *check_value(enum vkind k, const char *v)
                        strtol(v, NULL, 10) <= 64
                    ? NULL
                    : "expected a number of threads from 1 to 64";
+    case V_GROUP_MAX:
+        return uint_in(v, 1, GROUP_MAX_LIMIT) ? NULL
+               : "expected a number of events per commit from 1 to 100000";
+    case V_GROUP_WAIT:
+        return omb_duration_parse(v, &n) == 0 && n <= GROUP_WAIT_MAX_MS
+                   ? NULL
+                   : "expected a duration from 0ms to 1s in whole milliseconds, like 1ms or 20ms";
+    case V_BUDGET:
+        return omb_size_parse(v, &n) == 0 && n >= BUDGET_MIN
+                   ? NULL
+                   : "expected a size of at least 1M like 512M or 2G (k, M and G are "
+                     "1024-based)";
+    case V_MAX_ATTEMPTS:
+        return strcmp(v, "unlimited") == 0 || uint_in(v, 1, MAX_ATTEMPTS_LIMIT)
+                   ? NULL
+                   : "expected a number of attempts from 1 to 1000000, or unlimited";
+    case V_MAX_AGE:
+        return strcmp(v, "unlimited") == 0 || (omb_duration_parse(v, &n) == 0 && n > 0)
+                   ? NULL
+                   : "expected a duration above zero like 30m or 24h, or unlimited";
     }
     return NULL;
 }

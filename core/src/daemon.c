@@ -59,12 +59,6 @@ int omb_daemon_load(const char *config_path, const char *cli_plugin_dir,
     return omb_config_load(config_path, omb_registry_lookup, *reg_out, cfg_out, diags);
 }
 
-static size_t default_workers(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (size_t)n : 1;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -112,9 +106,11 @@ static void log_summary(struct generation *g)
 }
 
 /* Take ownership of cfg and start it. On failure everything started is stopped again. */
-static int generation_start(struct generation *g, void *zctx, unsigned gen,
-                            struct omb_config *cfg, struct omb_registry *reg)
+static int generation_start(struct generation *g, struct omb_daemon *d, unsigned gen,
+                            struct omb_config *cfg)
 {
+    void *zctx = d->zctx;
+    struct omb_registry *reg = d->reg;
     struct omb_diags diags;
     char err[512];
     omb_diags_init(&diags);
@@ -122,11 +118,11 @@ static int generation_start(struct generation *g, void *zctx, unsigned gen,
     g->cfg = cfg;
     g->rt.zctx = zctx;
     g->rt.gen = gen;
-    g->rt.n_workers = cfg->workers > 0 ? (size_t)cfg->workers : default_workers();
     g->rt.retry_base_ms = 200;
     g->rt.retry_max_ms = 60000;
-    atomic_init(&g->rt.inflight, 0);
     atomic_init(&g->rt.stopping, false);
+    g->rt.store = d->store;
+    atomic_init(&g->rt.store_budget, cfg->store_budget_bytes);
     /* --log-level (passed as OMB_LOG_LEVEL) wins over <daemon log-level>. */
     const char *level = getenv("OMB_LOG_LEVEL");
     if (!level || omb_log_level_parse(level) < 0) {
@@ -175,8 +171,8 @@ static int generation_start(struct generation *g, void *zctx, unsigned gen,
         goto fail;
     }
     omb_log(OMB_LOG_INFO, "daemon",
-            "running %s (sha256 %.12s): %zu connector(s), %zu route(s), %zu worker(s)",
-            cfg->path, cfg->hash, g->n_inst, g->routes->n, g->rt.n_workers);
+            "running %s (sha256 %.12s): %zu connector(s), %zu route(s)", cfg->path, cfg->hash,
+            g->n_inst, g->routes->n);
     omb_diags_clear(&diags);
     return 0;
 fail:
@@ -194,25 +190,20 @@ fail:
 static struct omb_config *generation_stop(struct generation *g)
 {
     atomic_store(&g->rt.stopping, true);
-    /* Held events live in memory only: a paused route lets them go rather than lose them. */
-    for (size_t i = 0; g->routes && i < g->routes->n; i++) {
-        if (atomic_load(&g->routes->v[i].paused)) {
-            omb_log(OMB_LOG_WARN, "daemon", "route '%s' is paused: releasing what it holds",
-                    g->routes->v[i].name);
-            omb_router_pause(g->router, g->routes->v[i].name, false);
-        }
-    }
     for (size_t i = 0; i < g->n_inst; i++) {
         omb_instance_stop_sources(g->inst[i]);
     }
+    /* Everything accepted is in the journal; the drain only saves the next start some work.
+     * (A paused route's deliveries are parked in the store and wait for its resume.) */
     int64_t deadline = omb_monotonic_ms() + g->cfg->drain_timeout_ms;
-    while (atomic_load(&g->rt.inflight) > 0 && omb_monotonic_ms() < deadline) {
+    while (g->router && omb_router_backlog(g->router) > 0 && omb_monotonic_ms() < deadline) {
         sleep_ms(5);
     }
-    int64_t left = atomic_load(&g->rt.inflight);
+    int64_t left = g->router ? omb_router_backlog(g->router) : 0;
     if (left > 0) {
-        omb_log(OMB_LOG_ERROR, "daemon",
-                "drain deadline (%lld ms) passed with %lld event(s) still in flight",
+        omb_log(OMB_LOG_WARN, "daemon",
+                "drain deadline (%lld ms) passed with %lld journaled event(s) not yet delivered "
+                "everywhere; they will be after the next start",
                 (long long)g->cfg->drain_timeout_ms, (long long)left);
     }
     /* Webhooks were answered 503 during the drain; close the listener while the instances
@@ -291,6 +282,12 @@ int omb_daemon_reload(struct omb_daemon *d, struct omb_diags *diags, const char 
         set_reload_error(d, err);
         return OMB_EINVAL;
     }
+    char *new_store = omb_daemon_store_path(cfg);
+    if (new_store && strcmp(new_store, d->store_path) != 0) {
+        omb_log(OMB_LOG_WARN, "daemon", "the store moves to %s only at the next start; %s stays "
+                "in use", new_store, d->store_path);
+    }
+    free(new_store);
     if (same_connectors(g->cfg, cfg)) {
         /* Only routes changed: swap the table under the running connectors. */
         struct omb_routes *routes = omb_routes_build(cfg, g->inst, g->n_inst,
@@ -315,14 +312,14 @@ int omb_daemon_reload(struct omb_daemon *d, struct omb_diags *diags, const char 
         /* Connectors changed: drain the running configuration, then start the new one; keep
          * the one that ran (not the file, which now holds the new one) to fall back to. */
         struct omb_config *old_cfg = generation_stop(g);
-        if (generation_start(g, d->zctx, ++d->gen, cfg, d->reg) != 0) {
+        if (generation_start(g, d, ++d->gen, cfg) != 0) {
             omb_log(OMB_LOG_ERROR, "daemon",
                     "the new config did not start; going back to the old one");
             snprintf(err, sizeof(err), "the new config did not start (see the log); the old one "
                                        "runs again");
             omb_diags_error(diags, d->config_path, 0, "%s", err);
             set_reload_error(d, err);
-            if (generation_start(g, d->zctx, ++d->gen, old_cfg, d->reg) != 0) {
+            if (generation_start(g, d, ++d->gen, old_cfg) != 0) {
                 omb_log(OMB_LOG_ERROR, "daemon", "the old config did not start either");
             }
             return OMB_EINVAL;
@@ -360,6 +357,7 @@ int omb_daemon_run(const char *config_path, const char *cli_plugin_dir)
     memset(&d, 0, sizeof(d));
     d.config_path = config_path;
     d.gen = 1;
+    d.store_lock = -1;
     omb_diags_init(&diags);
     /* Signals are taken by this thread through a signalfd; every other thread inherits the
      * blocked mask and never sees them. */
@@ -398,7 +396,11 @@ int omb_daemon_run(const char *config_path, const char *cli_plugin_dir)
         goto out_ctx;
     }
     d.started_us = d.loaded_us = omb_now_us();
-    if (generation_start(&d.g, d.zctx, d.gen, cfg, d.reg) != 0) {
+    if (omb_daemon_store_open(&d, cfg) != 0) {
+        omb_config_destroy(&cfg);
+        goto out_ctx;
+    }
+    if (generation_start(&d.g, &d, d.gen, cfg) != 0) {
         goto out_ctx;
     }
     omb_log(OMB_LOG_INFO, "daemon", "admin socket at %s", omb_admin_endpoint(d.admin));
@@ -437,6 +439,7 @@ int omb_daemon_run(const char *config_path, const char *cli_plugin_dir)
     omb_log(OMB_LOG_INFO, "daemon", "stopped");
     status = 0;
 out_ctx:
+    omb_daemon_store_close(&d);
     omb_admin_destroy(&d.admin);
     zmq_ctx_term(d.zctx);
 out:

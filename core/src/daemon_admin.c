@@ -48,7 +48,16 @@ static json_t *cmd_status(struct omb_daemon *d)
         json_array_append_new(routes, json_pack("{s:s, s:b, s:b}", "name", r->name, "enabled",
                                                 r->enabled, "paused", atomic_load(&r->paused)));
     }
-    return json_pack("{s:s, s:s, s:I, s:f, s:o, s:{s:s, s:s, s:o}, s:i, s:o, s:I, s:I, s:o, "
+    struct omb_store_stats st;
+    omb_store_stats(d->store, &st);
+    json_t *store = json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "path", d->store_path, "first_seq",
+        (json_int_t)omb_store_first_seq(d->store), "last_seq",
+        (json_int_t)omb_store_last_seq(d->store), "used_bytes",
+        (json_int_t)omb_store_used_bytes(d->store), "commits", (json_int_t)st.commits, "events",
+        (json_int_t)st.events, "largest_group", (json_int_t)st.largest_group, "failures",
+        (json_int_t)st.failures);
+    return json_pack("{s:s, s:s, s:I, s:f, s:o, s:{s:s, s:s, s:o}, s:i, s:o, s:o, s:I, s:o, "
                      "s:o}",
                      "version", PACKAGE_VERSION, "abi", abi, "pid", (json_int_t)getpid(),
                      "uptime_s", (double)(omb_now_us() - d->started_us) / 1e6, "started_at",
@@ -56,9 +65,9 @@ static json_t *cmd_status(struct omb_daemon *d)
                      g->cfg->hash, "loaded_at", time_string(d->loaded_us), "reloads",
                      (int)d->reloads, "last_reload_error",
                      d->last_reload_error ? json_string(d->last_reload_error) : json_null(),
-                     "workers", (json_int_t)g->rt.n_workers, "inflight",
-                     (json_int_t)atomic_load(&g->rt.inflight), "connectors", conns, "routes",
-                     routes);
+                     "store", store, "inflight",
+                     (json_int_t)(g->router ? omb_router_backlog(g->router) : 0), "connectors",
+                     conns, "routes", routes);
 }
 
 static json_t *stats_json(const struct omb_instance *inst)
@@ -155,8 +164,10 @@ static json_t *cmd_metrics(struct omb_daemon *d)
         const struct omb_histogram *h = omb_instance_latency(g->inst[i]);
         json_array_append_new(
             dests,
-            json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:f, s:f, s:f, s:f}}", "name",
-                      omb_instance_name(g->inst[i]), "queued", (json_int_t)s.pending,
+            json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:f, s:f, s:f, s:f}}", "name",
+                      omb_instance_name(g->inst[i]), "queued",
+                      (json_int_t)omb_router_destination_backlog(g->router, i), "dead",
+                      (json_int_t)s.dead,
                       "delivered", (json_int_t)s.delivered, "retried", (json_int_t)s.retried,
                       "rejected", (json_int_t)s.rejected, "latency_ms", "count",
                       (json_int_t)atomic_load(&((struct omb_histogram *)h)->count), "p50",
@@ -167,7 +178,7 @@ static json_t *cmd_metrics(struct omb_daemon *d)
     }
     return json_pack("{s:f, s:I, s:o, s:o, s:o}", "uptime_s",
                      (double)(omb_now_us() - d->started_us) / 1e6, "inflight",
-                     (json_int_t)atomic_load(&g->rt.inflight), "routes",
+                     (json_int_t)(g->router ? omb_router_backlog(g->router) : 0), "routes",
                      omb_routes_stats(g->routes), "destinations", dests, "connectors", plugin);
 }
 

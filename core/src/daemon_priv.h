@@ -12,6 +12,7 @@
 #include "loader.h"
 #include "router.h"
 #include "runtime.h"
+#include "store.h"
 
 /* One running configuration. */
 struct generation {
@@ -33,7 +34,17 @@ struct omb_daemon {
     unsigned reloads;
     char *last_reload_error;   /* NULL after a good reload */
     struct omb_admin *admin;
+    struct omb_store *store;   /* the journal, for the daemon's whole life */
+    char *store_path;
+    int store_lock;            /* flock'ed "<store>.lock": one daemon per store; -1 */
 };
+
+/* daemon_store.c: the store's path for cfg (a new string: <store path>, else
+ * $OMNIBUS_STATE_DIR/journal.db, else /var/lib/omnibus/journal.db for root, else the XDG state
+ * directory), and opening and closing it (errors logged; -1). */
+char *omb_daemon_store_path(const struct omb_config *cfg);
+int omb_daemon_store_open(struct omb_daemon *d, const struct omb_config *cfg);
+void omb_daemon_store_close(struct omb_daemon *d);
 
 /* Reload the config file: on success 0 and *mode "routes" or "restart"; otherwise an error
  * with every problem in diags, and the running configuration stays. */

@@ -463,3 +463,23 @@ uint64_t omb_key_hash(const char *key, size_t len)
     }
     return h;
 }
+
+void omb_envelope_field(const char *env, size_t len, const char *name, char *out, size_t outlen)
+{
+    char pat[40];
+    int plen = snprintf(pat, sizeof(pat), "\"%s\":\"", name);
+    out[0] = '\0';
+    if (plen <= 0 || (size_t)plen >= sizeof(pat) || !env) {
+        return;
+    }
+    const char *hit = memmem(env, len, pat, (size_t)plen);
+    if (!hit) {
+        return;
+    }
+    const char *v = hit + plen;
+    const char *end = memchr(v, '"', len - (size_t)(v - env));
+    if (end && (size_t)(end - v) < outlen) {
+        memcpy(out, v, (size_t)(end - v));
+        out[end - v] = '\0';
+    }
+}

@@ -57,6 +57,10 @@ int omb_envelope_seal(const json_t *envelope, const char *source, char **envelop
 
 /* Build the plugin-level event for deliver() from the frames: a new object holding the
  * envelope's members, "route" and "body". Returns NULL with a reason in err. */
+/* A string member of an envelope the core sealed itself (compact JSON, no escapes in ids, types
+ * and times), read without parsing: `out` gets its value, or "" when absent or too long. */
+void omb_envelope_field(const char *env, size_t len, const char *name, char *out, size_t outlen);
+
 json_t *omb_event_from_frames(const char *route, const char *envelope, size_t envelope_len,
                               const char *body, size_t body_len, char *err, size_t errlen);
 

@@ -1,5 +1,5 @@
 /* The host API table (omnibus/host.h) as the daemon implements it: logging with secrets masked,
- * emit into the router, timers, fd watches and metrics, all for the calling instance. */
+ * emit into the journal, timers, fd watches and metrics, all for the calling instance. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -9,10 +9,12 @@
 #include <zmq.h>
 
 #include "envelope.h"
+#include "err_str.h"
 #include "host_http.h"
 #include "instance.h"
 #include "instance_priv.h"
 #include "log.h"
+#include "store.h"
 
 static void host_log(struct omb_instance *self, enum omb_log_level level, const char *fmt, ...)
     OMB_PRINTF(3, 4);
@@ -46,39 +48,48 @@ static int host_event_check(const json_t *event, char *err, size_t errlen)
     return omb_event_check(event, err, errlen);
 }
 
-/* Hand sealed frames to the key's router worker. 0, OMB_EAGAIN (full: nothing was sent) or
- * OMB_EIO. Does not free anything. */
-static int send_to_router(struct omb_instance *self, const char *env, size_t env_len,
-                          const char *body, size_t body_len, const char *key, bool checked)
+/* The commit of a plain emit: nobody waits for it, so a failure is logged and counted here. */
+static void emit_committed(void *arg, int64_t seq, int rc)
 {
-    void *sock = self->emit_socks[omb_key_hash(key, strlen(key)) % self->rt->n_workers];
-    atomic_fetch_add(&self->rt->inflight, 1);
-    /* The envelope goes first with DONTWAIT: ZeroMQ applies the high-water mark to the first
-     * frame of a message, and once it is accepted the rest of the message is too. */
-    if (zmq_send(sock, env, env_len, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
-        int e = errno;
-        atomic_fetch_sub(&self->rt->inflight, 1);
-        if (e == EAGAIN) {
-            return OMB_EAGAIN;
-        }
-        host_log(self, OMB_LOG_ERROR, "emit: %s", zmq_strerror(e));
-        return OMB_EIO;
+    (void)seq;
+    struct omb_instance *self = arg;
+    if (rc < 0) {
+        char why[256];
+        omb_store_last_error(self->rt->store, why, sizeof(why));
+        atomic_fetch_add(&self->stats.lost, 1);
+        omb_log(OMB_LOG_ERROR, self->scope, "an emitted event was not journaled: %s", why);
     }
-    /* An empty third frame tells the router that nobody has parsed the body yet. */
-    if (zmq_send(sock, body, body_len, checked ? 0 : ZMQ_SNDMORE) < 0 ||
-        (!checked && zmq_send(sock, "", 0, 0) < 0)) {
-        /* Cannot happen for inproc once the first frame went; count it rather than hang. */
-        atomic_fetch_sub(&self->rt->inflight, 1);
-        host_log(self, OMB_LOG_ERROR, "emit: body frame: %s", zmq_strerror(errno));
-        return OMB_EIO;
+}
+
+/* Append sealed frames to the journal. 0 (queued for the next group commit; ack is called on
+ * the store's writer thread once it is on disk), OMB_EAGAIN (the store is full or past its
+ * budget: nothing was queued), or another error. Does not free anything. */
+static int journal_append(struct omb_instance *self, const char *env, size_t env_len,
+                          const char *body, size_t body_len, const char *key, unsigned flags,
+                          omb_store_ack_fn ack, void *arg)
+{
+    struct omb_store *store = self->rt->store;
+    int64_t budget = atomic_load(&self->rt->store_budget);
+    if (budget > 0 && omb_store_used_bytes(store) >= budget) {
+        return OMB_EAGAIN;
     }
-    atomic_fetch_add(&self->stats.emitted, 1);
-    return 0;
+    char id[160], type[OMB_EVENT_TYPE_MAX + 1];
+    omb_envelope_field(env, env_len, "id", id, sizeof(id));
+    omb_envelope_field(env, env_len, "type", type, sizeof(type));
+    int rc = omb_store_append(store, env, env_len, body, body_len, id, self->name, type, key,
+                              flags, ack ? ack : emit_committed, ack ? arg : self);
+    if (rc == 0) {
+        atomic_fetch_add(&self->stats.emitted, 1);
+    } else if (rc != OMB_EAGAIN) {
+        host_log(self, OMB_LOG_ERROR, "emit: the journal refused the event: %s",
+                 omb_strerror(rc));
+    }
+    return rc;
 }
 
 static int emit_allowed(struct omb_instance *self)
 {
-    if (!self->emit_socks) {
+    if (!(self->desc->capabilities & OMB_CAP_SOURCE)) {
         host_log(self, OMB_LOG_ERROR, "emit: this plugin did not declare the source capability");
         return OMB_EINVAL;
     }
@@ -102,7 +113,7 @@ static int host_emit(struct omb_instance *self, json_t *event)
         host_log(self, OMB_LOG_DEBUG, "emit refused: %s", err);
         return rc;
     }
-    rc = send_to_router(self, env, env_len, body, body_len, key, true);
+    rc = journal_append(self, env, env_len, body, body_len, key, 0, NULL, NULL);
     free(env);
     free(body);
     if (rc == 0) {
@@ -140,7 +151,8 @@ static int host_emit_raw(struct omb_instance *self, const json_t *envelope, cons
         host_log(self, OMB_LOG_DEBUG, "emit_raw refused: %s", err);
         return rc;
     }
-    rc = send_to_router(self, env, env_len, body, body_len, key, false);
+    rc = journal_append(self, env, env_len, body, body_len, key, OMB_STORE_UNCHECKED, NULL,
+                        NULL);
     free(env);
     return rc;
 }

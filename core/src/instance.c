@@ -1,5 +1,5 @@
-/* A connector instance on its own thread: the plugin's lifecycle, its event loop (control
- * socket, deliveries, timers, fds) and the destination's dispatcher. The host API that plugins
+/* A connector instance on its own thread: the plugin's lifecycle and its event loop (control
+ * socket, posted tasks, timers, fds, and, for a destination, its journal consumer). The host API that plugins
  * call lives in host.c and reaches into the instance through instance_priv.h. */
 #include <errno.h>
 #include <pthread.h>
@@ -10,23 +10,13 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "consumer.h"
 #include "envelope.h"
 #include "err_str.h"
 #include "instance.h"
 #include "instance_priv.h"
 #include "log.h"
 #include "options.h"
-
-void omb_endpoint_router(const struct omb_runtime *rt, size_t worker, char *out, size_t len)
-{
-    snprintf(out, len, "inproc://omb-%u-router-%zu", rt->gen, worker);
-}
-
-void omb_endpoint_deliver(const struct omb_runtime *rt, const char *instance, char *out,
-                          size_t len)
-{
-    snprintf(out, len, "inproc://omb-%u-deliver-%s", rt->gen, instance);
-}
 
 void omb_endpoint_ctl(const struct omb_runtime *rt, const char *instance, char *out, size_t len)
 {
@@ -73,6 +63,8 @@ struct omb_instance *omb_instance_new(struct omb_runtime *rt, const struct omb_c
     inst->name = strdup(cc->name);
     atomic_init(&inst->log_level, (int)omb_log_get_level());
     atomic_init(&inst->own_level, false);
+    inst->max_attempts = cc->max_attempts;
+    inst->max_age_ms = cc->max_age_ms;
     if (cc->log_level) {
         int lvl = omb_log_level_parse(cc->log_level);
         if (lvl >= 0) {
@@ -108,19 +100,6 @@ fail:
 
 static void close_sockets(struct omb_instance *inst)
 {
-    if (inst->emit_socks) {
-        for (size_t i = 0; i < inst->rt->n_workers; i++) {
-            if (inst->emit_socks[i]) {
-                zmq_close(inst->emit_socks[i]);
-            }
-        }
-        free(inst->emit_socks);
-        inst->emit_socks = NULL;
-    }
-    if (inst->deliver_sock) {
-        zmq_close(inst->deliver_sock);
-        inst->deliver_sock = NULL;
-    }
     if (inst->ctl_thread) {
         zmq_close(inst->ctl_thread);
         inst->ctl_thread = NULL;
@@ -130,38 +109,10 @@ static void close_sockets(struct omb_instance *inst)
 static int open_sockets(struct omb_instance *inst)
 {
     char ep[OMB_ENDPOINT_MAX];
-    int zero = 0, hwm = OMB_INGRESS_HWM, linger = 0;
-
     inst->ctl_thread = zmq_socket(inst->rt->zctx, ZMQ_PAIR);
     omb_endpoint_ctl(inst->rt, inst->name, ep, sizeof(ep));
     if (!inst->ctl_thread || zmq_connect(inst->ctl_thread, ep) != 0) {
         return OMB_EIO;
-    }
-    if (inst->desc->capabilities & OMB_CAP_SINK) {
-        inst->deliver_sock = zmq_socket(inst->rt->zctx, ZMQ_PULL);
-        omb_endpoint_deliver(inst->rt, inst->name, ep, sizeof(ep));
-        if (!inst->deliver_sock ||
-            zmq_setsockopt(inst->deliver_sock, ZMQ_RCVHWM, &zero, sizeof(zero)) != 0 ||
-            zmq_setsockopt(inst->deliver_sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
-            zmq_bind(inst->deliver_sock, ep) != 0) {
-            return OMB_EIO;
-        }
-    }
-    if (inst->desc->capabilities & OMB_CAP_SOURCE) {
-        inst->emit_socks = calloc(inst->rt->n_workers, sizeof(void *));
-        if (!inst->emit_socks) {
-            return OMB_ENOMEM;
-        }
-        for (size_t i = 0; i < inst->rt->n_workers; i++) {
-            void *s = zmq_socket(inst->rt->zctx, ZMQ_PUSH);
-            inst->emit_socks[i] = s;
-            omb_endpoint_router(inst->rt, i, ep, sizeof(ep));
-            if (!s || zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
-                zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
-                zmq_connect(s, ep) != 0) {
-                return OMB_EIO;
-            }
-        }
     }
     return 0;
 }
@@ -181,181 +132,6 @@ static int64_t backoff_ms(const struct omb_instance *inst, unsigned attempts)
         d += (int64_t)(random() % (2 * span + 1)) - span;
     }
     return d;
-}
-
-static void finish_delivery(struct omb_instance *inst)
-{
-    json_decref(inst->head);
-    inst->head = NULL;
-    for (int i = 0; i < 3; i++) {
-        zmq_msg_close(&inst->head_parts[i]);
-    }
-    inst->has_head = false;
-    inst->head_attempts = 0;
-    atomic_fetch_sub(&inst->stats.pending, 1);
-    atomic_fetch_sub(&inst->rt->inflight, 1);
-}
-
-/* A string member of the envelope we sealed ourselves (compact JSON, no escapes in ids and
- * times), read without parsing: for logs and the latency clock. */
-static void envelope_field(const zmq_msg_t *env, const char *name, char *out, size_t outlen)
-{
-    char pat[32];
-    int plen = snprintf(pat, sizeof(pat), "\"%s\":\"", name);
-    const char *text = zmq_msg_data((zmq_msg_t *)env);
-    size_t len = zmq_msg_size((zmq_msg_t *)env);
-    const char *hit = memmem(text, len, pat, (size_t)plen);
-    out[0] = '\0';
-    if (!hit) {
-        return;
-    }
-    const char *v = hit + plen, *end = memchr(v, '"', len - (size_t)(v - text));
-    if (end) {
-        snprintf(out, outlen, "%.*s", (int)(end - v), v);
-    }
-}
-
-/* Deliver the head event once. Returns true when the head is done (ok or rejected). */
-static bool deliver_head(struct omb_instance *inst)
-{
-    struct omb_deliver_result res;
-    char err[256] = "";
-    int rc;
-    memset(&res, 0, sizeof(res));
-    inst->head_attempts++;
-    if (inst->desc->abi_minor >= 1 && inst->desc->deliver_raw) {
-        struct omb_raw_event raw = {
-            .route = inst->head_route,
-            .envelope = zmq_msg_data(&inst->head_parts[1]),
-            .envelope_len = zmq_msg_size(&inst->head_parts[1]),
-            .body = zmq_msg_data(&inst->head_parts[2]),
-            .body_len = zmq_msg_size(&inst->head_parts[2]),
-        };
-        rc = inst->desc->deliver_raw(inst->ctx, &raw, &res);
-    } else {
-        if (!inst->head) {
-            inst->head = omb_event_from_frames(
-                inst->head_route, zmq_msg_data(&inst->head_parts[1]),
-                zmq_msg_size(&inst->head_parts[1]), zmq_msg_data(&inst->head_parts[2]),
-                zmq_msg_size(&inst->head_parts[2]), err, sizeof(err));
-        }
-        if (inst->head) {
-            rc = inst->desc->deliver(inst->ctx, inst->head, &res);
-        } else {
-            /* A body that no route had to read and that is not JSON (emit_raw's bargain). */
-            rc = OMB_EREJECT;
-            snprintf(res.reason, sizeof(res.reason), "unreadable event: %s", err);
-        }
-    }
-    res.reason[sizeof(res.reason) - 1] = '\0';
-    if (rc == OMB_OK) {
-        char received[64];
-        int64_t received_us;
-        envelope_field(&inst->head_parts[1], "received", received, sizeof(received));
-        if (omb_time_parse_us(received, &received_us) == 0) {
-            omb_histogram_record(&inst->latency, omb_now_us() - received_us);
-        }
-        atomic_fetch_add(&inst->stats.delivered, 1);
-        finish_delivery(inst);
-        return true;
-    }
-    char id[160]; /* for the logs below only: not read on the success path */
-    envelope_field(&inst->head_parts[1], "id", id, sizeof(id));
-    if (rc == OMB_EREJECT) {
-        atomic_fetch_add(&inst->stats.rejected, 1);
-        omb_log(OMB_LOG_ERROR, inst->scope, "route '%s': event %s rejected after %u attempt(s): %s",
-                inst->head_route, id[0] ? id : "?", inst->head_attempts,
-                res.reason[0] ? res.reason : "no reason given");
-        finish_delivery(inst);
-        return true;
-    }
-    /* OMB_ERETRY, or anything unexpected: try again later, never drop. */
-    atomic_fetch_add(&inst->stats.retried, 1);
-    int64_t delay = res.retry_after_ms > 0 ? res.retry_after_ms
-                                           : backoff_ms(inst, inst->head_attempts);
-    inst->head_due = omb_monotonic_ms() + delay;
-    omb_log(inst->head_attempts == 1 ? OMB_LOG_WARN : OMB_LOG_DEBUG, inst->scope,
-            "route '%s': event %s: attempt %u failed (%s), retrying in %lld ms",
-            inst->head_route, id[0] ? id : "?", inst->head_attempts,
-            res.reason[0] ? res.reason : omb_strerror(rc), (long long)delay);
-    return false;
-}
-
-/* Take one delivery off the socket into the head slot. Returns false when there was none. */
-static bool receive_delivery(struct omb_instance *inst)
-{
-    zmq_msg_t *parts = inst->head_parts;
-    int n = 0;
-    bool got = false;
-    for (; n < 3; n++) {
-        zmq_msg_init(&parts[n]);
-        if (zmq_msg_recv(&parts[n], inst->deliver_sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-            zmq_msg_close(&parts[n]);
-            break;
-        }
-        got = true;
-        if (!zmq_msg_more(&parts[n])) {
-            n++;
-            break;
-        }
-    }
-    if (!got) {
-        return false;
-    }
-    atomic_fetch_add(&inst->stats.received, 1);
-    atomic_fetch_add(&inst->stats.pending, 1);
-    if (n != 3 || zmq_msg_more(&parts[n - 1])) {
-        /* Only the router sends here, always three frames: this is a bug, not input. */
-        int extra = 0;
-        while (zmq_msg_more(&parts[n - 1])) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            zmq_msg_recv(&m, inst->deliver_sock, 0);
-            bool more = zmq_msg_more(&m);
-            zmq_msg_close(&m);
-            extra++;
-            if (!more) {
-                break;
-            }
-        }
-        for (int i = 0; i < n; i++) {
-            zmq_msg_close(&parts[i]);
-        }
-        atomic_fetch_add(&inst->stats.rejected, 1);
-        omb_log(OMB_LOG_ERROR, inst->scope, "unreadable delivery dropped: %d frames, expected 3",
-                n + extra);
-        atomic_fetch_sub(&inst->stats.pending, 1);
-        atomic_fetch_sub(&inst->rt->inflight, 1);
-        return true;
-    }
-    size_t rlen = zmq_msg_size(&parts[0]);
-    snprintf(inst->head_route, sizeof(inst->head_route), "%.*s",
-             (int)(rlen < sizeof(inst->head_route) ? rlen : sizeof(inst->head_route) - 1),
-             (const char *)zmq_msg_data(&parts[0]));
-    inst->has_head = true;
-    inst->head = NULL;
-    inst->head_attempts = 0;
-    inst->head_due = 0;
-    return true;
-}
-
-/* Deliver as much as is ready, a bounded batch so that timers and control still get a turn. */
-static void dispatch(struct omb_instance *inst)
-{
-    for (int i = 0; i < 512; i++) {
-        if (!inst->has_head && !receive_delivery(inst)) {
-            return;
-        }
-        if (!inst->has_head) {
-            continue; /* an unreadable delivery was dropped */
-        }
-        if (!inst->started || inst->head_due > omb_monotonic_ms()) {
-            return;
-        }
-        if (!deliver_head(inst)) {
-            return;
-        }
-    }
 }
 
 static void try_start(struct omb_instance *inst)
@@ -393,29 +169,23 @@ static void stop_sources(struct omb_instance *inst)
     inst->sources_stopped = true;
 }
 
-static void abandon_pending(struct omb_instance *inst)
+void omb_instance_attach_consumer(struct omb_instance *inst, struct omb_consumer *c)
 {
-    uint64_t abandoned = 0;
-    if (inst->has_head) {
-        finish_delivery(inst); /* frees the head, counts it out of pending and in flight */
-        abandoned++;
-    }
-    if (inst->deliver_sock) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        while (zmq_msg_recv(&m, inst->deliver_sock, ZMQ_DONTWAIT) >= 0) {
-            if (!zmq_msg_more(&m)) {
-                abandoned++;
-                atomic_fetch_sub(&inst->rt->inflight, 1);
-            }
-        }
-        zmq_msg_close(&m);
-    }
-    if (abandoned > 0) {
-        omb_log(OMB_LOG_ERROR, inst->scope,
-                "%llu event(s) were not delivered before the drain deadline",
-                (unsigned long long)abandoned);
-    }
+    inst->consumer = c;
+}
+
+void omb_instance_wake(struct omb_instance *inst)
+{
+    uint64_t one = 1;
+    /* Cannot fail short of a counter overflow; a lost wake-up is caught by the next one. */
+    (void)!write(inst->task_fd, &one, sizeof(one));
+}
+
+void omb_instance_limits(const struct omb_instance *inst, int64_t *max_attempts,
+                         int64_t *max_age_ms)
+{
+    *max_attempts = inst->max_attempts;
+    *max_age_ms = inst->max_age_ms;
 }
 
 int omb_instance_post(struct omb_instance *inst, omb_instance_task_fn fn, void *arg)
@@ -438,9 +208,7 @@ int omb_instance_post(struct omb_instance *inst, omb_instance_task_fn fn, void *
     }
     inst->tasks_tail = t;
     pthread_mutex_unlock(&inst->tasks_lock);
-    uint64_t one = 1;
-    /* Cannot fail short of a counter overflow; a lost wake-up is caught by the next one. */
-    (void)!write(inst->task_fd, &one, sizeof(one));
+    omb_instance_wake(inst);
     return 0;
 }
 
@@ -512,21 +280,19 @@ static void *instance_main(void *arg)
         if (!inst->started && (due < 0 || inst->start_due < due)) {
             due = inst->start_due;
         }
-        if (inst->has_head && inst->started && (due < 0 || inst->head_due < due)) {
-            due = inst->head_due;
+        if (inst->consumer && inst->started) {
+            int64_t cdue = omb_consumer_due(inst->consumer);
+            if (cdue >= 0 && (due < 0 || cdue < due)) {
+                due = cdue;
+            }
         }
         long timeout = due < 0 ? -1 : (due <= now ? 0 : (long)(due - now));
 
         size_t nfd = omb_host_fds_count(inst);
-        zmq_pollitem_t items[3 + OMB_MAX_FDS];
+        zmq_pollitem_t items[2 + OMB_MAX_FDS];
         size_t n = 0;
         items[n++] = (zmq_pollitem_t){ .socket = inst->ctl_thread, .events = ZMQ_POLLIN };
         items[n++] = (zmq_pollitem_t){ .socket = NULL, .fd = inst->task_fd, .events = ZMQ_POLLIN };
-        size_t deliver_item = SIZE_MAX;
-        if (inst->deliver_sock && !inst->has_head) {
-            deliver_item = n;
-            items[n++] = (zmq_pollitem_t){ .socket = inst->deliver_sock, .events = ZMQ_POLLIN };
-        }
         size_t fd_base = n;
         n += omb_host_fds_fill(inst, items + fd_base, nfd);
 
@@ -558,9 +324,11 @@ static void *instance_main(void *arg)
         if (nready > 0) {
             omb_host_fds_dispatch(inst, items + fd_base, n - fd_base);
         }
-        if (inst->deliver_sock && (inst->has_head || (deliver_item != SIZE_MAX &&
-                                                  (items[deliver_item].revents & ZMQ_POLLIN)))) {
-            dispatch(inst);
+        if (inst->consumer && inst->started) {
+            int64_t cdue = omb_consumer_due(inst->consumer);
+            if (cdue >= 0 && cdue <= omb_monotonic_ms()) {
+                omb_consumer_run(inst->consumer, true);
+            }
         }
     }
 
@@ -568,7 +336,8 @@ static void *instance_main(void *arg)
     /* Tasks posted until now still run (their posters wait for an answer); later posts fail. */
     set_accepting_tasks(inst, false);
     run_tasks(inst);
-    abandon_pending(inst);
+    /* What it has not delivered stays in the journal: its cursor has not moved past it. */
+    omb_consumer_destroy(&inst->consumer);
     inst->desc->destroy(inst->ctx);
     inst->created = false;
     omb_host_timers_clear(inst);
@@ -638,6 +407,7 @@ void omb_instance_destroy(struct omb_instance **instp)
     }
     struct omb_instance *inst = *instp;
     omb_instance_exit(inst);
+    omb_consumer_destroy(&inst->consumer); /* attached, but its thread never ran */
     if (inst->ctl_main) {
         zmq_close(inst->ctl_main);
     }
@@ -677,6 +447,8 @@ void omb_instance_stats(const struct omb_instance *inst, struct omb_instance_sta
     out->retried = atomic_load(&inst->stats.retried);
     out->rejected = atomic_load(&inst->stats.rejected);
     out->pending = atomic_load(&inst->stats.pending);
+    out->dead = atomic_load(&inst->stats.dead);
+    out->lost = atomic_load(&inst->stats.lost);
 }
 
 enum omb_instance_state omb_instance_state(const struct omb_instance *inst)

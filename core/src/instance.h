@@ -32,7 +32,9 @@ struct omb_instance_stats {
     uint64_t delivered; /* deliver() said OMB_OK */
     uint64_t retried;   /* deliver() said OMB_ERETRY (each attempt) */
     uint64_t rejected;  /* deliver() said OMB_EREJECT, or the frames were unreadable */
-    uint64_t pending;   /* received, not yet delivered or rejected */
+    uint64_t pending;   /* received, not yet delivered or rejected (in memory) */
+    uint64_t dead;      /* deliveries sent to the dead-letter queue */
+    uint64_t lost;      /* emitted events whose journal commit failed (never acknowledged) */
 };
 
 /* Build an instance of `plugin` for connector `cc`: validate its options (errors to diags at
@@ -49,8 +51,8 @@ int omb_instance_run(struct omb_instance *inst);
 /* Ask the instance to stop producing (plugin stop()); waits until it has. */
 void omb_instance_stop_sources(struct omb_instance *inst);
 
-/* End the thread: pending deliveries are abandoned (counted and logged), destroy() runs on the
- * instance's thread, then the thread is joined. Safe on an instance that never ran. */
+/* End the thread: deliveries not finished stay in the journal (the consumer's cursor has not
+ * passed them), destroy() runs on the instance's thread, then the thread is joined. Safe on an instance that never ran. */
 void omb_instance_exit(struct omb_instance *inst);
 
 /* Free; NULL-safe, sets *instp to NULL. Calls omb_instance_exit first if needed. */
@@ -67,6 +69,18 @@ void omb_instance_stats(const struct omb_instance *inst, struct omb_instance_sta
  * called; the caller still owns arg), or OMB_ENOMEM. */
 typedef void (*omb_instance_task_fn)(struct omb_instance *inst, void *arg);
 int omb_instance_post(struct omb_instance *inst, omb_instance_task_fn fn, void *arg);
+
+/* Hand the instance its destination's journal consumer (consumer.h), before its thread starts;
+ * the instance owns it from then on and runs it on its thread. */
+struct omb_consumer;
+void omb_instance_attach_consumer(struct omb_instance *inst, struct omb_consumer *c);
+
+/* Wake the instance's thread (any thread): its loop looks at its consumer and tasks again. */
+void omb_instance_wake(struct omb_instance *inst);
+
+/* The destination's caps on one delivery's retries (0: none), from its config. */
+void omb_instance_limits(const struct omb_instance *inst, int64_t *max_attempts,
+                         int64_t *max_age_ms);
 
 /* The instance's plugin context (borrowed; for tasks posted with omb_instance_post). */
 void *omb_instance_ctx(struct omb_instance *inst);

@@ -18,6 +18,8 @@
 
 #define OMB_MAX_FDS 32
 
+struct omb_consumer;
+
 struct host_timer {
     uint64_t id;
     int64_t due;        /* monotonic ms */
@@ -60,19 +62,13 @@ struct omb_instance {
     bool thread_running;
     void *ctl_main;       /* PAIR, the daemon's end (daemon thread) */
     void *ctl_thread;     /* PAIR, the instance's end */
-    void *deliver_sock;   /* PULL from the router workers (sinks) */
-    void **emit_socks;    /* PUSH to each router worker (sources) */
+    struct omb_consumer *consumer; /* a destination's journal consumer (owned), or NULL */
+    int64_t max_attempts; /* as a destination: caps of one delivery's retries (0: none) */
+    int64_t max_age_ms;
 
     bool created, started, sources_stopped;
     unsigned start_attempts;
     int64_t start_due;
-
-    bool has_head;        /* a delivery is being attempted: */
-    zmq_msg_t head_parts[3]; /* its frames (route, envelope, body), owned */
-    json_t *head;         /* its parsed event for deliver(), made on first need (owned) */
-    char head_route[128]; /* its route's name */
-    unsigned head_attempts;
-    int64_t head_due;     /* monotonic ms of the next attempt */
 
     struct host_timer *timers;
     size_t n_timers, cap_timers;
@@ -93,7 +89,7 @@ struct omb_instance {
     struct omb_histogram latency; /* µs, successful deliveries */
 
     struct {
-        atomic_uint_fast64_t emitted, received, delivered, retried, rejected, pending;
+        atomic_uint_fast64_t emitted, received, delivered, retried, rejected, pending, lost, dead;
     } stats;
 };
 

@@ -1,7 +1,7 @@
-/* The router: N worker threads, each owning its compiled jq programs and its sockets. An event
- * goes to the worker chosen by a hash of its key, so one key's events stay in order without
- * locks; each worker matches the event against the routes, filters, transforms (a program with
- * several results splits the event) and fans out to each destination's queue. */
+/* The router: the route table, and one journal consumer per destination (consumer.h), run on
+ * the destination's own thread. Sources append events to the journal (store.h); every commit
+ * wakes the consumers that wait; each evaluates the routes that lead to its destination (filter,
+ * transform, split) and delivers, head first, in journal order. */
 #ifndef OMNIBUS_ROUTER_H
 #define OMNIBUS_ROUTER_H
 
@@ -42,6 +42,9 @@ struct omb_routes {
     unsigned version;
 };
 
+/* True when route r takes events of `type` from connector `source`. */
+bool omb_route_matches(const struct omb_route_rt *r, const char *source, const char *type);
+
 /* Build the route table of cfg over the instances (by name). Returns NULL with a message in
  * err when a route names a connector that has no instance. */
 struct omb_routes *omb_routes_build(const struct omb_config *cfg, struct omb_instance **inst,
@@ -56,19 +59,28 @@ struct omb_router;
 /* A router over instances and routes (all borrowed; they must outlive the router). */
 struct omb_router *omb_router_new(struct omb_runtime *rt, struct omb_instance **inst,
                                   size_t n_inst, struct omb_routes *routes);
-/* Bind the workers' sockets and start their threads. */
+/* Give every destination its consumer, starting at its durable cursor (created at the journal's
+ * end for a new destination), before any instance thread runs; then let commits wake them and
+ * the store prune. rt->store must be open. 0 or an error (logged). */
 int omb_router_start(struct omb_router *router);
-/* Swap in a new route table (same instances) atomically per event: every worker finishes the
- * event in hand, then uses `routes`. Returns the old table once no worker uses it (the caller's
- * to destroy). */
+/* Swap in a new route table (same instances) atomically per event: every consumer finishes the
+ * event in hand, then uses `routes`. Returns the old table once no consumer uses it (the
+ * caller's to destroy). */
 struct omb_routes *omb_router_swap(struct omb_router *router, struct omb_routes *routes);
-/* Pause (hold its events, in order, in memory) or resume (release them, then carry on) a route
- * of the table in use. 0, or OMB_ENOTFOUND. Daemon thread only. */
+/* Pause (park its deliveries in the store, in order) or resume (deliver the parked ones, then
+ * carry on) a route of the table in use. 0, OMB_ENOTFOUND, OMB_ENOMEM. Daemon thread only. */
 int omb_router_pause(struct omb_router *router, const char *route, bool paused);
 
 /* The table in use (borrowed). */
 struct omb_routes *omb_router_routes(struct omb_router *router);
-/* Stop the workers and join them. Idempotent. */
+/* Events accepted and not yet finished: appends waiting for a commit, plus, per destination,
+ * journal rows past its cursor. Daemon thread, while started. */
+int64_t omb_router_backlog(struct omb_router *router);
+
+/* Journal rows past the cursor of destination instance i (0 for a non-destination). */
+int64_t omb_router_destination_backlog(struct omb_router *router, size_t i);
+
+/* Stop waking the consumers (they are destroyed by their instances). Idempotent. */
 void omb_router_stop(struct omb_router *router);
 /* Free; NULL-safe; stops first. */
 void omb_router_destroy(struct omb_router **routerp);

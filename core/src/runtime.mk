@@ -9,9 +9,12 @@ libombruntime_la_SOURCES = \
 	core/src/runtime.h \
 	core/src/instance.c core/src/instance.h core/src/instance_priv.h \
 	core/src/host.c \
-	core/src/router.c core/src/router.h \
+	core/src/routes.c core/src/router.c core/src/router.h \
+	core/src/route_eval.c core/src/route_eval.h \
+	core/src/consumer.c core/src/consumer.h \
 	core/src/admin.c core/src/admin.h \
-	core/src/daemon.c core/src/daemon.h core/src/daemon_priv.h core/src/daemon_admin.c
+	core/src/daemon.c core/src/daemon.h core/src/daemon_priv.h core/src/daemon_admin.c \
+	core/src/daemon_store.c
 
 check_PROGRAMS += tests/unit/envelope_test
 tests_unit_envelope_test_SOURCES = tests/unit/envelope_test.c

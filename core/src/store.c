@@ -1,70 +1,21 @@
 /* The durable journal: SQLite in WAL mode with synchronous=FULL, fed by one writer thread that
- * commits pending appends in groups. Two connections: the writer's (used only by the writer
- * thread once open returns) and a reader's, under its own mutex, so reads never see an open
- * group and never wait for a commit. */
-#include "store.h"
+ * commits the queue in groups. Two connections: the writer's (used only by the writer thread
+ * once open returns) and a reader's, under its own mutex, so reads never see an open group and
+ * never wait for a commit. The queue carries appends and the other writes (store_ops.c) in one
+ * order, so that a group's transaction applies them as they were asked for. */
+#include "store_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdarg.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <omnibus/err.h>
 
-#define BUSY_TIMEOUT_MS 5000
-
-/* One pending append: the struct and all its bytes in one allocation. */
-struct entry {
-    struct entry *next;
-    omb_store_ack_fn ack;
-    void *arg;
-    int64_t received_us;
-    const char *env; /* NULL when env_len is 0 */
-    size_t env_len;
-    const char *body; /* NULL when body_len is 0 */
-    size_t body_len;
-    const char *id; /* NULL when appended as NULL */
-    const char *type;
-    const char *key;
-};
-
-struct omb_store {
-    sqlite3 *wdb;         /* the writer thread's */
-    sqlite3_stmt *insert; /* on wdb */
-    sqlite3 *rdb;         /* readers', under rmu */
-    pthread_mutex_t rmu;
-    size_t group_max;
-    size_t pending_max;
-    int64_t group_wait_us;
-
-    pthread_mutex_t mu; /* guards the queue, stopping and last_error */
-    pthread_cond_t cv;  /* signalled on append and on stop (CLOCK_MONOTONIC) */
-    struct entry *head;
-    struct entry *tail;
-    size_t pending;
-    bool stopping;
-    char last_error[256];
-    pthread_t writer;
-
-    atomic_int_fast64_t last_seq;
-    atomic_uint_fast64_t commits;
-    atomic_uint_fast64_t events;
-    atomic_uint_fast64_t largest_group;
-    atomic_uint_fast64_t failures;
-};
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void store_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0) {
         return;
@@ -75,14 +26,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static int64_t now_us(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static char *copy_str(char **dst, const char *s)
+const char *store_copy_str(char **dst, const char *s)
 {
     if (!s) {
         return NULL;
@@ -94,7 +38,7 @@ static char *copy_str(char **dst, const char *s)
     return p;
 }
 
-static const char *copy_bytes(char **dst, const char *b, size_t len)
+const char *store_copy_bytes(char **dst, const char *b, size_t len)
 {
     if (len == 0) {
         return NULL;
@@ -111,26 +55,26 @@ static int exec(sqlite3 *db, const char *sql, const char *path, char *err, size_
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        set_err(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(db));
+        store_set_err(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return OMB_EIO;
     }
     return 0;
 }
 
-static int open_db(const char *path, sqlite3 **dbp, char *err, size_t errlen)
+int store_open_db(const char *path, sqlite3 **dbp, char *err, size_t errlen)
 {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, dbp, flags, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s: cannot open journal: %s", path,
-                *dbp ? sqlite3_errmsg(*dbp) : "out of memory");
+        store_set_err(err, errlen, "%s: cannot open journal: %s", path,
+                      *dbp ? sqlite3_errmsg(*dbp) : "out of memory");
         return OMB_EIO;
     }
     if (sqlite3_db_readonly(*dbp, "main") == 1) {
-        set_err(err, errlen, "%s: journal is read-only", path);
+        store_set_err(err, errlen, "%s: journal is read-only", path);
         return OMB_EIO;
     }
-    sqlite3_busy_timeout(*dbp, BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(*dbp, STORE_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(*dbp, 1);
     return 0;
 }
@@ -146,8 +90,17 @@ static int init_schema(struct omb_store *s, const char *path, char *err, size_t 
                   "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
                   "CREATE TABLE IF NOT EXISTS journal ("
                   " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-                  " id TEXT, type TEXT, key TEXT, envelope BLOB, body BLOB,"
-                  " received_us INTEGER NOT NULL);",
+                  " id TEXT, source TEXT, type TEXT, key TEXT, envelope BLOB, body BLOB,"
+                  " received_us INTEGER NOT NULL, flags INTEGER NOT NULL DEFAULT 0);"
+                  "CREATE TABLE IF NOT EXISTS cursors ("
+                  " consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+                  "CREATE TABLE IF NOT EXISTS parked ("
+                  " id INTEGER PRIMARY KEY AUTOINCREMENT, state TEXT NOT NULL,"
+                  " consumer TEXT, route TEXT, seq INTEGER, event_id TEXT, type TEXT, key TEXT,"
+                  " envelope BLOB, body BLOB, attempts INTEGER, first_error TEXT,"
+                  " last_error TEXT, errors TEXT, first_at_us INTEGER, last_at_us INTEGER);"
+                  "CREATE INDEX IF NOT EXISTS parked_consumer_state"
+                  " ON parked (consumer, state, id);",
                   path, err, errlen);
     if (rc < 0) {
         goto out;
@@ -156,8 +109,8 @@ static int init_schema(struct omb_store *s, const char *path, char *err, size_t 
     if (sqlite3_prepare_v2(s->wdb, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
             SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
-        set_err(err, errlen, "%s: cannot read the schema version: %s", path,
-                sqlite3_errmsg(s->wdb));
+        store_set_err(err, errlen, "%s: cannot read the schema version: %s", path,
+                      sqlite3_errmsg(s->wdb));
         goto out;
     }
     if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
@@ -172,22 +125,29 @@ static int init_schema(struct omb_store *s, const char *path, char *err, size_t 
     } else {
         int64_t v = sqlite3_column_int64(st, 0);
         if (v > OMB_STORE_SCHEMA_VERSION) {
-            set_err(err, errlen,
-                    "%s: journal schema version %lld is newer than this omnibus supports (%d); "
-                    "use a newer omnibus or another journal file",
-                    path, (long long)v, OMB_STORE_SCHEMA_VERSION);
+            store_set_err(err, errlen,
+                          "%s: journal schema version %lld is newer than this omnibus supports "
+                          "(%d); use a newer omnibus or another journal file",
+                          path, (long long)v, OMB_STORE_SCHEMA_VERSION);
             goto out;
         }
     }
     sqlite3_finalize(st);
     st = NULL;
-    if (sqlite3_prepare_v2(s->wdb, "SELECT coalesce(max(seq), 0) FROM journal", -1, &st, NULL) !=
-            SQLITE_OK ||
+    /* After a prune the journal may be empty while seqs go on from sqlite_sequence. */
+    if (sqlite3_prepare_v2(s->wdb,
+                           "SELECT max(coalesce((SELECT seq FROM sqlite_sequence"
+                           " WHERE name = 'journal'), 0), coalesce((SELECT max(seq) FROM journal),"
+                           " 0)), coalesce((SELECT min(seq) FROM journal), 0),"
+                           " (SELECT page_size FROM pragma_page_size())",
+                           -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
-        set_err(err, errlen, "%s: cannot read the journal: %s", path, sqlite3_errmsg(s->wdb));
+        store_set_err(err, errlen, "%s: cannot read the journal: %s", path, sqlite3_errmsg(s->wdb));
         goto out;
     }
     atomic_store(&s->last_seq, sqlite3_column_int64(st, 0));
+    atomic_store(&s->first_seq, sqlite3_column_int64(st, 1));
+    s->page_size = sqlite3_column_int64(st, 2);
     sqlite3_finalize(st);
     st = NULL;
     rc = exec(s->wdb, "COMMIT", path, err, errlen);
@@ -199,16 +159,33 @@ out:
     return rc;
 }
 
+static int prepare(struct omb_store *s, sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err,
+                   size_t errlen)
+{
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+        store_set_err(err, errlen, "%s: %s", s->path, sqlite3_errmsg(db));
+        return OMB_EIO;
+    }
+    return 0;
+}
+
 static void *writer_main(void *arg);
 
 static void free_store(struct omb_store *s)
 {
-    sqlite3_finalize(s->insert);
+    sqlite3_stmt *sts[] = {s->insert,     s->usage, s->set_cursor, s->add_parked,
+                           s->min_cursor, s->prune, s->first,      s->rjournal};
+    for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
+        sqlite3_finalize(sts[i]);
+    }
     sqlite3_close(s->wdb);
     sqlite3_close(s->rdb);
+    pthread_cond_destroy(&s->done_cv);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->rmu);
+    pthread_mutex_destroy(&s->commit_mu);
+    free(s->path);
     free(s);
 }
 
@@ -217,22 +194,23 @@ struct omb_store *omb_store_open(const char *path, const struct omb_store_opts *
 {
     struct omb_store *s = NULL;
     pthread_condattr_t ca;
-    set_err(err, errlen, "%s", "");
+    store_set_err(err, errlen, "%s", "");
     if (!path || !*path) {
-        set_err(err, errlen, "journal path is empty");
+        store_set_err(err, errlen, "journal path is empty");
         return NULL;
     }
     /* Create it ourselves so that it is 0600 (SQLite gives -wal and -shm the same mode). */
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        set_err(err, errlen, "%s: cannot create or open journal: %s", path, strerror(errno));
+        store_set_err(err, errlen, "%s: cannot create or open journal: %s", path, strerror(errno));
         return NULL;
     }
     close(fd);
 
     s = calloc(1, sizeof(*s));
-    if (!s) {
-        set_err(err, errlen, "%s: out of memory", path);
+    if (!s || !(s->path = strdup(path))) {
+        store_set_err(err, errlen, "%s: out of memory", path);
+        free(s);
         return NULL;
     }
     s->group_max = opts && opts->group_max ? opts->group_max : OMB_STORE_GROUP_MAX;
@@ -241,14 +219,22 @@ struct omb_store *omb_store_open(const char *path, const struct omb_store_opts *
     if (s->group_wait_us < 0) {
         s->group_wait_us = 0;
     }
+    int64_t prune_ms =
+        opts && opts->prune_interval_ms ? opts->prune_interval_ms : STORE_PRUNE_INTERVAL_MS;
+    s->prune_interval_us = prune_ms > 0 ? prune_ms * 1000 : 0;
+    /* Whatever the file holds may be prunable already: the first pass need not wait for a
+     * commit. */
+    s->prune_owed = true;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->rmu, NULL);
+    pthread_mutex_init(&s->commit_mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&s->done_cv, NULL);
 
-    if (open_db(path, &s->wdb, err, errlen) < 0 || init_schema(s, path, err, errlen) < 0) {
+    if (store_open_db(path, &s->wdb, err, errlen) < 0 || init_schema(s, path, err, errlen) < 0) {
         goto fail;
     }
     if (opts && opts->max_bytes > 0) {
@@ -260,19 +246,25 @@ struct omb_store *omb_store_open(const char *path, const struct omb_store_opts *
             goto fail;
         }
     }
-    if (sqlite3_prepare_v3(s->wdb,
-                           "INSERT INTO journal (id, type, key, envelope, body, received_us)"
-                           " VALUES (?, ?, ?, ?, ?, ?)",
-                           -1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(s->wdb));
+    if (prepare(s, s->wdb,
+                "INSERT INTO journal (id, source, type, key, envelope, body, received_us, flags)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                &s->insert, err, errlen) < 0 ||
+        prepare(s, s->wdb,
+                "SELECT (SELECT page_count FROM pragma_page_count())"
+                " - (SELECT freelist_count FROM pragma_freelist_count())",
+                &s->usage, err, errlen) < 0 ||
+        store_ops_prepare(s, err, errlen) < 0) {
         goto fail;
     }
-    if (open_db(path, &s->rdb, err, errlen) < 0) {
+    store_refresh_usage(s);
+    if (store_open_db(path, &s->rdb, err, errlen) < 0 ||
+        prepare(s, s->rdb, store_journal_select, &s->rjournal, err, errlen) < 0) {
         goto fail;
     }
     int prc = pthread_create(&s->writer, NULL, writer_main, s);
     if (prc != 0) {
-        set_err(err, errlen, "%s: cannot start the writer thread: %s", path, strerror(prc));
+        store_set_err(err, errlen, "%s: cannot start the writer thread: %s", path, strerror(prc));
         goto fail;
     }
     return s;
@@ -281,17 +273,104 @@ fail:
     return NULL;
 }
 
+/* ---- the queue ---------------------------------------------------------------------------- */
+
+static void link_tail(struct omb_store *s, struct entry *e)
+{
+    e->next = NULL;
+    if (s->tail) {
+        s->tail->next = e;
+    } else {
+        s->head = e;
+    }
+    s->tail = e;
+    s->queued++;
+}
+
+int store_queue(struct omb_store *s, struct entry *e)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        free(e);
+        return OMB_ESTOPPED;
+    }
+    if (e->op == OP_APPEND) {
+        if (s->pending >= s->pending_max) {
+            /* Memory stays bounded while the disk is slow: the caller keeps the event. */
+            pthread_mutex_unlock(&s->mu);
+            free(e);
+            return OMB_EAGAIN;
+        }
+        s->pending++;
+    } else if (e->op == OP_CURSOR_SET) {
+        struct entry **pp = &s->cursor_sets;
+        while (*pp && strcmp((*pp)->cur.consumer, e->cur.consumer) != 0) {
+            pp = &(*pp)->cur.cnext;
+        }
+        /* Overwriting moves the new value up the queue: only past appends (whose seqs the
+         * consumer cannot have read yet), never past a parked add or a sync operation. */
+        if (*pp && (*pp)->cur.barrier == s->barrier) {
+            (*pp)->cur.seq = e->cur.seq;
+            pthread_mutex_unlock(&s->mu);
+            free(e);
+            return 0;
+        }
+        e->cur.barrier = s->barrier;
+        e->cur.cnext = *pp ? (*pp)->cur.cnext : NULL;
+        if (*pp) {
+            *pp = e; /* the older one stays queued but is closed to coalescing */
+        } else {
+            e->cur.cnext = s->cursor_sets;
+            s->cursor_sets = e;
+        }
+    } else {
+        s->barrier++;
+    }
+    link_tail(s, e);
+    /* The writer waits for the first entry, or for a group to fill. */
+    if (s->queued == 1 || s->queued >= s->group_max) {
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int store_queue_sync(struct omb_store *s, struct sync_op *op)
+{
+    if (pthread_equal(pthread_self(), s->writer)) {
+        return OMB_EINVAL;
+    }
+    op->e = (struct entry){.op = OP_SYNC, .sync = op};
+    op->rc = 0;
+    op->done = false;
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return OMB_ESTOPPED;
+    }
+    s->barrier++;
+    s->syncs++;
+    link_tail(s, &op->e);
+    pthread_cond_signal(&s->cv); /* also cuts a group wait short */
+    while (!op->done) {
+        pthread_cond_wait(&s->done_cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return op->rc;
+}
+
 /* ---- appending and group commit -------------------------------------------------------- */
 
 int omb_store_append(struct omb_store *s, const char *env, size_t env_len, const char *body,
-                     size_t body_len, const char *id, const char *type, const char *key,
-                     omb_store_ack_fn ack, void *arg)
+                     size_t body_len, const char *id, const char *source, const char *type,
+                     const char *key, unsigned flags, omb_store_ack_fn ack, void *arg)
 {
     if (!s || !ack || (!env && env_len) || (!body && body_len)) {
         return OMB_EINVAL;
     }
-    size_t ids =
-        (id ? strlen(id) + 1 : 0) + (type ? strlen(type) + 1 : 0) + (key ? strlen(key) + 1 : 0);
+    size_t ids = (id ? strlen(id) + 1 : 0) + (source ? strlen(source) + 1 : 0) +
+                 (type ? strlen(type) + 1 : 0) + (key ? strlen(key) + 1 : 0);
     if (env_len > SIZE_MAX / 2 || body_len > SIZE_MAX / 2 - env_len ||
         env_len + body_len > SIZE_MAX / 2 - ids) {
         return OMB_EINVAL;
@@ -301,71 +380,38 @@ int omb_store_append(struct omb_store *s, const char *env, size_t env_len, const
         return OMB_ENOMEM;
     }
     char *p = (char *)(e + 1);
-    e->next = NULL;
-    e->ack = ack;
-    e->arg = arg;
-    e->received_us = now_us(CLOCK_REALTIME);
-    e->env = copy_bytes(&p, env, env_len);
-    e->env_len = env_len;
-    e->body = copy_bytes(&p, body, body_len);
-    e->body_len = body_len;
-    e->id = copy_str(&p, id);
-    e->type = copy_str(&p, type);
-    e->key = copy_str(&p, key);
-
-    pthread_mutex_lock(&s->mu);
-    if (s->stopping) {
-        pthread_mutex_unlock(&s->mu);
-        free(e);
-        return OMB_ESTOPPED;
-    }
-    if (s->pending >= s->pending_max) {
-        /* Memory stays bounded while the disk is slow: the caller keeps the event. */
-        pthread_mutex_unlock(&s->mu);
-        free(e);
-        return OMB_EAGAIN;
-    }
-    if (s->tail) {
-        s->tail->next = e;
-    } else {
-        s->head = e;
-    }
-    s->tail = e;
-    s->pending++;
-    /* The writer waits for the first entry, or for a group to fill. */
-    if (s->pending == 1 || s->pending >= s->group_max) {
-        pthread_cond_signal(&s->cv);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return 0;
+    *e = (struct entry){.op = OP_APPEND, .ack = ack, .arg = arg};
+    e->ev.received_us = store_now_us(CLOCK_REALTIME);
+    e->ev.flags = flags;
+    e->ev.env = store_copy_bytes(&p, env, env_len);
+    e->ev.env_len = env_len;
+    e->ev.body = store_copy_bytes(&p, body, body_len);
+    e->ev.body_len = body_len;
+    e->ev.id = store_copy_str(&p, id);
+    e->ev.source = store_copy_str(&p, source);
+    e->ev.type = store_copy_str(&p, type);
+    e->ev.key = store_copy_str(&p, key);
+    return store_queue(s, e);
 }
 
-static int bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
-}
-
-static int bind_blob(sqlite3_stmt *st, int i, const char *v, size_t len)
-{
-    return v ? sqlite3_bind_blob64(st, i, v, len, SQLITE_STATIC) : sqlite3_bind_zeroblob(st, i, 0);
-}
-
-static int insert_one(struct omb_store *s, const struct entry *e, int64_t *seq)
+static int insert_one(struct omb_store *s, struct entry *e)
 {
     sqlite3_stmt *st = s->insert;
     int rc = SQLITE_OK;
-    if ((rc = bind_text(st, 1, e->id)) != SQLITE_OK ||
-        (rc = bind_text(st, 2, e->type)) != SQLITE_OK ||
-        (rc = bind_text(st, 3, e->key)) != SQLITE_OK ||
-        (rc = bind_blob(st, 4, e->env, e->env_len)) != SQLITE_OK ||
-        (rc = bind_blob(st, 5, e->body, e->body_len)) != SQLITE_OK ||
-        (rc = sqlite3_bind_int64(st, 6, e->received_us)) != SQLITE_OK) {
+    if ((rc = store_bind_text(st, 1, e->ev.id)) != SQLITE_OK ||
+        (rc = store_bind_text(st, 2, e->ev.source)) != SQLITE_OK ||
+        (rc = store_bind_text(st, 3, e->ev.type)) != SQLITE_OK ||
+        (rc = store_bind_text(st, 4, e->ev.key)) != SQLITE_OK ||
+        (rc = store_bind_blob(st, 5, e->ev.env, e->ev.env_len)) != SQLITE_OK ||
+        (rc = store_bind_blob(st, 6, e->ev.body, e->ev.body_len)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(st, 7, e->ev.received_us)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(st, 8, e->ev.flags)) != SQLITE_OK) {
         goto out;
     }
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         rc = SQLITE_OK;
-        *seq = sqlite3_last_insert_rowid(s->wdb);
+        e->result = sqlite3_last_insert_rowid(s->wdb);
     }
 out:
     sqlite3_reset(st);
@@ -373,13 +419,29 @@ out:
     return rc;
 }
 
-/* Inserts the group [head, n entries) in one transaction; fills seqs. Returns an SQLite code. */
-static int commit_group(struct omb_store *s, struct entry *head, int64_t *seqs)
+void store_refresh_usage(struct omb_store *s)
+{
+    if (sqlite3_step(s->usage) == SQLITE_ROW) {
+        atomic_store(&s->used_bytes, sqlite3_column_int64(s->usage, 0) * s->page_size);
+    }
+    sqlite3_reset(s->usage);
+}
+
+/* Applies the group in one transaction. Returns an SQLite code; on success *last is the last
+ * journal seq and *first the first seq this group added (0: none). */
+static int commit_group(struct omb_store *s, struct entry *head, int64_t *first, int64_t *last)
 {
     int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    size_t i = 0;
     for (struct entry *e = head; rc == SQLITE_OK && e; e = e->next) {
-        rc = insert_one(s, e, &seqs[i++]);
+        if (e->op == OP_APPEND) {
+            rc = insert_one(s, e);
+            *last = e->result;
+            if (*first == 0) {
+                *first = e->result;
+            }
+        } else {
+            rc = store_ops_apply(s, e, *last);
+        }
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
@@ -387,22 +449,76 @@ static int commit_group(struct omb_store *s, struct entry *head, int64_t *seqs)
     return rc;
 }
 
-static void run_group(struct omb_store *s, struct entry *head, size_t n, int64_t *seqs)
+/* Acks and frees (or wakes the callers of) the group's entries, in queue order. */
+static void complete_group(struct omb_store *s, struct entry *head, int rc)
 {
-    int src = commit_group(s, head, seqs);
+    for (struct entry *e = head, *next = NULL; e; e = next) {
+        next = e->next;
+        switch (e->op) {
+        case OP_APPEND:
+            e->ack(e->arg, rc == 0 ? e->result : 0, rc);
+            free(e);
+            break;
+        case OP_PARKED_ADD:
+            if (e->ack) {
+                e->ack(e->arg, rc == 0 ? e->result : 0, rc);
+            }
+            free(e);
+            break;
+        case OP_CURSOR_SET:
+            free(e);
+            break;
+        case OP_SYNC:
+            pthread_mutex_lock(&s->mu);
+            e->sync->rc = rc;
+            e->sync->done = true; /* e is the caller's from here on */
+            pthread_cond_broadcast(&s->done_cv);
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+    }
+}
+
+static void run_group(struct omb_store *s, struct entry *head, size_t n, size_t appends)
+{
+    int64_t first = 0, last = atomic_load(&s->last_seq);
+    int src = commit_group(s, head, &first, &last);
     int rc = 0;
     if (src == SQLITE_OK) {
-        atomic_store(&s->last_seq, seqs[n - 1]);
         atomic_fetch_add(&s->commits, 1);
-        atomic_fetch_add(&s->events, n);
-        if (n > atomic_load(&s->largest_group)) {
-            atomic_store(&s->largest_group, n); /* only this thread writes it */
+        s->prune_owed = true;
+        store_refresh_usage(s);
+        if (appends > 0) {
+            atomic_store(&s->last_seq, last);
+            if (atomic_load(&s->first_seq) == 0) {
+                atomic_store(&s->first_seq, first); /* only this thread writes it */
+            }
+            atomic_fetch_add(&s->events, appends);
+            if (appends > atomic_load(&s->largest_group)) {
+                atomic_store(&s->largest_group, appends); /* only this thread writes it */
+            }
+            /* Under commit_mu, so that once omb_store_on_commit returns, the callback it
+             * replaced is not running and will not run. */
+            pthread_mutex_lock(&s->commit_mu);
+            if (s->commit_fn) {
+                s->commit_fn(s->commit_arg, last);
+            }
+            pthread_mutex_unlock(&s->commit_mu);
         }
     } else {
         /* Nothing of the group is kept: roll back whatever the failure left open. */
         char why[sizeof(s->last_error)];
-        snprintf(why, sizeof(why), "journal commit of %zu event%s failed: %s", n, n == 1 ? "" : "s",
-                 sqlite3_errmsg(s->wdb));
+        size_t others = n - appends;
+        if (others == 0 || appends == 0) {
+            snprintf(why, sizeof(why), "journal commit of %zu %s%s failed: %s", n,
+                     others == 0 ? "event" : "operation", n == 1 ? "" : "s",
+                     sqlite3_errmsg(s->wdb));
+        } else {
+            snprintf(why, sizeof(why),
+                     "journal commit of %zu event%s and %zu other operation%s failed: %s", appends,
+                     appends == 1 ? "" : "s", others, others == 1 ? "" : "s",
+                     sqlite3_errmsg(s->wdb));
+        }
         if (!sqlite3_get_autocommit(s->wdb)) {
             sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
         }
@@ -412,66 +528,97 @@ static void run_group(struct omb_store *s, struct entry *head, size_t n, int64_t
         atomic_fetch_add(&s->failures, 1);
         rc = OMB_EIO;
     }
-    size_t i = 0;
-    for (struct entry *e = head, *next = NULL; e; e = next, i++) {
-        next = e->next;
-        e->ack(e->arg, rc == 0 ? seqs[i] : 0, rc);
-        free(e);
+    complete_group(s, head, rc);
+}
+
+/* Under s->mu. */
+static bool prune_due(const struct omb_store *s, int64_t now)
+{
+    return s->prune_on &&
+           (s->prune_more || (s->prune_owed && now >= s->prune_last_us + s->prune_interval_us));
+}
+
+static void deadline_ts(int64_t us, struct timespec *ts)
+{
+    ts->tv_sec = us / 1000000;
+    ts->tv_nsec = (us % 1000000) * 1000;
+}
+
+/* Under s->mu: takes up to group_max entries off the front, closing the cursor sets among them
+ * to coalescing (the writer reads them unlocked from now on). */
+static struct entry *take_group(struct omb_store *s, size_t *np, size_t *appendsp)
+{
+    struct entry *head = s->head, *last = NULL;
+    size_t n = 0, appends = 0;
+    for (struct entry *e = head; e && n < s->group_max; e = e->next) {
+        last = e;
+        n++;
+        if (e->op == OP_APPEND) {
+            appends++;
+        } else if (e->op == OP_SYNC) {
+            s->syncs--;
+        } else if (e->op == OP_CURSOR_SET) {
+            for (struct entry **pp = &s->cursor_sets; *pp; pp = &(*pp)->cur.cnext) {
+                if (*pp == e) {
+                    *pp = e->cur.cnext;
+                    break;
+                }
+            }
+        }
     }
+    s->head = last->next;
+    if (!s->head) {
+        s->tail = NULL;
+    }
+    last->next = NULL;
+    s->queued -= n;
+    s->pending -= appends;
+    s->committing = appends;
+    *np = n;
+    *appendsp = appends;
+    return head;
 }
 
 static void *writer_main(void *arg)
 {
     struct omb_store *s = arg;
-    int64_t *seqs = malloc(s->group_max * sizeof(*seqs));
+    struct timespec ts;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (!s->head && !s->stopping) {
-            pthread_cond_wait(&s->cv, &s->mu);
+        while (!s->head && !s->stopping && !prune_due(s, store_now_us(CLOCK_MONOTONIC))) {
+            if (s->prune_on && s->prune_owed) {
+                deadline_ts(s->prune_last_us + s->prune_interval_us, &ts);
+                pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+            } else {
+                pthread_cond_wait(&s->cv, &s->mu);
+            }
         }
-        if (!s->head) {
-            break; /* stopping and drained */
-        }
-        if (s->pending < s->group_max && !s->stopping && s->group_wait_us > 0) {
-            int64_t deadline = now_us(CLOCK_MONOTONIC) + s->group_wait_us;
-            struct timespec ts = {.tv_sec = deadline / 1000000,
-                                  .tv_nsec = (deadline % 1000000) * 1000};
-            while (s->pending < s->group_max && !s->stopping) {
-                if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0) {
-                    break; /* ETIMEDOUT */
+        if (s->head) {
+            if (s->queued < s->group_max && !s->stopping && !s->syncs && s->group_wait_us > 0) {
+                deadline_ts(store_now_us(CLOCK_MONOTONIC) + s->group_wait_us, &ts);
+                while (s->queued < s->group_max && !s->stopping && !s->syncs) {
+                    if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0) {
+                        break; /* ETIMEDOUT */
+                    }
                 }
             }
+            size_t n, appends;
+            struct entry *head = take_group(s, &n, &appends);
+            pthread_mutex_unlock(&s->mu);
+            run_group(s, head, n, appends);
+            pthread_mutex_lock(&s->mu);
+            s->committing = 0;
+        } else if (s->stopping) {
+            break; /* drained */
         }
-        /* Take up to group_max entries off the front. */
-        struct entry *head = s->head, *last = head;
-        size_t n = 1;
-        while (n < s->group_max && last->next) {
-            last = last->next;
-            n++;
+        /* One prune chunk between groups, so that neither starves the other. */
+        if (!s->stopping && prune_due(s, store_now_us(CLOCK_MONOTONIC))) {
+            pthread_mutex_unlock(&s->mu);
+            store_prune_step(s);
+            pthread_mutex_lock(&s->mu);
         }
-        s->head = last->next;
-        if (!s->head) {
-            s->tail = NULL;
-        }
-        last->next = NULL;
-        s->pending -= n;
-        pthread_mutex_unlock(&s->mu);
-
-        if (seqs) {
-            run_group(s, head, n, seqs);
-        } else {
-            /* No memory for the seq array at start: commit one at a time instead. */
-            int64_t seq = 0;
-            for (struct entry *e = head, *next = NULL; e; e = next) {
-                next = e->next;
-                e->next = NULL;
-                run_group(s, e, 1, &seq);
-            }
-        }
-        pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
-    free(seqs);
     return NULL;
 }
 
@@ -490,66 +637,39 @@ void omb_store_close(struct omb_store **sp)
     free_store(s);
 }
 
-/* ---- reading and counters -------------------------------------------------------------- */
+/* ---- settings and counters -------------------------------------------------------------- */
 
-int omb_store_read(struct omb_store *s, int64_t after_seq, size_t max, omb_store_row_fn fn,
-                   void *arg)
+void omb_store_on_commit(struct omb_store *s, omb_store_commit_fn fn, void *arg)
 {
-    if (!s || !fn) {
-        return OMB_EINVAL;
+    if (!s) {
+        return;
     }
-    sqlite3_stmt *st = NULL;
-    int n = 0;
-    int rc = OMB_EIO;
-    pthread_mutex_lock(&s->rmu);
-    if (sqlite3_prepare_v2(s->rdb,
-                           "SELECT seq, id, type, key, envelope, body, received_us FROM journal"
-                           " WHERE seq > ? ORDER BY seq LIMIT ?",
-                           -1, &st, NULL) != SQLITE_OK) {
-        goto out;
+    pthread_mutex_lock(&s->commit_mu);
+    s->commit_fn = fn;
+    s->commit_arg = arg;
+    pthread_mutex_unlock(&s->commit_mu);
+}
+
+void omb_store_set_prune(struct omb_store *s, bool on)
+{
+    if (!s) {
+        return;
     }
-    sqlite3_bind_int64(st, 1, after_seq);
-    sqlite3_bind_int64(st, 2, max == 0 || max > INT64_MAX ? -1 : (sqlite3_int64)max);
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        struct omb_store_row row = {
-            .seq = sqlite3_column_int64(st, 0),
-            .id = (const char *)sqlite3_column_text(st, 1),
-            .type = (const char *)sqlite3_column_text(st, 2),
-            .key = (const char *)sqlite3_column_text(st, 3),
-            .env = sqlite3_column_blob(st, 4),
-            .env_len = (size_t)sqlite3_column_bytes(st, 4),
-            .body = sqlite3_column_blob(st, 5),
-            .body_len = (size_t)sqlite3_column_bytes(st, 5),
-            .received_us = sqlite3_column_int64(st, 6),
-        };
-        if (row.env_len == 0) {
-            row.env = NULL;
-        }
-        if (row.body_len == 0) {
-            row.body = NULL;
-        }
-        if (n == INT32_MAX) {
-            break;
-        }
-        n++;
-        int frc = fn(arg, &row);
-        if (frc < 0) {
-            rc = frc;
-            goto out;
-        }
-        if (frc > 0) {
-            break;
-        }
+    pthread_mutex_lock(&s->mu);
+    s->prune_on = on;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+size_t omb_store_pending(struct omb_store *s)
+{
+    if (!s) {
+        return 0;
     }
-    if (src != SQLITE_DONE && src != SQLITE_ROW) {
-        goto out;
-    }
-    rc = n;
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rmu);
-    return rc;
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->pending + s->committing;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 int64_t omb_store_last_seq(struct omb_store *s)
@@ -557,8 +677,25 @@ int64_t omb_store_last_seq(struct omb_store *s)
     return s ? atomic_load(&s->last_seq) : 0;
 }
 
+int64_t omb_store_first_seq(struct omb_store *s)
+{
+    return s ? atomic_load(&s->first_seq) : 0;
+}
+
+int64_t omb_store_used_bytes(struct omb_store *s)
+{
+    return s ? atomic_load(&s->used_bytes) : 0;
+}
+
 void omb_store_stats(struct omb_store *s, struct omb_store_stats *out)
 {
+    if (!out) {
+        return;
+    }
+    if (!s) {
+        *out = (struct omb_store_stats){0};
+        return;
+    }
     *out = (struct omb_store_stats){
         .commits = atomic_load(&s->commits),
         .events = atomic_load(&s->events),
@@ -570,6 +707,10 @@ void omb_store_stats(struct omb_store *s, struct omb_store_stats *out)
 void omb_store_last_error(struct omb_store *s, char *buf, size_t len)
 {
     if (!buf || len == 0) {
+        return;
+    }
+    if (!s) {
+        buf[0] = '\0';
         return;
     }
     pthread_mutex_lock(&s->mu);

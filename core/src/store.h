@@ -5,6 +5,7 @@
 #ifndef OMNIBUS_STORE_H
 #define OMNIBUS_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ struct omb_store_opts {
                             * Appends beyond it fail with OMB_EIO ("database or disk is full") */
     size_t pending_max;    /* appends waiting for a commit, at most (default
                             * OMB_STORE_PENDING_MAX); past it append says OMB_EAGAIN */
+    int64_t prune_interval_ms; /* least time between prune passes (default 1000; negative:
+                                * none, a pass after every commit) */
 };
 
 /* Counters, readable from any thread. */
@@ -40,6 +43,7 @@ struct omb_store_stats {
 struct omb_store_row {
     int64_t seq;
     const char *id;
+    const char *source;
     const char *type;
     const char *key;
     const char *env;
@@ -47,7 +51,12 @@ struct omb_store_row {
     const char *body;
     size_t body_len;
     int64_t received_us; /* wall clock (µs since the epoch) when omb_store_append was called */
+    unsigned flags;      /* OMB_STORE_* flags given to omb_store_append */
 };
+
+/* An append flag: the body was not parsed by the source (emit_raw); whoever reads the row
+ * checks that it is a JSON object before passing it on. */
+#define OMB_STORE_UNCHECKED 1u
 
 /* Called on the writer thread, in append order, once per successful append: rc 0 and the row's
  * seq once it is durably committed; or a negative enum omb_err (OMB_EIO) and seq 0 when its group
@@ -71,14 +80,15 @@ struct omb_store *omb_store_open(const char *path, const struct omb_store_opts *
 void omb_store_close(struct omb_store **sp);
 
 /* Queue one event for the next group commit and return at once; thread-safe. The bytes of env,
- * body, id, type and key are copied (id, type, key: NUL-terminated or NULL; env/body may be NULL
- * when their length is 0). ack (required) is called exactly once, later, on the writer thread.
- * Returns 0; OMB_EINVAL (no ack); OMB_ENOMEM; OMB_EAGAIN when pending_max appends already wait
- * for a commit (backpressure: try again later; ingress answers 503); or OMB_ESTOPPED once the
- * store is closing. On failure ack is never called and nothing was queued. */
+ * body, id, source, type and key are copied (id, source, type, key: NUL-terminated or NULL;
+ * env/body may be NULL when their length is 0). ack (required) is called exactly once, later,
+ * on the writer thread. Returns 0; OMB_EINVAL (no ack); OMB_ENOMEM; OMB_EAGAIN when pending_max
+ * appends already wait for a commit (backpressure: try again later; ingress answers 503); or
+ * OMB_ESTOPPED once the store is closing. On failure ack is never called and nothing was
+ * queued. flags (OMB_STORE_*) are kept with the row. */
 int omb_store_append(struct omb_store *s, const char *env, size_t env_len, const char *body,
-                     size_t body_len, const char *id, const char *type, const char *key,
-                     omb_store_ack_fn ack, void *arg);
+                     size_t body_len, const char *id, const char *source, const char *type,
+                     const char *key, unsigned flags, omb_store_ack_fn ack, void *arg);
 
 /* Call fn for up to `max` committed rows with seq > after_seq, in seq order (max 0: no limit).
  * Thread-safe; runs on the caller's thread over its own connection, so it does not block
@@ -86,7 +96,12 @@ int omb_store_append(struct omb_store *s, const char *env, size_t env_len, const
 int omb_store_read(struct omb_store *s, int64_t after_seq, size_t max, omb_store_row_fn fn,
                    void *arg);
 
-/* The seq of the last committed row (0 when the journal is empty). Thread-safe. */
+/* Appends queued and not yet committed (their commit's on_commit and acks not yet run either).
+ * Thread-safe. */
+size_t omb_store_pending(struct omb_store *s);
+
+/* The seq of the last committed row (0 when nothing was ever appended; pruning does not lower
+ * it, and it survives a reopen). Thread-safe. */
 int64_t omb_store_last_seq(struct omb_store *s);
 
 /* Copy the counters into *out. Thread-safe. */
@@ -95,5 +110,136 @@ void omb_store_stats(struct omb_store *s, struct omb_store_stats *out);
 /* Copy the reason of the latest failed group into buf (empty when none failed). Thread-safe; from
  * an error ack it describes that ack's group. */
 void omb_store_last_error(struct omb_store *s, char *buf, size_t len);
+
+/* ---- commits seen by others ------------------------------------------------------------ */
+
+/* Called on the writer thread after every successful commit that added journal rows, with the
+ * seq of the last committed row. Set before the first append; fn must be quick and must not
+ * call back into the store except omb_store_last_seq. NULL fn: none. */
+typedef void (*omb_store_commit_fn)(void *arg, int64_t last_seq);
+void omb_store_on_commit(struct omb_store *s, omb_store_commit_fn fn, void *arg);
+
+/* Bytes of the file in use (pages in use × page size, free pages not counted), as of the latest
+ * commit or prune. Thread-safe. */
+int64_t omb_store_used_bytes(struct omb_store *s);
+
+/* ---- consumer cursors ------------------------------------------------------------------- */
+/* A consumer (a destination, by name) has a durable cursor: every journal row with seq <= cursor
+ * is done for it. Pruning deletes journal rows that every consumer is done with. */
+
+/* The consumer's cursor, created at the journal's last committed seq if it has none; committed
+ * before it returns. Any thread (it waits for the writer) but the writer's: from an ack or
+ * commit callback it and the other waiting calls below return OMB_EINVAL. 0, OMB_EINVAL (also
+ * a NULL or empty consumer), OMB_EIO, OMB_ESTOPPED. */
+int omb_store_cursor_init(struct omb_store *s, const char *consumer, int64_t *seq);
+
+/* Move the consumer's cursor to seq (creating it if missing), in the next group commit (several
+ * sets of one consumer before a commit write only the last). Returns at once: 0, OMB_EINVAL
+ * (NULL or empty consumer, seq < 0), OMB_ENOMEM, OMB_ESTOPPED. Work queued before it (parked
+ * rows added) is committed in the same or an earlier transaction. If its group fails the move
+ * is lost (the next set writes it). */
+int omb_store_cursor_set(struct omb_store *s, const char *consumer, int64_t seq);
+
+/* Forget a consumer's cursor (a destination removed from the config); committed before it
+ * returns. 0 (also when it had none), OMB_EIO, OMB_ESTOPPED. */
+int omb_store_cursor_drop(struct omb_store *s, const char *consumer);
+
+/* Call fn for every cursor, by consumer name. Any thread; fn must not read from the store.
+ * 0, OMB_EINVAL or OMB_EIO. */
+typedef void (*omb_store_cursor_fn)(void *arg, const char *consumer, int64_t seq);
+int omb_store_cursors(struct omb_store *s, omb_store_cursor_fn fn, void *arg);
+
+/* Allow the writer to prune (off at open): at most once a second (prune_interval_ms), after a
+ * commit (or once soon after open), it deletes journal rows with seq <= the smallest cursor
+ * (<= the last seq when there is no cursor), in chunks so that no transaction grows large. Turn
+ * it on once every consumer has its cursor. A failed pass leaves its reason in
+ * omb_store_last_error. */
+void omb_store_set_prune(struct omb_store *s, bool on);
+
+/* The smallest seq still in the journal (0 when empty). Any thread. */
+int64_t omb_store_first_seq(struct omb_store *s);
+
+/* ---- per-thread readers ----------------------------------------------------------------- */
+
+/* A reader: its own connection and statements, for one thread at a time, so that consumers on
+ * different threads never wait for each other or for a commit. Open returns a new reader (the
+ * caller's) or NULL with a message in err; it does not refer to the store once open. Close is
+ * NULL-safe and sets *rp to NULL. */
+struct omb_store_reader;
+struct omb_store_reader *omb_store_reader_open(struct omb_store *s, char *err, size_t errlen);
+void omb_store_reader_close(struct omb_store_reader **rp);
+/* As omb_store_read, over the reader's own connection. */
+int omb_store_reader_journal(struct omb_store_reader *r, int64_t after_seq, size_t max,
+                             omb_store_row_fn fn, void *arg);
+
+/* ---- parked deliveries: dead letters, held (paused route) and replays ------------------------ */
+
+/* One parked delivery: an event as it was to be delivered (after the route's transform) to one
+ * consumer by one route. Pointers are borrowed (for the call, or for the row callback). Strings
+ * may be NULL; env/body are not NUL-terminated (NULL when their length is 0). */
+struct omb_store_parked {
+    int64_t id;        /* assigned by the store; ignored by omb_store_parked_add */
+    const char *state; /* "dead", "held" or "replay" */
+    const char *consumer;
+    const char *route;
+    int64_t seq; /* the journal seq of the event it came from */
+    const char *event_id;
+    const char *type;
+    const char *key;
+    const char *env;
+    size_t env_len;
+    const char *body;
+    size_t body_len;
+    int64_t attempts;
+    const char *first_error;
+    const char *last_error;
+    const char *errors;  /* JSON array text, one {"at": µs, "error": "..."} per attempt kept */
+    int64_t first_at_us; /* first attempt (or when parked, for held rows) */
+    int64_t last_at_us;  /* latest attempt */
+};
+
+/* Which parked rows: a NULL/0 member matches all. */
+struct omb_store_parked_filter {
+    const char *state;
+    const char *consumer;
+    const char *route;
+    const char *type;
+    int64_t id;            /* one row */
+    int64_t after_id;      /* rows with id > after_id */
+    int64_t max_id;        /* rows with id <= max_id */
+    int64_t older_than_us; /* rows with last_at_us < older_than_us */
+};
+
+/* Park a row in the next group commit (in queue order with appends and cursor sets); ack (may
+ * be NULL) as for omb_store_append, its seq argument being the new row's id. Returns at once:
+ * 0, OMB_EINVAL (NULL p, a state other than the three, NULL bytes with a length), OMB_ENOMEM,
+ * OMB_ESTOPPED. Not bounded by pending_max: a consumer parking a row must never be refused. */
+int omb_store_parked_add(struct omb_store *s, const struct omb_store_parked *p,
+                         omb_store_ack_fn ack, void *arg);
+
+/* Call fn for up to max (0: no limit) matching rows in id order. Any thread; reads committed
+ * rows; fn must not read from the store. Returns the number passed to fn, fn's negative
+ * return, OMB_EINVAL (a NULL argument: pass an all-zero filter for every row) or OMB_EIO. fn
+ * returns as for omb_store_row_fn. */
+typedef int (*omb_store_parked_fn)(void *arg, const struct omb_store_parked *row);
+int omb_store_parked_list(struct omb_store *s, const struct omb_store_parked_filter *f, size_t max,
+                          omb_store_parked_fn fn, void *arg);
+
+/* Count matching rows into *n. 0, OMB_EINVAL or OMB_EIO. */
+int omb_store_parked_count(struct omb_store *s, const struct omb_store_parked_filter *f,
+                           int64_t *n);
+
+/* Set the state of every matching row (state non-NULL) and, when body is non-NULL, replace the
+ * body (only allowed with f->id set: one row); committed before it returns (through the
+ * writer). *changed (may be NULL) gets the number of rows changed. 0, OMB_EINVAL (NULL f, both
+ * state and body NULL, an unknown state, a body without f->id), OMB_EIO, OMB_ESTOPPED. */
+int omb_store_parked_update(struct omb_store *s, const struct omb_store_parked_filter *f,
+                            const char *state, const char *body, size_t body_len, int64_t *changed);
+
+/* Delete every matching row; committed before it returns. *deleted may be NULL. 0, OMB_EIO,
+ * OMB_ESTOPPED. A NULL or all-NULL filter is refused (OMB_EINVAL): dropping everything is spelt
+ * with an explicit state. */
+int omb_store_parked_delete(struct omb_store *s, const struct omb_store_parked_filter *f,
+                            int64_t *deleted);
 
 #endif /* OMNIBUS_STORE_H */

@@ -119,6 +119,8 @@ class Daemon:
         # Each daemon its own admin socket, unless the config names one.
         self.admin = "ipc://" + os.path.join(self.dir, "admin.sock")
         e.setdefault("OMNIBUS_ADMIN", self.admin)
+        # ... and its own journal beside its config (a restart on the same config resumes it).
+        e.setdefault("OMNIBUS_STATE_DIR", self.dir)
         e.update(env or {})
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=e)
         wait_for(lambda: "running " in self.text() or self.proc.poll() is not None,

@@ -211,7 +211,9 @@ static void test_schema_agrees(void)
         "02-wrong-namespace", "03-no-namespace", "04-wrong-root", "05-unknown-element",
         "06-unknown-attribute", "07-missing-attribute", "08-bad-name", "09-element-order",
         "22-bad-type-pattern", "27-bad-attribute-values", "29-text-content",
-        "34-http-bad-values", "35-http-out-of-place", NULL
+        "34-http-bad-values", "35-http-out-of-place", "38-store-bad-values",
+        "39-store-out-of-range", "40-store-wrong-unit", "41-store-bad-numbers",
+        "42-connector-retry-caps", NULL
     };
     static const char *const accepted[] = {
         "10-duplicate-connector", "11-duplicate-route", "12-to-unknown-connector",
@@ -260,7 +262,11 @@ static void test_full(struct omb_registry *reg)
     CHECK(cfg->drain_timeout_ms == 60000);
     CHECK_STR(cfg->log_level, "debug");
     CHECK_STR(cfg->plugin_dir, "/opt/omnibus/plugins");
-    CHECK_STR(cfg->store_path, "var/omnibus.db");
+    CHECK_STR(cfg->store_path, "good/var/omnibus.db"); /* beside the config file */
+    CHECK(cfg->store_line == 5);
+    CHECK(cfg->store_group_max == 0);
+    CHECK(cfg->store_group_wait_us == -1);
+    CHECK(cfg->store_budget_bytes == 0);
     CHECK_STR(cfg->admin_endpoint, "ipc://var/admin.sock");
 
     CHECK(cfg->n_connectors == 3);
@@ -270,6 +276,10 @@ static void test_full(struct omb_registry *reg)
         CHECK_STR(pos->plugin, "testsrc");
         CHECK_STR(pos->log_level, "warn");
         CHECK(pos->line == 8);
+        CHECK(pos->max_attempts == OMB_DEFAULT_MAX_ATTEMPTS);
+        CHECK(pos->max_attempts == 100);
+        CHECK(pos->max_age_ms == OMB_DEFAULT_MAX_AGE_MS);
+        CHECK(pos->max_age_ms == 24 * 3600 * 1000);
         CHECK(pos->n_options == 5);
         if (pos->n_options == 5) {
             CHECK_STR(pos->options[0].name, "dir");
@@ -387,10 +397,261 @@ static void test_minimal(void)
         CHECK_STR(r.cfg->log_level, "info");
         CHECK(r.cfg->plugin_dir == NULL);
         CHECK(r.cfg->store_path == NULL);
+        CHECK(r.cfg->store_line == 0);
+        CHECK(r.cfg->store_group_max == 0);
+        CHECK(r.cfg->store_group_wait_us == -1);
+        CHECK(r.cfg->store_budget_bytes == 0);
         CHECK(r.cfg->admin_endpoint == NULL);
         CHECK(r.cfg->n_connectors == 0 && r.cfg->n_routes == 0);
     }
     result_free(&r);
+}
+
+/* ---- <store> and the connector's retry caps, from configs written to a scratch directory ---- */
+
+static char scratch[256];
+
+/* Write `body` inside <omnibus> to scratch/NAME and return its path (static storage). */
+static const char *write_config(const char *name, const char *body)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/%s", scratch, name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fprintf(f, "<omnibus xmlns=\"urn:omnibus:config:1\">\n%s</omnibus>\n", body);
+        fclose(f);
+    }
+    return path;
+}
+
+/* One attribute value: accepted (with the value parsed into the struct) or refused with exactly
+ * `msg`; the RelaxNG schema must agree either way. */
+struct attr_case {
+    const char *attr;
+    const char *value;
+    bool ok;
+    int64_t want;     /* the struct's value when ok */
+    const char *msg;  /* the error after "<subject>: attribute 'NAME': " when not ok */
+};
+
+static void check_case(const char *element, const struct attr_case *c)
+{
+    char body[512];
+    struct result r;
+    bool store = strcmp(element, "store") == 0;
+    if (store) {
+        snprintf(body, sizeof(body), "  <store %s=\"%s\"/>\n", c->attr, c->value);
+    } else {
+        snprintf(body, sizeof(body), "  <connector name=\"out\" plugin=\"testsink\" %s=\"%s\"/>\n",
+                 c->attr, c->value);
+    }
+    const char *path = write_config("case.xml", body);
+    load(path, NULL, &r);
+    if (c->ok) {
+        int64_t got = -2;
+        if (r.cfg && store) {
+            got = strcmp(c->attr, "group-max") == 0    ? r.cfg->store_group_max
+                  : strcmp(c->attr, "group-wait") == 0 ? r.cfg->store_group_wait_us
+                                                       : r.cfg->store_budget_bytes;
+        } else if (r.cfg && r.cfg->n_connectors == 1) {
+            got = strcmp(c->attr, "max-attempts") == 0 ? r.cfg->connectors[0].max_attempts
+                                                       : r.cfg->connectors[0].max_age_ms;
+        }
+        if (r.rc != 0 || got != c->want) {
+            fprintf(stderr, "%s %s=\"%s\": rc %d, got %lld, want %lld\n%s", element, c->attr,
+                    c->value, r.rc, (long long)got, (long long)c->want, r.report);
+        }
+        CHECK(r.rc == 0);
+        CHECK_STR(r.report, "");
+        CHECK(got == c->want);
+    } else {
+        char want[1024];
+        snprintf(want, sizeof(want), "%s:2: %s: attribute '%s': %s, got \"%s\"\n", path,
+                 store ? "<store>" : "connector 'out'", c->attr, c->msg, c->value);
+        CHECK(r.rc == OMB_EINVAL && r.cfg == NULL);
+        CHECK_STR(r.report, want);
+    }
+    CHECK_STR(r.stderr_, "");
+    int rng = rng_accepts(path);
+    if (rng != (c->ok ? 1 : 0)) {
+        fprintf(stderr, "%s %s=\"%s\": the RelaxNG schema %s it\n", element, c->attr, c->value,
+                rng == 1 ? "accepts" : "rejects");
+    }
+    CHECK(rng == (c->ok ? 1 : 0));
+    result_free(&r);
+}
+
+#define MIB (INT64_C(1) << 20)
+#define GROUP_MAX_MSG "expected a number of events per commit from 1 to 100000"
+#define GROUP_WAIT_MSG "expected a duration from 0ms to 1s in whole milliseconds, like 1ms or 20ms"
+#define BUDGET_MSG "expected a size of at least 1M like 512M or 2G (k, M and G are 1024-based)"
+#define ATTEMPTS_MSG "expected a number of attempts from 1 to 1000000, or unlimited"
+#define AGE_MSG "expected a duration above zero like 30m or 24h, or unlimited"
+
+static void test_store_values(void)
+{
+    static const struct attr_case cases[] = {
+        { "group-max", "1", true, 1, NULL },
+        { "group-max", "256", true, 256, NULL },
+        { "group-max", "100000", true, 100000, NULL },
+        { "group-max", "0100", true, 100, NULL },
+        { "group-max", "0", false, 0, GROUP_MAX_MSG },
+        { "group-max", "100001", false, 0, GROUP_MAX_MSG },
+        { "group-max", "99999999999999999999999", false, 0, GROUP_MAX_MSG },
+        { "group-max", "many", false, 0, GROUP_MAX_MSG },
+        { "group-wait", "0ms", true, 0, NULL },
+        { "group-wait", "1ms", true, 1000, NULL },
+        { "group-wait", "250ms", true, 250000, NULL },
+        { "group-wait", "1000ms", true, 1000000, NULL },
+        { "group-wait", "1s", true, 1000000, NULL },
+        { "group-wait", "0s", true, 0, NULL },
+        { "group-wait", "1001ms", false, 0, GROUP_WAIT_MSG },
+        { "group-wait", "2s", false, 0, GROUP_WAIT_MSG },
+        { "group-wait", "1m", false, 0, GROUP_WAIT_MSG },
+        { "group-wait", "500us", false, 0, GROUP_WAIT_MSG },
+        { "group-wait", "5", false, 0, GROUP_WAIT_MSG },
+        { "budget", "1M", true, MIB, NULL },
+        { "budget", "2G", true, 2048 * MIB, NULL },
+        { "budget", "1024k", true, MIB, NULL },
+        { "budget", "1024K", true, MIB, NULL },
+        { "budget", "1048576", true, MIB, NULL },
+        { "budget", "1048580", true, MIB + 4, NULL },
+        { "budget", "1536k", true, MIB + MIB / 2, NULL },
+        { "budget", "100G", true, 100 * 1024 * MIB, NULL },
+        { "budget", "1048575", false, 0, BUDGET_MSG },
+        { "budget", "1023k", false, 0, BUDGET_MSG },
+        { "budget", "0M", false, 0, BUDGET_MSG },
+        { "budget", "0", false, 0, BUDGET_MSG },
+        { "budget", "2GiB", false, 0, BUDGET_MSG },
+        { "budget", "2GB", false, 0, BUDGET_MSG },
+        { "budget", "1T", false, 0, BUDGET_MSG },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        check_case("store", &cases[i]);
+    }
+}
+
+static void test_retry_values(void)
+{
+    static const struct attr_case cases[] = {
+        { "max-attempts", "1", true, 1, NULL },
+        { "max-attempts", "100", true, 100, NULL },
+        { "max-attempts", "1000000", true, 1000000, NULL },
+        { "max-attempts", "007", true, 7, NULL },
+        { "max-attempts", "unlimited", true, 0, NULL },
+        { "max-attempts", "0", false, 0, ATTEMPTS_MSG },
+        { "max-attempts", "1000001", false, 0, ATTEMPTS_MSG },
+        { "max-attempts", "-1", false, 0, ATTEMPTS_MSG },
+        { "max-attempts", "Unlimited", false, 0, ATTEMPTS_MSG },
+        { "max-attempts", "infinite", false, 0, ATTEMPTS_MSG },
+        { "max-attempts", "", false, 0, ATTEMPTS_MSG },
+        { "max-age", "1ms", true, 1, NULL },
+        { "max-age", "90s", true, 90000, NULL },
+        { "max-age", "30m", true, 1800000, NULL },
+        { "max-age", "24h", true, 86400000, NULL },
+        { "max-age", "168h", true, 168 * 3600000LL, NULL },
+        { "max-age", "unlimited", true, 0, NULL },
+        { "max-age", "0h", false, 0, AGE_MSG },
+        { "max-age", "0ms", false, 0, AGE_MSG },
+        { "max-age", "1d", false, 0, AGE_MSG },
+        { "max-age", "24", false, 0, AGE_MSG },
+        { "max-age", "never", false, 0, AGE_MSG },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        check_case("connector", &cases[i]);
+    }
+}
+
+/* Every setting at once, the defaults beside them, and where a relative path goes. */
+static void test_store_and_retry(void)
+{
+    struct result r;
+    char want[512];
+    const char *path = write_config(
+        "store.xml",
+        "  <store path=\"journal.db\" group-max=\"1000\" group-wait=\"5ms\" budget=\"2G\"/>\n"
+        "  <connector name=\"a\" plugin=\"testsink\" max-attempts=\"unlimited\""
+        " max-age=\"unlimited\"/>\n"
+        "  <connector name=\"b\" plugin=\"testsink\" max-attempts=\"5\" max-age=\"90s\"/>\n"
+        "  <connector name=\"c\" plugin=\"testsink\"/>\n"
+        "  <connector name=\"d\" plugin=\"testsink\" max-age=\"1h\"/>\n");
+    load(path, NULL, &r);
+    CHECK(r.rc == 0);
+    CHECK_STR(r.report, "");
+    CHECK(rng_accepts(path) == 1);
+    if (r.cfg) {
+        snprintf(want, sizeof(want), "%s/journal.db", scratch);
+        CHECK_STR(r.cfg->store_path, want);
+        CHECK(r.cfg->store_line == 2);
+        CHECK(r.cfg->store_group_max == 1000);
+        CHECK(r.cfg->store_group_wait_us == 5000);
+        CHECK(r.cfg->store_budget_bytes == INT64_C(2) << 30);
+        CHECK(r.cfg->n_connectors == 4);
+        if (r.cfg->n_connectors == 4) {
+            CHECK(r.cfg->connectors[0].max_attempts == 0);
+            CHECK(r.cfg->connectors[0].max_age_ms == 0);
+            CHECK(r.cfg->connectors[1].max_attempts == 5);
+            CHECK(r.cfg->connectors[1].max_age_ms == 90000);
+            CHECK(r.cfg->connectors[2].max_attempts == OMB_DEFAULT_MAX_ATTEMPTS);
+            CHECK(r.cfg->connectors[2].max_age_ms == OMB_DEFAULT_MAX_AGE_MS);
+            CHECK(r.cfg->connectors[3].max_attempts == OMB_DEFAULT_MAX_ATTEMPTS);
+            CHECK(r.cfg->connectors[3].max_age_ms == 3600000);
+        }
+    }
+    result_free(&r);
+
+    /* <store/> alone: no path (the daemon's default location), every default. */
+    path = write_config("store-empty.xml", "  <store/>\n");
+    load(path, NULL, &r);
+    CHECK(r.rc == 0 && r.cfg != NULL);
+    CHECK(rng_accepts(path) == 1);
+    if (r.cfg) {
+        CHECK(r.cfg->store_path == NULL);
+        CHECK(r.cfg->store_line == 2);
+        CHECK(r.cfg->store_group_max == 0);
+        CHECK(r.cfg->store_group_wait_us == -1);
+        CHECK(r.cfg->store_budget_bytes == 0);
+    }
+    result_free(&r);
+
+    /* An absolute path is kept; a relative one with directories goes beside the config too. */
+    path = write_config("store-abs.xml", "  <store path=\"/var/lib/omnibus/journal.db\"/>\n");
+    load(path, NULL, &r);
+    CHECK_STR(r.cfg ? r.cfg->store_path : NULL, "/var/lib/omnibus/journal.db");
+    result_free(&r);
+    path = write_config("store-rel.xml", "  <store path=\"../state/j.db\"/>\n");
+    load(path, NULL, &r);
+    snprintf(want, sizeof(want), "%s/../state/j.db", scratch);
+    CHECK_STR(r.cfg ? r.cfg->store_path : NULL, want);
+    result_free(&r);
+
+    /* A config named without a directory is in the working directory: the path is unchanged. */
+    char cwd[2048];
+    CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+    CHECK(chdir(scratch) == 0);
+    load("store-rel.xml", NULL, &r);
+    CHECK_STR(r.cfg ? r.cfg->store_path : NULL, "../state/j.db");
+    result_free(&r);
+    CHECK(chdir(cwd) == 0);
+}
+
+static void test_store_retry_all(void)
+{
+    snprintf(scratch, sizeof(scratch), "%s/omb-config-test-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    CHECK(mkdtemp(scratch) != NULL);
+    test_store_values();
+    test_retry_values();
+    test_store_and_retry();
+    static const char *const files[] = { "case.xml", "store.xml", "store-empty.xml",
+                                         "store-abs.xml", "store-rel.xml", NULL };
+    char path[512];
+    for (size_t i = 0; files[i]; i++) {
+        snprintf(path, sizeof(path), "%s/%s", scratch, files[i]);
+        unlink(path);
+    }
+    CHECK(rmdir(scratch) == 0);
 }
 
 static void test_misc(struct omb_registry *reg)
@@ -470,6 +731,7 @@ int main(void)
     test_minimal();
     test_http();
     test_misc(reg);
+    test_store_retry_all();
     test_broken(reg);
     test_schema_agrees();
     omb_registry_destroy(&reg);

@@ -518,7 +518,7 @@ static bool is_idle(void *arg)
             return false;
         }
     }
-    return atomic_load(&a->w->rt.inflight) == 0;
+    return omb_router_backlog(a->w->router) == 0;
 }
 
 bool fx_wait_idle(struct fx_world *w, const int *slots, const char *what)
@@ -563,7 +563,7 @@ struct omb_config *fx_config(const char *xml)
     return cfg;
 }
 
-struct fx_world *fx_start(const char *xml, size_t workers, bool router_late)
+struct fx_world *fx_start_at(const char *xml, const char *store_path)
 {
     static unsigned gen;
     struct omb_diags diags;
@@ -575,11 +575,28 @@ struct fx_world *fx_start(const char *xml, size_t workers, bool router_late)
     }
     w->rt.zctx = zmq_ctx_new();
     w->rt.gen = ++gen; /* each world its own endpoints */
-    w->rt.n_workers = workers;
     w->rt.retry_base_ms = 10;
     w->rt.retry_max_ms = 100;
-    atomic_init(&w->rt.inflight, 0);
     atomic_init(&w->rt.stopping, false);
+    if (store_path) {
+        snprintf(w->store_path, sizeof(w->store_path), "%s", store_path);
+    } else {
+        snprintf(w->store_path, sizeof(w->store_path), "%s/omb-runtime-test-XXXXXX.db",
+                 tmp_dir());
+        int fd = mkstemps(w->store_path, 3);
+        if (fd < 0) {
+            fprintf(stderr, "cannot create %s: %s\n", w->store_path, strerror(errno));
+            w->store_path[0] = '\0';
+            goto fail;
+        }
+        close(fd);
+    }
+    w->store = omb_store_open(w->store_path, NULL, err, sizeof(err));
+    if (!w->store) {
+        fprintf(stderr, "omb_store_open: %s\n", err);
+        goto fail;
+    }
+    w->rt.store = w->store;
     w->cfg = fx_config(xml);
     if (!w->rt.zctx || !w->cfg) {
         goto fail;
@@ -604,7 +621,7 @@ struct fx_world *fx_start(const char *xml, size_t workers, bool router_late)
         goto fail;
     }
     w->router = omb_router_new(&w->rt, w->inst, w->n_inst, w->routes);
-    if (!w->router || (!router_late && !fx_start_router(w))) {
+    if (!w->router || omb_router_start(w->router) != 0) {
         fprintf(stderr, "the router did not start\n");
         goto fail;
     }
@@ -623,13 +640,9 @@ fail:
     return NULL;
 }
 
-bool fx_start_router(struct fx_world *w)
+struct fx_world *fx_start(const char *xml)
 {
-    if (omb_router_start(w->router) != 0) {
-        return false;
-    }
-    w->router_started = true;
-    return true;
+    return fx_start_at(xml, NULL);
 }
 
 bool fx_swap(struct fx_world *w, const struct omb_config *cfg)
@@ -657,10 +670,10 @@ bool fx_stop(struct fx_world *w, int64_t drain_ms)
         omb_instance_stop_sources(w->inst[i]);
     }
     int64_t deadline = omb_monotonic_ms() + drain_ms;
-    while (atomic_load(&w->rt.inflight) > 0 && omb_monotonic_ms() < deadline) {
+    while (w->router && omb_router_backlog(w->router) > 0 && omb_monotonic_ms() < deadline) {
         sleep_ms(2);
     }
-    int64_t left = atomic_load(&w->rt.inflight);
+    int64_t left = w->router ? omb_router_backlog(w->router) : 0;
     if (left != 0 && drain_ms > 0) {
         fprintf(stderr, "drain: %lld event(s) still in flight after %lld ms\n", (long long)left,
                 (long long)drain_ms);
@@ -680,6 +693,15 @@ bool fx_stop(struct fx_world *w, int64_t drain_ms)
     omb_config_destroy(&w->cfg);
     if (w->rt.zctx) {
         zmq_ctx_term(w->rt.zctx);
+    }
+    omb_store_close(&w->store);
+    if (w->store_path[0] && !w->keep_store) {
+        static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+        for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+            char p[600];
+            snprintf(p, sizeof(p), "%s%s", w->store_path, suffixes[i]);
+            unlink(p);
+        }
     }
     free(w);
     return left == 0;

@@ -21,6 +21,7 @@
 #include "loader.h"
 #include "router.h"
 #include "runtime.h"
+#include "store.h"
 
 #define FX_SLOTS 8           /* scripts per plugin kind; a connector picks one by option "slot" */
 #define FX_DEADLINE_MS 30000 /* how long any wait may take before the test fails */
@@ -88,8 +89,10 @@ struct fx_world {
     size_t n_inst;
     struct omb_routes *routes;
     struct omb_router *router;
-    bool router_started;
     unsigned next_version;
+    struct omb_store *store;
+    char store_path[512];
+    bool keep_store; /* fx_stop leaves the journal file for the next world */
 };
 
 /* The fixture plugin called `name` ("fx_source", "fx_sink", "fx_probe"; dl is NULL), or NULL. */
@@ -102,20 +105,22 @@ void fx_reset(void);
  * the fixture plugins. Returns a new config (the caller's) or NULL (the diagnostics printed). */
 struct omb_config *fx_config(const char *xml);
 
-/* Load `xml`, build the instances, routes and router with `workers` router threads, start the
- * router (unless `router_late`) and run every instance. NULL on failure (printed). */
-struct fx_world *fx_start(const char *xml, size_t workers, bool router_late);
+/* Load `xml`, open a journal in a new temporary file, build the instances, routes and router,
+ * start the router (every destination's consumer) and run every instance. NULL on failure
+ * (printed). */
+struct fx_world *fx_start(const char *xml);
 
-/* Start the router of a world made with router_late. */
-bool fx_start_router(struct fx_world *w);
+/* The same over the journal at `store_path` (kept from an earlier world: w->keep_store). */
+struct fx_world *fx_start_at(const char *xml, const char *store_path);
 
 /* Build the routes of `cfg` (borrowed; same connectors) with the next version and swap them in
  * as the daemon's reload does; the old table is destroyed. */
 bool fx_swap(struct fx_world *w, const struct omb_config *cfg);
 
-/* Stop as generation_stop does: stop the sources, wait for rt.inflight == 0 (up to drain_ms;
- * returns false when it did not get there), stop the router and the instances, free it all,
- * terminate the ZeroMQ context, and free what the scripts still hold. NULL-safe. */
+/* Stop as generation_stop does: stop the sources, wait for the router's backlog to be 0 (up to
+ * drain_ms; returns false when it did not get there), stop the router and the instances, close
+ * the journal (and delete it unless keep_store), free it all, terminate the ZeroMQ context.
+ * NULL-safe. */
 bool fx_stop(struct fx_world *w, int64_t drain_ms);
 
 /* The instance or route of that name (borrowed), or NULL. */
@@ -140,7 +145,7 @@ struct fx_call *fx_calls_copy(int slot, size_t *n);
 /* Poll cond(arg) every 2 ms until it is true or FX_DEADLINE_MS passed (false, and prints
  * "timed out waiting for <what>"). */
 bool fx_wait(bool (*cond)(void *arg), void *arg, const char *what);
-/* Wait until every source in `slots` (terminated by -1) is done and rt.inflight is 0. */
+/* Wait until every source in `slots` (terminated by -1) is done and the backlog is 0. */
 bool fx_wait_idle(struct fx_world *w, const int *slots, const char *what);
 
 /* Capture stderr (every thread's) into a temporary file until fx_capture_end, which returns

@@ -1,0 +1,747 @@
+/* A destination's journal consumer (consumer.h). */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omnibus/err.h>
+
+#include "consumer.h"
+#include "err_str.h"
+#include "envelope.h"
+#include "instance_priv.h"
+#include "log.h"
+#include "route_eval.h"
+
+#define QUEUE_MAX 256        /* deliveries held in memory, at most (plus one event's split) */
+#define READ_BATCH 256       /* journal rows per read */
+#define PARKED_BATCH 64      /* parked rows per read */
+#define RUN_BUDGET 512       /* deliveries per omb_consumer_run */
+#define PERSIST_EVERY_MS 100 /* cursor commits, at most this often while busy */
+#define ERRORS_KEPT 20       /* attempt errors kept per delivery: the first and the latest */
+
+struct delivery {
+    struct delivery *next;
+    int64_t seq;       /* journal seq of its event (0 for a parked row) */
+    int64_t parked_id; /* the parked row it came from, 0 for the journal */
+    int64_t received_us;
+    char route[72];
+    char id[176];
+    char *env;  /* owned */
+    size_t env_len;
+    char *body; /* owned */
+    size_t body_len;
+};
+
+struct queue {
+    struct delivery *head, *tail;
+    size_t n;
+};
+
+/* Per route of the table in use. */
+struct route_state {
+    bool paused;   /* from pause/resume tasks, not the shared flag: ordered with our reads */
+    bool draining; /* resumed with parked rows left: they go first, new ones are parked too */
+    int64_t drained_after; /* parked id already taken into memory */
+};
+
+struct omb_consumer {
+    struct omb_instance *inst;
+    struct omb_store *store;
+    struct omb_store_reader *reader;
+    const struct omb_routes *routes;
+    size_t dest;
+    struct omb_eval *eval;
+    struct route_state *rs;
+    struct omb_consumer_limits lim;
+
+    struct queue q;  /* from the journal, in seq order */
+    struct queue pq; /* from parked rows: before the journal */
+    int64_t evaluated; /* the last journal seq evaluated */
+    atomic_int_fast64_t done;
+    atomic_uint_fast64_t in_memory;
+    atomic_uint_fast64_t dead;
+    int64_t persisted;
+    int64_t persist_due;
+    atomic_bool waiting;   /* nothing to read: a commit must wake the instance */
+    atomic_int_fast64_t parking; /* parked rows queued to the writer, not yet committed */
+
+    /* the head's attempts */
+    unsigned attempts;
+    int64_t first_attempt_us;
+    int64_t due; /* monotonic ms of the next attempt */
+    json_t *head_event; /* parsed for deliver(), on first need (owned) */
+    json_t *errors;     /* [{"at": µs, "error": "..."}] (owned) */
+    char first_error[OMB_DELIVER_REASON_MAX];
+
+    /* parked rows delivered, to delete in one go: a run of ids of one route */
+    char drop_route[72];
+    int64_t drop_first, drop_last;
+};
+
+static void delivery_free(struct delivery *d)
+{
+    if (d) {
+        free(d->env);
+        free(d->body);
+        free(d);
+    }
+}
+
+static void queue_push(struct queue *q, struct delivery *d)
+{
+    d->next = NULL;
+    if (q->tail) {
+        q->tail->next = d;
+    } else {
+        q->head = d;
+    }
+    q->tail = d;
+    q->n++;
+}
+
+static struct delivery *queue_pop(struct queue *q)
+{
+    struct delivery *d = q->head;
+    if (d) {
+        q->head = d->next;
+        if (!q->head) {
+            q->tail = NULL;
+        }
+        q->n--;
+    }
+    return d;
+}
+
+static void queue_clear(struct queue *q)
+{
+    for (struct delivery *d = q->head, *next; d; d = next) {
+        next = d->next;
+        delivery_free(d);
+    }
+    *q = (struct queue){ 0 };
+}
+
+static struct delivery *delivery_new(const char *route, const char *id, const char *env,
+                                     size_t env_len, const char *body, size_t body_len)
+{
+    struct delivery *d = calloc(1, sizeof(*d));
+    if (!d) {
+        return NULL;
+    }
+    d->env = malloc(env_len ? env_len : 1);
+    d->body = malloc(body_len ? body_len : 1);
+    if (!d->env || !d->body) {
+        delivery_free(d);
+        return NULL;
+    }
+    memcpy(d->env, env, env_len);
+    memcpy(d->body, body, body_len);
+    d->env_len = env_len;
+    d->body_len = body_len;
+    snprintf(d->route, sizeof(d->route), "%s", route);
+    snprintf(d->id, sizeof(d->id), "%s", id ? id : "?");
+    return d;
+}
+
+static struct route_state *states_for(const struct omb_routes *routes)
+{
+    return calloc(routes->n ? routes->n : 1, sizeof(struct route_state));
+}
+
+struct omb_consumer *omb_consumer_new(struct omb_instance *inst, struct omb_store *store,
+                                      const struct omb_routes *routes, size_t dest,
+                                      int64_t cursor, const struct omb_consumer_limits *lim)
+{
+    char err[256];
+    struct omb_consumer *c = calloc(1, sizeof(*c));
+    if (!c) {
+        return NULL;
+    }
+    c->inst = inst;
+    c->store = store;
+    c->routes = routes;
+    c->dest = dest;
+    c->lim = *lim;
+    c->evaluated = cursor;
+    c->persisted = cursor;
+    atomic_init(&c->done, cursor);
+    atomic_init(&c->in_memory, 0);
+    atomic_init(&c->dead, 0);
+    atomic_init(&c->waiting, false);
+    atomic_init(&c->parking, 0);
+    c->eval = omb_eval_new(routes, dest, inst->scope);
+    c->rs = states_for(routes);
+    c->reader = omb_store_reader_open(store, err, sizeof(err));
+    if (!c->eval || !c->rs || !c->reader) {
+        omb_log(OMB_LOG_ERROR, inst->scope, "cannot set up the journal consumer: %s",
+                c->reader ? "out of memory" : err);
+        omb_consumer_destroy(&c);
+        return NULL;
+    }
+    for (size_t i = 0; i < routes->n; i++) {
+        /* A route paused when the table was built (carried over a restart of the instances)
+         * parks from the start; held rows from before a restart wait for a resume. */
+        c->rs[i].paused = atomic_load(&routes->v[i].paused);
+    }
+    return c;
+}
+
+static void flush_drops(struct omb_consumer *c);
+
+void omb_consumer_destroy(struct omb_consumer **cp)
+{
+    if (!cp || !*cp) {
+        return;
+    }
+    struct omb_consumer *c = *cp;
+    if (c->reader) {
+        flush_drops(c);
+        int64_t done = atomic_load(&c->done);
+        if (done != c->persisted && omb_store_cursor_set(c->store, c->inst->name, done) == 0) {
+            c->persisted = done;
+        }
+    }
+    atomic_fetch_sub(&c->inst->stats.pending, c->q.n + c->pq.n);
+    queue_clear(&c->q);
+    queue_clear(&c->pq);
+    json_decref(c->head_event);
+    json_decref(c->errors);
+    omb_eval_destroy(&c->eval);
+    omb_store_reader_close(&c->reader);
+    free(c->rs);
+    free(c);
+    *cp = NULL;
+}
+
+/* ---- cursor ---- */
+
+static void update_done(struct omb_consumer *c)
+{
+    int64_t done = c->q.head ? c->q.head->seq - 1 : c->evaluated;
+    atomic_store(&c->done, done);
+    atomic_store(&c->in_memory, c->q.n + c->pq.n);
+}
+
+static void persist(struct omb_consumer *c, bool now)
+{
+    int64_t done = atomic_load(&c->done);
+    int64_t t = omb_monotonic_ms();
+    if (done == c->persisted || (!now && t < c->persist_due)) {
+        return;
+    }
+    if (omb_store_cursor_set(c->store, c->inst->name, done) == 0) {
+        c->persisted = done;
+        c->persist_due = t + PERSIST_EVERY_MS;
+    }
+}
+
+/* ---- parking ---- */
+
+static void parked_ack(void *arg, int64_t seq, int rc)
+{
+    (void)seq;
+    struct omb_consumer *c = arg;
+    if (rc < 0) {
+        char why[256];
+        omb_store_last_error(c->store, why, sizeof(why));
+        omb_log(OMB_LOG_ERROR, c->inst->scope, "a parked delivery was not committed: %s", why);
+    }
+    atomic_fetch_sub(&c->parking, 1);
+}
+
+/* Park a delivery (held or dead) in the store, queued before any later cursor move. */
+static int park(struct omb_consumer *c, const char *state, const char *route, int64_t seq,
+                const char *id, const char *env, size_t env_len, const char *body,
+                size_t body_len, int64_t attempts, const char *first_error,
+                const char *last_error, const char *errors, int64_t first_at_us)
+{
+    struct omb_store_parked p = {
+        .state = state, .consumer = c->inst->name, .route = route, .seq = seq,
+        .event_id = id, .env = env_len ? env : NULL, .env_len = env_len,
+        .body = body_len ? body : NULL, .body_len = body_len, .attempts = attempts,
+        .first_error = first_error, .last_error = last_error, .errors = errors,
+        .first_at_us = first_at_us ? first_at_us : omb_now_us(), .last_at_us = omb_now_us(),
+    };
+    atomic_fetch_add(&c->parking, 1);
+    int rc = omb_store_parked_add(c->store, &p, parked_ack, c);
+    if (rc < 0) {
+        atomic_fetch_sub(&c->parking, 1);
+    }
+    return rc;
+}
+
+/* ---- reading the journal ---- */
+
+struct read_ctx {
+    struct omb_consumer *c;
+    int64_t seq;
+    int64_t received_us;
+    int rc;
+};
+
+static int on_delivery(void *arg, const struct omb_eval_out *out)
+{
+    struct read_ctx *rx = arg;
+    struct omb_consumer *c = rx->c;
+    const struct omb_route_rt *r = &c->routes->v[out->route];
+    struct route_state *rs = &c->rs[out->route];
+    if (rs->paused || rs->draining) {
+        int rc = park(c, "held", r->name, rx->seq, out->id, out->env, out->env_len, out->body,
+                      out->body_len, 0, NULL, NULL, NULL, 0);
+        if (rc < 0) {
+            return rc; /* stop here; the event is read again */
+        }
+        atomic_fetch_add((atomic_uint_fast64_t *)&r->held, 1);
+        return 0;
+    }
+    struct delivery *d =
+        delivery_new(r->name, out->id, out->env, out->env_len, out->body, out->body_len);
+    if (!d) {
+        return OMB_ENOMEM;
+    }
+    d->seq = rx->seq;
+    d->received_us = rx->received_us;
+    queue_push(&c->q, d);
+    atomic_fetch_add(&c->inst->stats.received, 1);
+    atomic_fetch_add(&c->inst->stats.pending, 1);
+    return 0;
+}
+
+static int on_row(void *arg, const struct omb_store_row *row)
+{
+    struct read_ctx *rx = arg;
+    struct omb_consumer *c = rx->c;
+    struct queue before = c->q;
+    rx->seq = row->seq;
+    rx->received_us = row->received_us;
+    int rc = omb_eval_event(c->eval, row->env ? row->env : "", row->env_len,
+                            row->body ? row->body : "", row->body_len,
+                            (row->flags & OMB_STORE_UNCHECKED) == 0, on_delivery, rx);
+    if (rc < 0) {
+        /* Out of memory or the store refused a park: undo this event's deliveries and read it
+         * again later, so that none is made twice or lost. */
+        struct delivery *d = before.tail ? before.tail->next : c->q.head;
+        size_t undone = 0;
+        while (d) {
+            struct delivery *next = d->next;
+            delivery_free(d);
+            undone++;
+            d = next;
+        }
+        c->q = before;
+        if (c->q.tail) {
+            c->q.tail->next = NULL;
+        }
+        atomic_fetch_sub(&c->inst->stats.pending, undone);
+        rx->rc = rc;
+        return 1;
+    }
+    c->evaluated = row->seq;
+    return c->q.n >= QUEUE_MAX ? 1 : 0;
+}
+
+/* Read more of the journal if there is room. Returns the rows read, or a negative error. */
+static int read_journal(struct omb_consumer *c)
+{
+    if (c->q.n >= QUEUE_MAX / 2 || omb_store_last_seq(c->store) <= c->evaluated) {
+        return 0;
+    }
+    struct read_ctx rx = { .c = c };
+    int n = omb_store_reader_journal(c->reader, c->evaluated, READ_BATCH, on_row, &rx);
+    if (n < 0 || rx.rc < 0) {
+        int rc = n < 0 ? n : rx.rc;
+        omb_log(OMB_LOG_ERROR, c->inst->scope, "reading the journal: %s", omb_strerror(rc));
+        c->due = omb_monotonic_ms() + 1000;
+        return rc;
+    }
+    if (c->q.n == 0) {
+        update_done(c); /* nothing for us in them: the cursor moves on */
+    }
+    return n;
+}
+
+/* ---- parked rows of resumed routes ---- */
+
+struct parked_ctx {
+    struct omb_consumer *c;
+    size_t route;
+    int n;
+};
+
+static int on_parked(void *arg, const struct omb_store_parked *p)
+{
+    struct parked_ctx *px = arg;
+    struct omb_consumer *c = px->c;
+    struct delivery *d = delivery_new(p->route ? p->route : "", p->event_id, p->env ? p->env : "",
+                                      p->env_len, p->body ? p->body : "", p->body_len);
+    if (!d) {
+        return OMB_ENOMEM;
+    }
+    d->parked_id = p->id;
+    int64_t received_us = 0;
+    char received[64];
+    omb_envelope_field(d->env, d->env_len, "received", received, sizeof(received));
+    if (omb_time_parse_us(received, &received_us) == 0) {
+        d->received_us = received_us;
+    }
+    queue_push(&c->pq, d);
+    c->rs[px->route].drained_after = p->id;
+    atomic_fetch_add(&c->inst->stats.received, 1);
+    atomic_fetch_add(&c->inst->stats.pending, 1);
+    px->n++;
+    return 0;
+}
+
+/* Take the next parked rows of draining routes; a route with none left, and none on their way
+ * to the store, is live again. */
+static void read_parked(struct omb_consumer *c)
+{
+    if (c->pq.n > 0) {
+        return;
+    }
+    for (size_t i = 0; i < c->routes->n && c->pq.n == 0; i++) {
+        struct route_state *rs = &c->rs[i];
+        if (!rs->draining) {
+            continue;
+        }
+        flush_drops(c);
+        struct parked_ctx px = { .c = c, .route = i };
+        struct omb_store_parked_filter f = {
+            .state = "held", .consumer = c->inst->name, .route = c->routes->v[i].name,
+            .after_id = rs->drained_after,
+        };
+        int rc = omb_store_parked_list(c->store, &f, PARKED_BATCH, on_parked, &px);
+        if (rc < 0) {
+            omb_log(OMB_LOG_ERROR, c->inst->scope, "reading held deliveries: %s",
+                    omb_strerror(rc));
+            c->due = omb_monotonic_ms() + 1000;
+            return;
+        }
+        if (px.n == 0 && atomic_load(&c->parking) == 0) {
+            rs->draining = false;
+            omb_log(OMB_LOG_INFO, c->inst->scope, "route '%s': held deliveries done; live again",
+                    c->routes->v[i].name);
+        }
+    }
+}
+
+/* Delete delivered parked rows, one run of ids at a time. */
+static void flush_drops(struct omb_consumer *c)
+{
+    if (c->drop_first == 0) {
+        return;
+    }
+    struct omb_store_parked_filter f = {
+        .consumer = c->inst->name, .route = c->drop_route,
+        .after_id = c->drop_first - 1, .max_id = c->drop_last,
+    };
+    int64_t deleted = 0;
+    int rc = omb_store_parked_delete(c->store, &f, &deleted);
+    if (rc < 0) {
+        omb_log(OMB_LOG_ERROR, c->inst->scope,
+                "cannot remove %lld delivered parked row(s): %s (they will be delivered again)",
+                (long long)(c->drop_last - c->drop_first + 1), omb_strerror(rc));
+    }
+    c->drop_first = c->drop_last = 0;
+}
+
+static void drop_parked(struct omb_consumer *c, const struct delivery *d)
+{
+    if (c->drop_first && (strcmp(c->drop_route, d->route) != 0 || c->drop_last + 1 > d->parked_id ||
+                          c->drop_last - c->drop_first >= 255)) {
+        flush_drops(c);
+    }
+    if (!c->drop_first) {
+        snprintf(c->drop_route, sizeof(c->drop_route), "%s", d->route);
+        c->drop_first = d->parked_id;
+    }
+    c->drop_last = d->parked_id;
+}
+
+/* ---- delivering the head ---- */
+
+static int64_t backoff_ms(const struct omb_consumer *c, unsigned attempts)
+{
+    int64_t d = c->lim.retry_base_ms;
+    for (unsigned i = 1; i < attempts && d < c->lim.retry_max_ms; i++) {
+        d *= 2;
+    }
+    if (d > c->lim.retry_max_ms) {
+        d = c->lim.retry_max_ms;
+    }
+    /* ±20 % jitter so that many retrying destinations do not wake in step. */
+    int64_t span = d / 5;
+    if (span > 0) {
+        d += (int64_t)(random() % (2 * span + 1)) - span;
+    }
+    return d;
+}
+
+static struct delivery *head(struct omb_consumer *c)
+{
+    return c->pq.head ? c->pq.head : c->q.head;
+}
+
+static void note_error(struct omb_consumer *c, const char *reason)
+{
+    if (c->attempts == 1) {
+        snprintf(c->first_error, sizeof(c->first_error), "%s", reason);
+    }
+    if (!c->errors) {
+        c->errors = json_array();
+    }
+    if (c->errors) {
+        json_array_append_new(c->errors, json_pack("{s:I, s:s}", "at", (json_int_t)omb_now_us(),
+                                                   "error", reason));
+        if (json_array_size(c->errors) > ERRORS_KEPT) {
+            json_array_remove(c->errors, ERRORS_KEPT / 2); /* keep the first and the latest */
+        }
+    }
+}
+
+/* The head is finished: delivered, rejected or dead-lettered. */
+static void finish_head(struct omb_consumer *c)
+{
+    struct delivery *d = c->pq.head ? queue_pop(&c->pq) : queue_pop(&c->q);
+    if (d->parked_id) {
+        drop_parked(c, d);
+        size_t i = 0;
+        while (i < c->routes->n && strcmp(c->routes->v[i].name, d->route) != 0) {
+            i++;
+        }
+        if (i < c->routes->n) {
+            atomic_fetch_sub((atomic_uint_fast64_t *)&c->routes->v[i].held, 1);
+        }
+    }
+    delivery_free(d);
+    json_decref(c->head_event);
+    c->head_event = NULL;
+    json_decref(c->errors);
+    c->errors = NULL;
+    c->attempts = 0;
+    c->first_error[0] = '\0';
+    c->due = 0;
+    atomic_fetch_sub(&c->inst->stats.pending, 1);
+    update_done(c);
+}
+
+/* To the dead-letter queue, with every attempt's error. False when the store refused (the
+ * head stays and is tried again later: nothing is dropped). */
+static bool dead_letter(struct omb_consumer *c, struct delivery *d, const char *last_error)
+{
+    char *errors = c->errors ? json_dumps(c->errors, JSON_COMPACT) : NULL;
+    int rc = park(c, "dead", d->route, d->seq, d->id, d->env, d->env_len, d->body, d->body_len,
+                  c->attempts, c->first_error, last_error, errors, c->first_attempt_us);
+    free(errors);
+    if (rc < 0) {
+        omb_log(OMB_LOG_ERROR, c->inst->scope,
+                "route '%s': event %s: cannot write the dead letter (%s); retrying", d->route,
+                d->id, omb_strerror(rc));
+        return false;
+    }
+    atomic_fetch_add(&c->dead, 1);
+    atomic_fetch_add(&c->inst->stats.dead, 1);
+    return true;
+}
+
+/* Try the head once. Returns true when it is finished. */
+static bool deliver_head(struct omb_consumer *c)
+{
+    struct omb_instance *inst = c->inst;
+    struct delivery *d = head(c);
+    struct omb_deliver_result res;
+    char err[256] = "";
+    int rc;
+    memset(&res, 0, sizeof(res));
+    if (c->attempts++ == 0) {
+        c->first_attempt_us = omb_now_us();
+    }
+    if (inst->desc->abi_minor >= 1 && inst->desc->deliver_raw) {
+        struct omb_raw_event raw = {
+            .route = d->route, .envelope = d->env, .envelope_len = d->env_len,
+            .body = d->body, .body_len = d->body_len,
+        };
+        rc = inst->desc->deliver_raw(inst->ctx, &raw, &res);
+    } else {
+        if (!c->head_event) {
+            c->head_event = omb_event_from_frames(d->route, d->env, d->env_len, d->body,
+                                                  d->body_len, err, sizeof(err));
+        }
+        if (c->head_event) {
+            rc = inst->desc->deliver(inst->ctx, c->head_event, &res);
+        } else {
+            /* A body that no route had to read and that is not JSON (emit_raw's bargain). */
+            rc = OMB_EREJECT;
+            snprintf(res.reason, sizeof(res.reason), "unreadable event: %s", err);
+        }
+    }
+    res.reason[sizeof(res.reason) - 1] = '\0';
+    if (rc == OMB_OK) {
+        if (d->received_us > 0) {
+            omb_histogram_record(&inst->latency, omb_now_us() - d->received_us);
+        }
+        atomic_fetch_add(&inst->stats.delivered, 1);
+        finish_head(c);
+        return true;
+    }
+    const char *reason = res.reason[0] ? res.reason : omb_strerror(rc);
+    note_error(c, reason);
+    if (rc == OMB_EREJECT) {
+        if (!dead_letter(c, d, reason)) {
+            c->due = omb_monotonic_ms() + 1000;
+            return false;
+        }
+        atomic_fetch_add(&inst->stats.rejected, 1);
+        omb_log(OMB_LOG_ERROR, inst->scope,
+                "route '%s': event %s rejected after %u attempt(s): %s; dead-lettered", d->route,
+                d->id, c->attempts, reason);
+        finish_head(c);
+        return true;
+    }
+    /* OMB_ERETRY, or anything unexpected: try again later, never drop. */
+    atomic_fetch_add(&inst->stats.retried, 1);
+    bool too_many = c->lim.max_attempts > 0 && c->attempts >= c->lim.max_attempts;
+    bool too_old = c->lim.max_age_ms > 0 && d->received_us > 0 &&
+                   omb_now_us() - d->received_us >= c->lim.max_age_ms * 1000;
+    if ((too_many || too_old) && dead_letter(c, d, reason)) {
+        atomic_fetch_add(&inst->stats.rejected, 1);
+        omb_log(OMB_LOG_ERROR, inst->scope,
+                "route '%s': event %s: %s after %u attempt(s) (last: %s); dead-lettered",
+                d->route, d->id, too_many ? "gave up" : "too old to retry", c->attempts, reason);
+        finish_head(c);
+        return true;
+    }
+    int64_t delay = res.retry_after_ms > 0 ? res.retry_after_ms : backoff_ms(c, c->attempts);
+    c->due = omb_monotonic_ms() + delay;
+    omb_log(c->attempts == 1 ? OMB_LOG_WARN : OMB_LOG_DEBUG, inst->scope,
+            "route '%s': event %s: attempt %u failed (%s), retrying in %lld ms", d->route, d->id,
+            c->attempts, reason, (long long)delay);
+    return false;
+}
+
+/* ---- the loop's side ---- */
+
+static bool any_draining(const struct omb_consumer *c)
+{
+    for (size_t i = 0; i < c->routes->n; i++) {
+        if (c->rs[i].draining) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int64_t omb_consumer_due(struct omb_consumer *c)
+{
+    if (head(c) || any_draining(c)) {
+        return c->due;
+    }
+    if (c->due > omb_monotonic_ms()) {
+        return c->due; /* a failed read waits */
+    }
+    if (omb_store_last_seq(c->store) > c->evaluated) {
+        return 0;
+    }
+    if (atomic_load(&c->done) != c->persisted) {
+        return c->persist_due;
+    }
+    /* Wait for a commit; look once more after saying so, in case one just came. */
+    atomic_store(&c->waiting, true);
+    if (omb_store_last_seq(c->store) > c->evaluated) {
+        atomic_store(&c->waiting, false);
+        return 0;
+    }
+    return -1;
+}
+
+void omb_consumer_run(struct omb_consumer *c, bool started)
+{
+    atomic_store(&c->waiting, false);
+    int64_t now = omb_monotonic_ms();
+    if (c->due > now) {
+        return;
+    }
+    for (int i = 0; i < RUN_BUDGET; i++) {
+        if (!head(c)) {
+            read_parked(c);
+        }
+        if (!c->pq.head && read_journal(c) < 0) {
+            break;
+        }
+        if (!head(c) || !started || c->due > omb_monotonic_ms()) {
+            break;
+        }
+        if (!deliver_head(c)) {
+            break;
+        }
+    }
+    if (!head(c)) {
+        flush_drops(c);
+    }
+    persist(c, !head(c));
+}
+
+/* ---- control ---- */
+
+int omb_consumer_set_routes(struct omb_consumer *c, const struct omb_routes *routes)
+{
+    struct omb_eval *eval = omb_eval_new(routes, c->dest, c->inst->scope);
+    struct route_state *rs = states_for(routes);
+    if (!eval || !rs) {
+        omb_eval_destroy(&eval);
+        free(rs);
+        return OMB_ENOMEM;
+    }
+    for (size_t i = 0; i < routes->n; i++) {
+        for (size_t k = 0; k < c->routes->n; k++) {
+            if (strcmp(routes->v[i].name, c->routes->v[k].name) == 0) {
+                rs[i] = c->rs[k];
+                break;
+            }
+        }
+    }
+    omb_eval_destroy(&c->eval);
+    free(c->rs);
+    c->eval = eval;
+    c->rs = rs;
+    c->routes = routes;
+    return 0;
+}
+
+void omb_consumer_pause(struct omb_consumer *c, const char *route, bool paused)
+{
+    for (size_t i = 0; i < c->routes->n; i++) {
+        if (strcmp(c->routes->v[i].name, route) == 0) {
+            struct route_state *rs = &c->rs[i];
+            if (!paused && rs->paused) {
+                rs->draining = true; /* whatever it parked goes first */
+                rs->drained_after = 0;
+            }
+            rs->paused = paused;
+        }
+    }
+}
+
+void omb_consumer_notify(struct omb_consumer *c, int64_t last_seq)
+{
+    (void)last_seq;
+    if (atomic_exchange(&c->waiting, false)) {
+        omb_instance_wake(c->inst);
+    }
+}
+
+int64_t omb_consumer_done(const struct omb_consumer *c)
+{
+    return atomic_load(&c->done);
+}
+
+uint64_t omb_consumer_in_memory(const struct omb_consumer *c)
+{
+    return atomic_load(&c->in_memory);
+}
+
+uint64_t omb_consumer_dead(const struct omb_consumer *c)
+{
+    return atomic_load(&c->dead);
+}
