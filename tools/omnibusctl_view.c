@@ -89,7 +89,17 @@ int ombctl_view_status(const json_t *r, FILE *out)
     fprintf(out, "reloads    %s (last error: %s)\n", ombctl_text(r, "reloads", a, sizeof(a)),
             clean ? clean : "none");
     free(clean);
-    fprintf(out, "workers    %s\n", ombctl_text(r, "workers", a, sizeof(a)));
+    const json_t *store = json_object_get(r, "store");
+    char seq[64];
+    fprintf(out, "journal    %s (events %s..%s, ", ombctl_text(store, "path", a, sizeof(a)),
+            ombctl_text(store, "first_seq", b, sizeof(b)),
+            ombctl_text(store, "last_seq", seq, sizeof(seq)));
+    const json_t *used = json_object_get(store, "used_bytes");
+    if (json_is_integer(used)) {
+        fprintf(out, "%.1f MiB)\n", (double)json_integer_value(used) / (1024.0 * 1024.0));
+    } else {
+        fprintf(out, "? MiB)\n");
+    }
     fprintf(out, "in flight  %s\n", ombctl_text(r, "inflight", a, sizeof(a)));
 
     static const char *const ch[] = {"CONNECTOR", "PLUGIN", "STATE"};

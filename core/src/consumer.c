@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <omnibus/err.h>
 
@@ -54,6 +55,9 @@ struct omb_consumer {
     struct omb_eval *eval;
     struct route_state *rs;
     struct omb_consumer_limits lim;
+    omb_consumer_lookup_fn lookup;
+    void *lookup_arg;
+    atomic_uint version;
 
     struct queue q;  /* from the journal, in seq order */
     struct queue pq; /* from parked rows: before the journal */
@@ -151,7 +155,8 @@ static struct route_state *states_for(const struct omb_routes *routes)
 
 struct omb_consumer *omb_consumer_new(struct omb_instance *inst, struct omb_store *store,
                                       const struct omb_routes *routes, size_t dest,
-                                      int64_t cursor, const struct omb_consumer_limits *lim)
+                                      int64_t cursor, const struct omb_consumer_limits *lim,
+                                      omb_consumer_lookup_fn lookup, void *lookup_arg)
 {
     char err[256];
     struct omb_consumer *c = calloc(1, sizeof(*c));
@@ -163,6 +168,9 @@ struct omb_consumer *omb_consumer_new(struct omb_instance *inst, struct omb_stor
     c->routes = routes;
     c->dest = dest;
     c->lim = *lim;
+    c->lookup = lookup;
+    c->lookup_arg = lookup_arg;
+    atomic_init(&c->version, routes->version);
     c->evaluated = cursor;
     c->persisted = cursor;
     atomic_init(&c->done, cursor);
@@ -308,10 +316,43 @@ static int on_delivery(void *arg, const struct omb_eval_out *out)
     return 0;
 }
 
+static int set_routes(struct omb_consumer *c, const struct omb_routes *routes);
+
+/* A swap marker: the events after it are evaluated with the table it names. */
+static void on_marker(struct omb_consumer *c, const struct omb_store_row *row)
+{
+    char text[64];
+    unsigned long long uid = 0;
+    size_t n = row->body_len < sizeof(text) - 1 ? row->body_len : sizeof(text) - 1;
+    memcpy(text, row->body ? row->body : "", n);
+    text[n] = '\0';
+    if (sscanf(text, "{\"routes\":\"%16llx\"}", &uid) != 1 || !c->lookup) {
+        return;
+    }
+    const struct omb_routes *routes = c->lookup(c->lookup_arg, (uint64_t)uid);
+    if (!routes || routes == c->routes) {
+        return; /* another process's marker, or the table in use */
+    }
+    /* The table stays valid until we report a newer version: out of memory, wait for it. */
+    for (unsigned attempt = 0; set_routes(c, routes) != 0; attempt++) {
+        if (attempt == 0) {
+            omb_log(OMB_LOG_ERROR, c->inst->scope, "out of memory taking the new routes; "
+                    "trying again");
+        }
+        struct timespec ts = { 0, 10000000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int on_row(void *arg, const struct omb_store_row *row)
 {
     struct read_ctx *rx = arg;
     struct omb_consumer *c = rx->c;
+    if (row->flags & OMB_STORE_MARKER) {
+        on_marker(c, row);
+        c->evaluated = row->seq;
+        return 0;
+    }
     struct queue before = c->q;
     rx->seq = row->seq;
     rx->received_us = row->received_us;
@@ -684,7 +725,7 @@ void omb_consumer_run(struct omb_consumer *c, bool started)
 
 /* ---- control ---- */
 
-int omb_consumer_set_routes(struct omb_consumer *c, const struct omb_routes *routes)
+static int set_routes(struct omb_consumer *c, const struct omb_routes *routes)
 {
     struct omb_eval *eval = omb_eval_new(routes, c->dest, c->inst->scope);
     struct route_state *rs = states_for(routes);
@@ -706,6 +747,7 @@ int omb_consumer_set_routes(struct omb_consumer *c, const struct omb_routes *rou
     c->eval = eval;
     c->rs = rs;
     c->routes = routes;
+    atomic_store(&c->version, routes->version); /* the old table may go now */
     return 0;
 }
 
@@ -739,6 +781,11 @@ int64_t omb_consumer_done(const struct omb_consumer *c)
 uint64_t omb_consumer_in_memory(const struct omb_consumer *c)
 {
     return atomic_load(&c->in_memory);
+}
+
+unsigned omb_consumer_version(const struct omb_consumer *c)
+{
+    return atomic_load(&c->version);
 }
 
 uint64_t omb_consumer_dead(const struct omb_consumer *c)

@@ -26,13 +26,20 @@ struct omb_consumer_limits {
     int64_t retry_max_ms;  /* backoff cap */
 };
 
+/* Finds the table a swap marker names (by its uid), or NULL when it is not this process's.
+ * Called on the consumer's thread; the table must stay valid until the consumer reports a newer
+ * version (omb_consumer_version). */
+typedef const struct omb_routes *(*omb_consumer_lookup_fn)(void *arg, uint64_t uid);
+
 /* A consumer for destination instance `inst` (index `dest` in the route table's instance list),
- * starting after journal seq `cursor` (from omb_store_cursor_init). inst, store and routes are
- * borrowed and must outlive it. Made on any thread before the instance's thread starts; from
- * then on every call but those marked "any thread" is made on the instance's thread. */
+ * starting after journal seq `cursor` (from omb_store_cursor_init) with table `routes`. inst,
+ * store and routes are borrowed and must outlive it (routes: see lookup). Made on any thread
+ * before the instance's thread starts; from then on every call but those marked "any thread"
+ * is made on the instance's thread. */
 struct omb_consumer *omb_consumer_new(struct omb_instance *inst, struct omb_store *store,
                                       const struct omb_routes *routes, size_t dest,
-                                      int64_t cursor, const struct omb_consumer_limits *lim);
+                                      int64_t cursor, const struct omb_consumer_limits *lim,
+                                      omb_consumer_lookup_fn lookup, void *lookup_arg);
 
 /* Commit the cursor where it stands (queued to the store's writer), free everything. NULL-safe.
  * Deliveries in memory are not lost: the cursor has not moved past them. */
@@ -44,10 +51,6 @@ int64_t omb_consumer_due(struct omb_consumer *c);
 
 /* Deliver what is ready, a bounded amount so that the instance's timers and tasks get a turn. */
 void omb_consumer_run(struct omb_consumer *c, bool started);
-
-/* Take a new route table (borrowed) at an event boundary. Deliveries already made keep going;
- * paused states carry over by route name. 0, or OMB_ENOMEM (the old table stays in use). */
-int omb_consumer_set_routes(struct omb_consumer *c, const struct omb_routes *routes);
 
 /* Pause a route (its deliveries are parked from the next event on) or resume it (parked ones go
  * first, oldest first, then live ones). Unknown names are ignored. */
@@ -61,6 +64,10 @@ void omb_consumer_notify(struct omb_consumer *c, int64_t last_seq);
  * destination), and the deliveries it holds in memory. */
 int64_t omb_consumer_done(const struct omb_consumer *c);
 uint64_t omb_consumer_in_memory(const struct omb_consumer *c);
+
+/* Any thread: the version of the table the consumer evaluates with (it met the swap markers of
+ * every older one). */
+unsigned omb_consumer_version(const struct omb_consumer *c);
 
 /* Any thread: dead letters this consumer has written since it started. */
 uint64_t omb_consumer_dead(const struct omb_consumer *c);

@@ -68,14 +68,22 @@ static void sleep_ms(long ms)
 static void generation_free(struct generation *g)
 {
     omb_http_ingress_destroy(&g->rt.http); /* before the instances its requests go to */
-    omb_router_destroy(&g->router);
+    if (g->router) {
+        /* The consumers run on the instances' threads and read the router's tables. */
+        omb_router_stop(g->router);
+        for (size_t i = 0; i < g->n_inst; i++) {
+            omb_instance_exit(g->inst[i]);
+        }
+        omb_router_destroy(&g->router); /* and every route table it took */
+        g->routes = NULL;
+    }
     for (size_t i = 0; i < g->n_inst; i++) {
         omb_instance_destroy(&g->inst[i]);
     }
     free(g->inst);
     g->inst = NULL;
     g->n_inst = 0;
-    omb_routes_destroy(&g->routes);
+    omb_routes_destroy(&g->routes); /* built, but no router took it */
     omb_config_destroy(&g->cfg);
 }
 
@@ -155,6 +163,9 @@ static int generation_start(struct generation *g, struct omb_daemon *d, unsigned
         goto fail;
     }
     g->router = omb_router_new(&g->rt, g->inst, g->n_inst, g->routes);
+    if (!g->router) {
+        g->routes = NULL; /* the router freed it */
+    }
     if (!g->router || omb_router_start(g->router) != 0) {
         goto fail;
     }
@@ -300,14 +311,21 @@ int omb_daemon_reload(struct omb_daemon *d, struct omb_diags *diags, const char 
             return OMB_EINVAL;
         }
         carry_paused(g->routes, routes);
-        struct omb_routes *old = omb_router_swap(g->router, routes);
-        g->routes = routes;
-        omb_routes_destroy(&old);
+        size_t n_routes = routes->n;
+        if (omb_router_swap(g->router, routes) != 0) {
+            snprintf(err, sizeof(err), "reload refused: the route swap could not be journaled "
+                                       "(see the log); the old routes stay");
+            omb_diags_error(diags, d->config_path, 0, "%s", err);
+            set_reload_error(d, err);
+            omb_config_destroy(&cfg);
+            return OMB_EIO;
+        }
+        g->routes = omb_router_routes(g->router);
         omb_config_destroy(&g->cfg);
         g->cfg = cfg;
         *mode = "routes";
         omb_log(OMB_LOG_INFO, "daemon", "reloaded: routes swapped (%zu route(s), sha256 %.12s)",
-                routes->n, cfg->hash);
+                n_routes, cfg->hash);
     } else {
         /* Connectors changed: drain the running configuration, then start the new one; keep
          * the one that ran (not the file, which now holds the new one) to fall back to. */

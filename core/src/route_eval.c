@@ -362,7 +362,7 @@ static bool check_body(struct omb_eval *e, struct env_view *ev, const char *body
         if (e->jq[i].to_me && omb_route_matches(r, ev->source, ev->type)) {
             count(e, i, &r->in);
             count(e, i, &r->errors);
-            matched = true;
+            matched = matched || e->jq[i].counts; /* logged where counted: once per route */
         }
     }
     if (matched) {

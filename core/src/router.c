@@ -1,6 +1,7 @@
 /* The router: the route table in use and one journal consumer per destination (consumer.h).
  * Sources append to the journal (host.c); each commit wakes the consumers that wait; each
  * consumer, on its destination's thread, evaluates the routes that lead to it and delivers. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +16,22 @@
 #include "log.h"
 #include "router.h"
 
+/* A table swapped out, kept until every consumer has passed its marker. */
+struct old_table {
+    struct omb_routes *routes;
+    struct old_table *next;
+};
+
 struct omb_router {
     struct omb_runtime *rt;
     struct omb_instance **inst;
     size_t n_inst;
-    struct omb_routes *routes;
+    struct omb_routes *routes; /* the newest table */
     struct omb_consumer **consumers; /* per instance; NULL for non-sinks (borrowed once the
                                       * instance owns it) */
     bool started;
-    atomic_uint acks; /* consumers that took a new table */
+    pthread_mutex_t tables_lock; /* guards routes and old against the consumers' lookups */
+    struct old_table *old;
 };
 
 struct omb_router *omb_router_new(struct omb_runtime *rt, struct omb_instance **inst,
@@ -31,18 +39,63 @@ struct omb_router *omb_router_new(struct omb_runtime *rt, struct omb_instance **
 {
     struct omb_router *router = calloc(1, sizeof(*router));
     if (!router) {
+        omb_routes_destroy(&routes);
         return NULL;
     }
     router->rt = rt;
     router->inst = inst;
     router->n_inst = n_inst;
     router->routes = routes;
+    pthread_mutex_init(&router->tables_lock, NULL);
     router->consumers = calloc(n_inst ? n_inst : 1, sizeof(*router->consumers));
     if (!router->consumers) {
-        free(router);
+        omb_router_destroy(&router);
         return NULL;
     }
     return router;
+}
+
+/* A consumer met a swap marker naming table `uid`: the table, or NULL when it is not this
+ * process's (a marker from before a restart). Any consumer's thread. */
+static const struct omb_routes *lookup_table(void *arg, uint64_t uid)
+{
+    struct omb_router *router = arg;
+    const struct omb_routes *found = NULL;
+    pthread_mutex_lock(&router->tables_lock);
+    if (router->routes->uid == uid) {
+        found = router->routes;
+    }
+    for (struct old_table *t = router->old; !found && t; t = t->next) {
+        if (t->routes->uid == uid) {
+            found = t->routes;
+        }
+    }
+    pthread_mutex_unlock(&router->tables_lock);
+    return found;
+}
+
+/* Free the swapped-out tables that no consumer uses any more. Daemon thread. */
+static void collect_tables(struct omb_router *router)
+{
+    unsigned oldest = router->routes->version;
+    for (size_t i = 0; i < router->n_inst; i++) {
+        if (router->consumers[i]) {
+            unsigned v = omb_consumer_version(router->consumers[i]);
+            oldest = v < oldest ? v : oldest;
+        }
+    }
+    pthread_mutex_lock(&router->tables_lock);
+    for (struct old_table **pp = &router->old; *pp;) {
+        struct old_table *t = *pp;
+        if (t->routes->version < oldest) {
+            *pp = t->next;
+            omb_routes_destroy(&t->routes);
+            free(t);
+        } else {
+            pp = &t->next;
+        }
+    }
+    pthread_mutex_unlock(&router->tables_lock);
 }
 
 static void on_commit(void *arg, int64_t last_seq)
@@ -80,7 +133,8 @@ int omb_router_start(struct omb_router *router)
         omb_instance_limits(inst, &lim.max_attempts, &lim.max_age_ms);
         lim.retry_base_ms = rt->retry_base_ms;
         lim.retry_max_ms = rt->retry_max_ms;
-        struct omb_consumer *c = omb_consumer_new(inst, rt->store, router->routes, i, cursor, &lim);
+        struct omb_consumer *c = omb_consumer_new(inst, rt->store, router->routes, i, cursor,
+                                                  &lim, lookup_table, router);
         if (!c) {
             return OMB_ENOMEM;
         }
@@ -98,66 +152,57 @@ int omb_router_start(struct omb_router *router)
     return 0;
 }
 
-struct swap_task {
-    struct omb_router *router;
-    struct omb_consumer *c;
-    struct omb_routes *routes;
-};
-
-static void swap_on_thread(struct omb_instance *inst, void *arg)
+static void marker_committed(void *arg, int64_t seq, int rc)
 {
-    (void)inst;
-    struct swap_task *t = arg;
-    /* The old table is freed once every consumer acknowledges: out of memory, wait and try
-     * again rather than keep it. */
-    for (unsigned attempt = 0; omb_consumer_set_routes(t->c, t->routes) != 0; attempt++) {
-        if (attempt == 0) {
-            omb_log(OMB_LOG_ERROR, "router", "out of memory taking the new routes; trying again");
-        }
-        struct timespec ts = { 0, 10000000 };
-        nanosleep(&ts, NULL);
+    (void)arg;
+    if (rc < 0) {
+        omb_log(OMB_LOG_ERROR, "router", "the route swap marker was not journaled (%s): "
+                "destinations keep the old routes", omb_strerror(rc));
+    } else {
+        omb_log(OMB_LOG_DEBUG, "router", "route swap marker at journal seq %lld", (long long)seq);
     }
-    atomic_fetch_add(&t->router->acks, 1);
-    free(t);
 }
 
-struct omb_routes *omb_router_swap(struct omb_router *router, struct omb_routes *routes)
+int omb_router_swap(struct omb_router *router, struct omb_routes *routes)
 {
-    struct omb_routes *old = router->routes;
-    unsigned expected = 0;
-    atomic_store(&router->acks, 0);
-    for (size_t i = 0; i < router->n_inst; i++) {
-        struct omb_consumer *c = router->consumers[i];
-        if (!c) {
-            continue;
-        }
-        expected++;
-        struct swap_task *t = malloc(sizeof(*t));
-        if (t) {
-            *t = (struct swap_task){ router, c, routes };
-        }
-        if (!t || omb_instance_post(router->inst[i], swap_on_thread, t) != 0) {
-            if (!t) {
-                /* No memory for the task: take the table here, between two of its events is
-                 * impossible from this thread, so wait for memory instead. */
-                i--;
-                expected--;
-                struct timespec ts = { 0, 10000000 };
-                nanosleep(&ts, NULL);
-                continue;
-            }
-            /* The instance's thread has ended (or is ending): its consumer runs no more and
-             * reads no table when it is destroyed. */
-            free(t);
-            atomic_fetch_add(&router->acks, 1);
-        }
+    struct old_table *t = malloc(sizeof(*t));
+    if (!t) {
+        omb_routes_destroy(&routes);
+        return OMB_ENOMEM;
     }
-    while (atomic_load(&router->acks) < expected) {
-        struct timespec ts = { 0, 1000000 };
+    char body[64];
+    int len = snprintf(body, sizeof(body), "{\"routes\":\"%016llx\"}",
+                       (unsigned long long)routes->uid);
+    /* The new table must be found by the time a consumer reads the marker. */
+    pthread_mutex_lock(&router->tables_lock);
+    t->routes = router->routes;
+    t->next = router->old;
+    router->old = t;
+    router->routes = routes;
+    pthread_mutex_unlock(&router->tables_lock);
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        rc = omb_store_append(router->rt->store, "{}", 2, body, (size_t)len, NULL, NULL, NULL,
+                              NULL, OMB_STORE_MARKER, marker_committed, NULL);
+        if (rc != OMB_EAGAIN || attempt == 5000) {
+            break;
+        }
+        struct timespec ts = { 0, 1000000 }; /* the store is full: it drains quickly */
         nanosleep(&ts, NULL);
     }
-    router->routes = routes;
-    return old;
+    if (rc != 0) {
+        omb_log(OMB_LOG_ERROR, "router", "cannot journal the route swap: %s; the old routes stay",
+                omb_strerror(rc));
+        pthread_mutex_lock(&router->tables_lock);
+        router->routes = t->routes;
+        router->old = t->next;
+        pthread_mutex_unlock(&router->tables_lock);
+        free(t);
+        omb_routes_destroy(&routes);
+        return rc;
+    }
+    collect_tables(router);
+    return 0;
 }
 
 struct pause_task {
@@ -212,6 +257,9 @@ struct omb_routes *omb_router_routes(struct omb_router *router)
 
 int64_t omb_router_backlog(struct omb_router *router)
 {
+    if (router->started) {
+        collect_tables(router);
+    }
     struct omb_store *store = router->rt->store;
     int64_t n = store ? (int64_t)omb_store_pending(store) : 0;
     int64_t last = store ? omb_store_last_seq(store) : 0;
@@ -255,6 +303,14 @@ void omb_router_destroy(struct omb_router **routerp)
     struct omb_router *router = *routerp;
     omb_router_stop(router);
     free(router->consumers);
+    while (router->old) {
+        struct old_table *t = router->old;
+        router->old = t->next;
+        omb_routes_destroy(&t->routes);
+        free(t);
+    }
+    omb_routes_destroy(&router->routes);
+    pthread_mutex_destroy(&router->tables_lock);
     free(router);
     *routerp = NULL;
 }

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "config.h"
@@ -40,6 +41,7 @@ struct omb_routes {
     struct omb_route_rt *v;
     size_t n;
     unsigned version;
+    uint64_t uid; /* random: names the table in the journal's swap markers */
 };
 
 /* True when route r takes events of `type` from connector `source`. */
@@ -56,17 +58,21 @@ json_t *omb_routes_stats(const struct omb_routes *routes);
 
 struct omb_router;
 
-/* A router over instances and routes (all borrowed; they must outlive the router). */
+/* A router over instances (borrowed; they must outlive the router) and a route table, which it
+ * takes (and frees, also when it fails). */
 struct omb_router *omb_router_new(struct omb_runtime *rt, struct omb_instance **inst,
                                   size_t n_inst, struct omb_routes *routes);
 /* Give every destination its consumer, starting at its durable cursor (created at the journal's
  * end for a new destination), before any instance thread runs; then let commits wake them and
  * the store prune. rt->store must be open. 0 or an error (logged). */
 int omb_router_start(struct omb_router *router);
-/* Swap in a new route table (same instances) atomically per event: every consumer finishes the
- * event in hand, then uses `routes`. Returns the old table once no consumer uses it (the
- * caller's to destroy). */
-struct omb_routes *omb_router_swap(struct omb_router *router, struct omb_routes *routes);
+/* Swap in a new route table (same instances; the router takes it) at one point of the journal:
+ * a marker row is appended, and every consumer evaluates the events before it with the old
+ * table and those after it with the new one, however far behind it is, so that no event is
+ * routed by neither table or by both. The old table is freed once every consumer is past the
+ * marker. 0, or an error (logged) when the marker could not be journaled: the old table
+ * stays in force and `routes` is freed. */
+int omb_router_swap(struct omb_router *router, struct omb_routes *routes);
 /* Pause (park its deliveries in the store, in order) or resume (deliver the parked ones, then
  * carry on) a route of the table in use. 0, OMB_ENOTFOUND, OMB_ENOMEM. Daemon thread only. */
 int omb_router_pause(struct omb_router *router, const char *route, bool paused);

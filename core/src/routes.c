@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "envelope.h"
 #include "router.h"
@@ -61,6 +63,11 @@ struct omb_routes *omb_routes_build(const struct omb_config *cfg, struct omb_ins
         goto nomem;
     }
     routes->version = version;
+    /* Unique across restarts too: a marker left in the journal by another process never
+     * names a table of this one. */
+    if (getrandom(&routes->uid, sizeof(routes->uid), 0) != (ssize_t)sizeof(routes->uid)) {
+        routes->uid = ((uint64_t)getpid() << 32) ^ (uint64_t)omb_now_us() ^ version;
+    }
     routes->v = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof(*routes->v));
     if (!routes->v) {
         goto nomem;

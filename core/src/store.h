@@ -57,6 +57,8 @@ struct omb_store_row {
 /* An append flag: the body was not parsed by the source (emit_raw); whoever reads the row
  * checks that it is a JSON object before passing it on. */
 #define OMB_STORE_UNCHECKED 1u
+/* An append flag: not an event but a marker for the journal's readers (a route table swap). */
+#define OMB_STORE_MARKER 2u
 
 /* Called on the writer thread, in append order, once per successful append: rc 0 and the row's
  * seq once it is durably committed; or a negative enum omb_err (OMB_EIO) and seq 0 when its group

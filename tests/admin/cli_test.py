@@ -21,7 +21,10 @@ STATUS = {
     "started_at": "2026-03-01T10:00:00Z",
     "config": {"path": "/etc/omnibus/omnibus.xml", "sha256": SHA,
                "loaded_at": "2026-03-01T10:00:00Z"},
-    "reloads": 2, "last_reload_error": None, "workers": 4, "inflight": 7,
+    "reloads": 2, "last_reload_error": None, "inflight": 7,
+    "store": {"path": "/var/lib/omnibus/journal.db", "first_seq": 120, "last_seq": 4711,
+              "used_bytes": 3145728, "commits": 90, "events": 4711, "largest_group": 256,
+              "failures": 0},
     "connectors": [{"name": "pos", "plugin": "file", "state": "running"},
                    {"name": "web-eu", "plugin": "shopify", "state": "starting"}],
     "routes": [{"name": "prices", "enabled": True, "paused": False},
@@ -160,6 +163,8 @@ def test_commands(sock):
     check("started    2026-03-01T10:00:00Z (up 1h 02m 03s)" in lines, f"status uptime: {out}")
     check(f"sha256     {SHA}" in lines and "config     /etc/omnibus/omnibus.xml" in lines,
           f"status config: {out}")
+    check("journal    /var/lib/omnibus/journal.db (events 120..4711, 3.0 MiB)" in lines,
+          f"the journal line: {lines}")
     check("reloads    2 (last error: none)" in lines and "in flight  7" in lines,
           f"status counters: {out}")
     check(table(out, "CONNECTOR") == [["CONNECTOR", "PLUGIN", "STATE"],

@@ -621,6 +621,9 @@ struct fx_world *fx_start_at(const char *xml, const char *store_path)
         goto fail;
     }
     w->router = omb_router_new(&w->rt, w->inst, w->n_inst, w->routes);
+    if (!w->router) {
+        w->routes = NULL; /* the router freed it */
+    }
     if (!w->router || omb_router_start(w->router) != 0) {
         fprintf(stderr, "the router did not start\n");
         goto fail;
@@ -654,9 +657,10 @@ bool fx_swap(struct fx_world *w, const struct omb_config *cfg)
         fprintf(stderr, "omb_routes_build: %s\n", err);
         return false;
     }
-    struct omb_routes *old = omb_router_swap(w->router, routes);
-    w->routes = routes;
-    omb_routes_destroy(&old);
+    if (omb_router_swap(w->router, routes) != 0) {
+        return false;
+    }
+    w->routes = omb_router_routes(w->router);
     return true;
 }
 
@@ -684,7 +688,10 @@ bool fx_stop(struct fx_world *w, int64_t drain_ms)
     for (size_t i = 0; i < w->n_inst; i++) {
         omb_instance_exit(w->inst[i]);
     }
-    omb_router_destroy(&w->router);
+    if (w->router) {
+        omb_router_destroy(&w->router); /* and every table it took */
+        w->routes = NULL;
+    }
     for (size_t i = 0; i < w->n_inst; i++) {
         omb_instance_destroy(&w->inst[i]);
     }
