@@ -69,6 +69,8 @@ struct file_ctx {
     bool blocked_logged;
     struct file_skip *skip;
     size_t nskip, skipcap;
+    struct file_batch *cur_batch; /* the current file's acknowledgements (ABI 1.2 hosts) */
+    struct file_batch *batches;   /* every file emitted or being emitted, not yet all acked */
 
     /* sink */
     bool out_open;
@@ -83,6 +85,23 @@ struct file_ctx {
 int file_source_start(struct file_ctx *c);
 void file_source_stop(struct file_ctx *c);
 void file_source_destroy(struct file_ctx *c);
+
+/* A file whose events were all acknowledged: move it to done-dir (failed: one was not stored;
+ * it stays to be read again). file_source.c */
+void file_source_file_stored(struct file_ctx *c, const char *name, unsigned long count,
+                             bool failed);
+
+/* Acknowledgements (file_acks.c). */
+struct file_batch;
+bool file_acked(const struct file_ctx *c); /* the host has emit_acked */
+struct file_batch *file_batch_new(struct file_ctx *c, const char *name); /* NULL: no memory */
+void file_batch_emitted(struct file_batch *b);
+void file_batch_ack(void *arg, int rc); /* an omb_ack_fn over a batch */
+/* Every line is emitted (given_up: the file was rejected midway; it is not moved by us). */
+void file_batch_close(struct file_batch *b, bool given_up);
+bool file_batch_busy(const struct file_ctx *c, const char *name);
+size_t file_batches_waiting(const struct file_ctx *c);
+void file_batches_free(struct file_ctx *c);
 
 /* Sink (file_sink.c). deliver borrows event. */
 void file_sink_start(struct file_ctx *c);

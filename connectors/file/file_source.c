@@ -264,11 +264,45 @@ out:
 
 /* ---- emitting ----------------------------------------------------------------------------- */
 
-/* The current file is finished: move it to done-dir. */
+void file_source_file_stored(struct file_ctx *c, const char *name, unsigned long count,
+                             bool failed)
+{
+    char *moved = NULL;
+    if (failed) {
+        c->host->log(c->self, OMB_LOG_ERROR,
+                     "%s/%s: the daemon could not store all of its %lu events; the file stays "
+                     "and is read again",
+                     c->dir, name, count);
+        return;
+    }
+    if (move_file(c, name, c->done_path, &moved) != 0) {
+        c->host->log(c->self, OMB_LOG_ERROR,
+                     "%s/%s: %lu events stored, but it cannot be moved to %s: %s; skipping it "
+                     "until it changes",
+                     c->dir, name, count, c->done_path, strerror(errno));
+        skip_add(c, name);
+    } else {
+        c->host->metric_counter_add(c->self, "files_done", 1);
+        c->host->log(c->self, OMB_LOG_INFO, "%s/%s: %lu events stored, moved to %s", c->dir,
+                     name, count, moved);
+    }
+    free(moved);
+}
+
+/* The current file is finished: move it to done-dir, at once or, on a host that acknowledges,
+ * once every event of it is stored. */
 static void finish_current(struct file_ctx *c)
 {
     char *moved = NULL;
     reader_close(&c->cur);
+    if (c->cur_batch) {
+        file_batch_close(c->cur_batch, false);
+        c->cur_batch = NULL;
+        free(c->cur_name);
+        c->cur_name = NULL;
+        c->cur_emitted = 0;
+        return;
+    }
     if (move_file(c, c->cur_name, c->done_path, &moved) != 0) {
         /* Its events are out: never emit them again, whatever happens to the file. */
         c->host->log(c->self, OMB_LOG_ERROR,
@@ -313,6 +347,10 @@ static int emit_current(struct file_ctx *c)
                     report = NULL;
                 }
                 reader_close(&c->cur);
+                if (c->cur_batch) {
+                    file_batch_close(c->cur_batch, true);
+                    c->cur_batch = NULL;
+                }
                 reject_file(c, c->cur_name, what, report ? report : "");
                 free(report);
                 free(c->cur_name);
@@ -328,8 +366,13 @@ static int emit_current(struct file_ctx *c)
                 continue;
             }
         }
-        int rc = c->host->emit(c->self, c->pending);
+        int rc = c->cur_batch ? c->host->emit_acked(c->self, c->pending, file_batch_ack,
+                                                    c->cur_batch)
+                              : c->host->emit(c->self, c->pending);
         if (rc == 0) {
+            if (c->cur_batch) {
+                file_batch_emitted(c->cur_batch);
+            }
             c->pending = NULL; /* stolen */
             emitted++;
             c->cur_emitted++;
@@ -454,6 +497,13 @@ static int take_file(struct file_ctx *c, const char *name)
     c->cur.lineno = 0;
     c->cur_emitted = 0;
     c->blocked_logged = false;
+    if (file_acked(c) && !(c->cur_batch = file_batch_new(c, name))) {
+        free(c->cur_name);
+        c->cur_name = NULL;
+        reader_close(&c->cur);
+        step = STEP_BLOCKED;
+        goto out;
+    }
     step = emit_current(c);
 out:
     if (rep) {
@@ -522,6 +572,9 @@ static int scan(struct file_ctx *c, char ***names_out, size_t *n_out)
         if (!is_candidate(c, de->d_name) || fstatat(dirfd(d), de->d_name, &st, 0) != 0 ||
             !S_ISREG(st.st_mode)) {
             continue;
+        }
+        if (file_batch_busy(c, de->d_name)) {
+            continue; /* emitted, its acknowledgements not all in yet */
         }
         struct file_skip *s = skip_find(c, de->d_name);
         if (s) {
@@ -680,6 +733,11 @@ void file_source_destroy(struct file_ctx *c)
                      "read from its start next time",
                      c->dir, c->cur_name, c->cur.lineno, c->cur_emitted, c->dir);
     }
+    if (c->cur_batch) {
+        file_batch_close(c->cur_batch, true); /* the file stays: read from its start */
+        c->cur_batch = NULL;
+    }
+    file_batches_free(c);
     reader_close(&c->cur);
     free(c->cur.buf);
     c->cur.buf = NULL;

@@ -1,5 +1,6 @@
 /* A destination's journal consumer (consumer.h). */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,9 @@ struct omb_consumer {
     json_t *head_event; /* parsed for deliver(), on first need (owned) */
     json_t *errors;     /* [{"at": µs, "error": "..."}] (owned) */
     char first_error[OMB_DELIVER_REASON_MAX];
+
+    bool replaying;       /* dead letters set to "replay" wait in the store */
+    int64_t replay_after; /* parked id already taken into memory */
 
     /* parked rows delivered, to delete in one go: a run of ids of one route */
     char drop_route[72];
@@ -189,9 +193,12 @@ struct omb_consumer *omb_consumer_new(struct omb_instance *inst, struct omb_stor
     }
     for (size_t i = 0; i < routes->n; i++) {
         /* A route paused when the table was built (carried over a restart of the instances)
-         * parks from the start; held rows from before a restart wait for a resume. */
+         * parks from the start. Pauses do not outlive the process: what a route held before a
+         * restart goes first, as after a resume; so do replays asked for before it. */
         c->rs[i].paused = atomic_load(&routes->v[i].paused);
+        c->rs[i].draining = !c->rs[i].paused;
     }
+    c->replaying = true;
     return c;
 }
 
@@ -427,19 +434,41 @@ static int on_parked(void *arg, const struct omb_store_parked *p)
         d->received_us = received_us;
     }
     queue_push(&c->pq, d);
-    c->rs[px->route].drained_after = p->id;
+    if (px->route == SIZE_MAX) {
+        c->replay_after = p->id;
+    } else {
+        c->rs[px->route].drained_after = p->id;
+    }
     atomic_fetch_add(&c->inst->stats.received, 1);
     atomic_fetch_add(&c->inst->stats.pending, 1);
     px->n++;
     return 0;
 }
 
-/* Take the next parked rows of draining routes; a route with none left, and none on their way
- * to the store, is live again. */
+/* Take the next parked rows: dead letters to replay first, then those of draining routes; a
+ * route with none left, and none on their way to the store, is live again. */
 static void read_parked(struct omb_consumer *c)
 {
     if (c->pq.n > 0) {
         return;
+    }
+    if (c->replaying) {
+        flush_drops(c);
+        struct parked_ctx px = { .c = c, .route = SIZE_MAX };
+        struct omb_store_parked_filter f = {
+            .state = "replay", .consumer = c->inst->name, .after_id = c->replay_after,
+        };
+        int rc = omb_store_parked_list(c->store, &f, PARKED_BATCH, on_parked, &px);
+        if (rc < 0) {
+            omb_log(OMB_LOG_ERROR, c->inst->scope, "reading dead letters to replay: %s",
+                    omb_strerror(rc));
+            c->due = omb_monotonic_ms() + 1000;
+            return;
+        }
+        if (px.n > 0) {
+            return;
+        }
+        c->replaying = false;
     }
     for (size_t i = 0; i < c->routes->n && c->pq.n == 0; i++) {
         struct route_state *rs = &c->rs[i];
@@ -665,6 +694,9 @@ static bool deliver_head(struct omb_consumer *c)
 
 static bool any_draining(const struct omb_consumer *c)
 {
+    if (c->replaying) {
+        return true;
+    }
     for (size_t i = 0; i < c->routes->n; i++) {
         if (c->rs[i].draining) {
             return true;
@@ -763,6 +795,12 @@ void omb_consumer_pause(struct omb_consumer *c, const char *route, bool paused)
             rs->paused = paused;
         }
     }
+}
+
+void omb_consumer_replay(struct omb_consumer *c)
+{
+    c->replaying = true;
+    c->replay_after = 0;
 }
 
 void omb_consumer_notify(struct omb_consumer *c, int64_t last_seq)

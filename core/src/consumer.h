@@ -56,6 +56,11 @@ void omb_consumer_run(struct omb_consumer *c, bool started);
  * first, oldest first, then live ones). Unknown names are ignored. */
 void omb_consumer_pause(struct omb_consumer *c, const char *route, bool paused);
 
+/* Look for dead letters of this destination set to "replay" (omb_store_parked_update) and
+ * deliver them, oldest first, before new events; each delivered one is deleted, one that fails
+ * again goes back to the dead letters with its new attempts. */
+void omb_consumer_replay(struct omb_consumer *c);
+
 /* Any thread: a commit made journal rows up to last_seq visible. Wakes the instance if the
  * consumer waits for one. */
 void omb_consumer_notify(struct omb_consumer *c, int64_t last_seq);

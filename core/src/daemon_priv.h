@@ -50,6 +50,14 @@ void omb_daemon_store_close(struct omb_daemon *d);
  * with every problem in diags, and the running configuration stays. */
 int omb_daemon_reload(struct omb_daemon *d, struct omb_diags *diags, const char **mode);
 
+/* daemon_dlq.c: the dead-letter commands (dead-letters, dead-letter, replay, edit, drop). True
+ * when `cmd` is one of them, with the answer in reply; false for another command. */
+bool omb_daemon_dlq_command(struct omb_daemon *d, const char *cmd, const json_t *args,
+                            struct omb_admin_reply *reply);
+/* The number of dead letters of one destination now (rows in state "dead"), new; null when the
+ * store cannot say. */
+json_t *omb_daemon_dead_letters(struct omb_daemon *d, const char *destination);
+
 /* daemon_admin.c: an omb_admin_handler_fn over a struct omb_daemon. */
 void omb_daemon_admin_handle(void *arg, const char *cmd, const json_t *args,
                              struct omb_admin_reply *reply);

@@ -61,6 +61,35 @@ static void emit_committed(void *arg, int64_t seq, int rc)
     }
 }
 
+void omb_emit_scope_init(struct omb_emit_scope *scope, void (*done)(struct omb_emit_scope *))
+{
+    atomic_init(&scope->outstanding, 1);
+    atomic_init(&scope->failed, false);
+    scope->done = done;
+}
+
+void omb_emit_scope_release(struct omb_emit_scope *scope)
+{
+    if (atomic_fetch_sub(&scope->outstanding, 1) == 1) {
+        scope->done(scope);
+    }
+}
+
+void omb_instance_set_emit_scope(struct omb_instance *inst, struct omb_emit_scope *scope)
+{
+    inst->emit_scope = scope;
+}
+
+static void scope_committed(void *arg, int64_t seq, int rc)
+{
+    (void)seq;
+    struct omb_emit_scope *scope = arg;
+    if (rc < 0) {
+        atomic_store(&scope->failed, true);
+    }
+    omb_emit_scope_release(scope);
+}
+
 /* Append sealed frames to the journal. 0 (queued for the next group commit; ack is called on
  * the store's writer thread once it is on disk), OMB_EAGAIN (the store is full or past its
  * budget: nothing was queued), or another error. Does not free anything. */
@@ -76,8 +105,17 @@ static int journal_append(struct omb_instance *self, const char *env, size_t env
     char id[160], type[OMB_EVENT_TYPE_MAX + 1];
     omb_envelope_field(env, env_len, "id", id, sizeof(id));
     omb_envelope_field(env, env_len, "type", type, sizeof(type));
+    struct omb_emit_scope *scope = ack ? NULL : self->emit_scope;
+    if (scope) {
+        ack = scope_committed;
+        arg = scope;
+        atomic_fetch_add(&scope->outstanding, 1);
+    }
     int rc = omb_store_append(store, env, env_len, body, body_len, id, self->name, type, key,
                               flags, ack ? ack : emit_committed, ack ? arg : self);
+    if (rc != 0 && scope) {
+        atomic_fetch_sub(&scope->outstanding, 1); /* its own hold keeps it above 0 */
+    }
     if (rc == 0) {
         atomic_fetch_add(&self->stats.emitted, 1);
     } else if (rc != OMB_EAGAIN) {
@@ -96,7 +134,37 @@ static int emit_allowed(struct omb_instance *self)
     return self->sources_stopped ? OMB_ESTOPPED : 0;
 }
 
-static int host_emit(struct omb_instance *self, json_t *event)
+/* An acknowledged emit's outcome, carried from the writer thread to the instance's. */
+struct posted_ack {
+    struct omb_instance *inst;
+    omb_ack_fn fn;
+    void *arg;
+    int rc;
+};
+
+static void run_posted_ack(struct omb_instance *inst, void *arg)
+{
+    (void)inst;
+    struct posted_ack *pa = arg;
+    pa->fn(pa->arg, pa->rc);
+    free(pa);
+}
+
+/* Writer thread: hand the outcome to the plugin on its own thread. */
+static void acked_committed(void *arg, int64_t seq, int rc)
+{
+    (void)seq;
+    struct posted_ack *pa = arg;
+    pa->rc = rc;
+    if (omb_instance_post(pa->inst, run_posted_ack, pa) != 0) {
+        /* The instance has ended: nobody is left to tell. */
+        omb_log(OMB_LOG_WARN, pa->inst->scope, "an acknowledgement came after the connector "
+                "stopped (%s)", rc == 0 ? "the event is stored" : "the event was not stored");
+        free(pa);
+    }
+}
+
+static int emit_json(struct omb_instance *self, json_t *event, omb_store_ack_fn ack, void *arg)
 {
     char err[256];
     char *env = NULL, *body = NULL;
@@ -113,7 +181,7 @@ static int host_emit(struct omb_instance *self, json_t *event)
         host_log(self, OMB_LOG_DEBUG, "emit refused: %s", err);
         return rc;
     }
-    rc = journal_append(self, env, env_len, body, body_len, key, 0, NULL, NULL);
+    rc = journal_append(self, env, env_len, body, body_len, key, 0, ack, arg);
     free(env);
     free(body);
     if (rc == 0) {
@@ -122,8 +190,8 @@ static int host_emit(struct omb_instance *self, json_t *event)
     return rc;
 }
 
-static int host_emit_raw(struct omb_instance *self, const json_t *envelope, const char *body,
-                         size_t body_len)
+static int emit_text(struct omb_instance *self, const json_t *envelope, const char *body,
+                     size_t body_len, omb_store_ack_fn ack, void *arg)
 {
     char err[256];
     char *env = NULL;
@@ -151,9 +219,61 @@ static int host_emit_raw(struct omb_instance *self, const json_t *envelope, cons
         host_log(self, OMB_LOG_DEBUG, "emit_raw refused: %s", err);
         return rc;
     }
-    rc = journal_append(self, env, env_len, body, body_len, key, OMB_STORE_UNCHECKED, NULL,
-                        NULL);
+    rc = journal_append(self, env, env_len, body, body_len, key, OMB_STORE_UNCHECKED, ack, arg);
     free(env);
+    return rc;
+}
+
+static int host_emit(struct omb_instance *self, json_t *event)
+{
+    return emit_json(self, event, NULL, NULL);
+}
+
+static int host_emit_raw(struct omb_instance *self, const json_t *envelope, const char *body,
+                         size_t body_len)
+{
+    return emit_text(self, envelope, body, body_len, NULL, NULL);
+}
+
+static struct posted_ack *posted_ack_new(struct omb_instance *self, omb_ack_fn fn, void *arg)
+{
+    struct posted_ack *pa = fn ? malloc(sizeof(*pa)) : NULL;
+    if (pa) {
+        *pa = (struct posted_ack){ .inst = self, .fn = fn, .arg = arg };
+    }
+    return pa;
+}
+
+static int host_emit_acked(struct omb_instance *self, json_t *event, omb_ack_fn fn, void *arg)
+{
+    if (!fn) {
+        return OMB_EINVAL;
+    }
+    struct posted_ack *pa = posted_ack_new(self, fn, arg);
+    if (!pa) {
+        return OMB_ENOMEM;
+    }
+    int rc = emit_json(self, event, acked_committed, pa);
+    if (rc != 0) {
+        free(pa);
+    }
+    return rc;
+}
+
+static int host_emit_raw_acked(struct omb_instance *self, const json_t *envelope,
+                               const char *body, size_t body_len, omb_ack_fn fn, void *arg)
+{
+    if (!fn) {
+        return OMB_EINVAL;
+    }
+    struct posted_ack *pa = posted_ack_new(self, fn, arg);
+    if (!pa) {
+        return OMB_ENOMEM;
+    }
+    int rc = emit_text(self, envelope, body, body_len, acked_committed, pa);
+    if (rc != 0) {
+        free(pa);
+    }
     return rc;
 }
 
@@ -394,6 +514,9 @@ static const struct omb_host_api host_api = {
     .base64_encode = omb_host_base64_encode,
     .emit_raw = host_emit_raw,
     .base64_decode = omb_host_base64_decode,
+    /* ABI 1.2 */
+    .emit_acked = host_emit_acked,
+    .emit_raw_acked = host_emit_raw_acked,
 };
 
 const struct omb_host_api *omb_host_api_table(void)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,7 @@ struct request {
     char remote[INET6_ADDRSTRLEN];
     struct MHD_Response *response; /* made on the instance's thread */
     unsigned status;
+    struct omb_emit_scope emits; /* the handler's emits: answered once they are on disk */
 };
 
 /* ---- logging -------------------------------------------------------------------------------- */
@@ -335,8 +337,32 @@ static int prepare(struct request *rq)
     return 0;
 }
 
-/* On the instance's thread: run the handler, make the response, resume the connection. After
- * the resume the request belongs to the listener again and may be gone at once. */
+/* The handler's events are all on disk (or one could not be stored): answer. Runs on the
+ * store's writer thread, or on the instance's when the handler emitted nothing. After the resume
+ * the request belongs to the listener again and may be gone at once. */
+static void emits_done(struct omb_emit_scope *scope)
+{
+    struct request *rq = (struct request *)((char *)scope - offsetof(struct request, emits));
+    struct omb_http_ingress *ing = rq->ing;
+    if (atomic_load(&scope->failed) && rq->status >= 200 && rq->status < 300) {
+        /* The sender must not take "done" for an event that is not stored: it sends again. */
+        static const char text[] = "the event could not be stored; send it again later\n";
+        if (rq->response) {
+            MHD_destroy_response(rq->response);
+        }
+        rq->response = make_response(text, sizeof(text) - 1, NULL, 5);
+        rq->status = 503;
+        omb_log(OMB_LOG_ERROR, SCOPE, "%s: the journal did not take the event; answered 503",
+                rq->path);
+    }
+    rq->answered = true;
+    struct MHD_Connection *conn = rq->conn;
+    MHD_resume_connection(conn);
+    atomic_fetch_sub(&ing->pending, 1);
+}
+
+/* On the instance's thread: run the handler, make the response; the connection is resumed once
+ * every event the handler emitted is committed to the journal (emits_done). */
 static void run_request(struct omb_instance *inst, void *arg)
 {
     struct request *rq = arg;
@@ -355,14 +381,14 @@ static void run_request(struct omb_instance *inst, void *arg)
         .tls = ing->tls_cert != NULL,
     };
     struct omb_http_response res;
+    omb_emit_scope_init(&rq->emits, emits_done);
+    omb_instance_set_emit_scope(inst, &rq->emits);
     omb_host_http_call(inst, rq->route->fn, rq->route->arg, &req, &res);
+    omb_instance_set_emit_scope(inst, NULL);
     char scope[96];
     snprintf(scope, sizeof(scope), "%s:%s", SCOPE, omb_instance_name(inst));
     rq->response = response_from(&res, &rq->status, scope);
-    rq->answered = true;
-    struct MHD_Connection *conn = rq->conn;
-    MHD_resume_connection(conn);
-    atomic_fetch_sub(&ing->pending, 1);
+    omb_emit_scope_release(&rq->emits);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,

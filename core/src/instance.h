@@ -5,6 +5,7 @@
 #ifndef OMNIBUS_INSTANCE_H
 #define OMNIBUS_INSTANCE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -81,6 +82,23 @@ void omb_instance_wake(struct omb_instance *inst);
 /* The destination's caps on one delivery's retries (0: none), from its config. */
 void omb_instance_limits(const struct omb_instance *inst, int64_t *max_attempts,
                          int64_t *max_age_ms);
+
+/* A scope around a plugin callback (the HTTP ingress sets one around a webhook handler) whose
+ * emits are followed to their commit: `outstanding` counts the scope's own hold plus every
+ * accepted emit until its journal commit; when it drops to 0, done(scope) runs (on the store's
+ * writer thread, or on the thread that drops the hold). `failed` is set when a commit failed. */
+struct omb_emit_scope {
+    atomic_int outstanding;
+    atomic_bool failed;
+    void (*done)(struct omb_emit_scope *scope);
+};
+
+/* Initialise a scope with its own hold (outstanding 1). */
+void omb_emit_scope_init(struct omb_emit_scope *scope, void (*done)(struct omb_emit_scope *));
+/* Drop one hold; done() runs when it was the last. */
+void omb_emit_scope_release(struct omb_emit_scope *scope);
+/* Set (or, with NULL, clear) the scope of the instance's emits. Instance thread only. */
+void omb_instance_set_emit_scope(struct omb_instance *inst, struct omb_emit_scope *scope);
 
 /* The instance's plugin context (borrowed; for tasks posted with omb_instance_post). */
 void *omb_instance_ctx(struct omb_instance *inst);

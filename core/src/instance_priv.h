@@ -63,6 +63,7 @@ struct omb_instance {
     void *ctl_main;       /* PAIR, the daemon's end (daemon thread) */
     void *ctl_thread;     /* PAIR, the instance's end */
     struct omb_consumer *consumer; /* a destination's journal consumer (owned), or NULL */
+    struct omb_emit_scope *emit_scope; /* set around a callback whose emits are followed */
     int64_t max_attempts; /* as a destination: caps of one delivery's retries (0: none) */
     int64_t max_age_ms;
 

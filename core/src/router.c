@@ -250,6 +250,22 @@ int omb_router_pause(struct omb_router *router, const char *route, bool paused)
     return 0;
 }
 
+static void replay_on_thread(struct omb_instance *inst, void *arg)
+{
+    (void)inst;
+    omb_consumer_replay(arg);
+}
+
+void omb_router_replay(struct omb_router *router)
+{
+    for (size_t i = 0; i < router->n_inst; i++) {
+        if (router->consumers[i]) {
+            /* A consumer whose thread is gone looks at its replays when it next starts. */
+            (void)omb_instance_post(router->inst[i], replay_on_thread, router->consumers[i]);
+        }
+    }
+}
+
 struct omb_routes *omb_router_routes(struct omb_router *router)
 {
     return router->routes;

@@ -77,6 +77,9 @@ int omb_router_swap(struct omb_router *router, struct omb_routes *routes);
  * carry on) a route of the table in use. 0, OMB_ENOTFOUND, OMB_ENOMEM. Daemon thread only. */
 int omb_router_pause(struct omb_router *router, const char *route, bool paused);
 
+/* Tell every destination to look for dead letters set to "replay" in the store. Daemon thread. */
+void omb_router_replay(struct omb_router *router);
+
 /* The table in use (borrowed). */
 struct omb_routes *omb_router_routes(struct omb_router *router);
 /* Events accepted and not yet finished: appends waiting for a commit, plus, per destination,

@@ -14,6 +14,7 @@ libombruntime_la_SOURCES = \
 	core/src/consumer.c core/src/consumer.h \
 	core/src/admin.c core/src/admin.h \
 	core/src/daemon.c core/src/daemon.h core/src/daemon_priv.h core/src/daemon_admin.c \
+	core/src/daemon_dlq.c \
 	core/src/daemon_store.c
 
 check_PROGRAMS += tests/unit/envelope_test

@@ -2,8 +2,8 @@
  *
  * The table is versioned: it starts with the ABI minor and its own size, and functions are only
  * ever appended. A plugin checks OMB_HOST_HAS(host, fn) before calling a function that arrived
- * after ABI 1.0 (http_route_add, hmac, mem_equal_ct, base64_encode and base64_decode came with
- * ABI 1.1). Every function is called on the instance's own thread (the thread that runs
+ * after ABI 1.0 (http_route_add, hmac, mem_equal_ct, base64_encode, base64_decode and emit_raw
+ * came with ABI 1.1; emit_acked and emit_raw_acked with ABI 1.2). Every function is called on the instance's own thread (the thread that runs
  * the instance's callbacks), except now_ms/monotonic_ms, which are thread-safe.
  */
 #ifndef OMNIBUS_HOST_H
@@ -24,6 +24,12 @@ struct omb_instance;
 /* Timer and fd callbacks run on the instance's thread. */
 typedef void (*omb_timer_fn)(void *arg);
 typedef void (*omb_fd_fn)(int fd, unsigned events, void *arg);
+
+/* The outcome of an acknowledged emit, on the instance's thread: rc 0 once the event is durably
+ * in the daemon's journal (only then tell the sender "done": move the file, answer the
+ * request), or a negative enum omb_err (OMB_EIO) when it could not be stored: it was not
+ * accepted, keep it and offer it again. */
+typedef void (*omb_ack_fn)(void *arg, int rc);
 
 enum omb_fd_event {
     OMB_FD_READ = 1u << 0,
@@ -122,7 +128,22 @@ struct omb_host_api {
     int (*emit_raw)(struct omb_instance *self, const json_t *envelope, const char *body,
                     size_t body_len);
 
-    /* ABI 1.1 ends here. */
+    /* ---- ABI 1.2: acknowledged emits ---- */
+
+    /* Like emit (same returns; steals `event` on 0), and later ack(arg, rc) runs on this
+     * instance's thread once the event's journal commit is done (rc 0) or failed (rc < 0).
+     * Commits are grouped, so an ack comes within milliseconds and acks come in emit order.
+     * Every ack runs before the instance's destroy() when the daemon stops normally (it waits
+     * for every commit first). On a non-zero return, ack is never called. A webhook handler
+     * need not use it: the host answers an HTTP request only once every event its handler
+     * emitted is committed, and 503 when one could not be. */
+    int (*emit_acked)(struct omb_instance *self, json_t *event, omb_ack_fn ack, void *arg);
+
+    /* emit_raw with an acknowledgement, as emit_acked. */
+    int (*emit_raw_acked)(struct omb_instance *self, const json_t *envelope, const char *body,
+                          size_t body_len, omb_ack_fn ack, void *arg);
+
+    /* ABI 1.2 ends here. */
 };
 
 /* True when the host's table is large enough to hold `fn`. */

@@ -36,7 +36,7 @@
 #include <omnibus/host.h>
 
 #define OMB_ABI_MAJOR 1
-#define OMB_ABI_MINOR 1
+#define OMB_ABI_MINOR 2
 
 enum omb_plugin_kind {
     OMB_PLUGIN_CONNECTOR = 1, /* talks to an outside system */
