@@ -71,6 +71,9 @@ struct file_ctx {
     size_t nskip, skipcap;
     struct file_batch *cur_batch; /* the current file's acknowledgements (ABI 1.2 hosts) */
     struct file_batch *batches;   /* every file emitted or being emitted, not yet all acked */
+    bool more_waiting;            /* the scan stopped for want of acknowledgements */
+    bool kick_armed;              /* a one-shot timer resumes the scan */
+    uint64_t kick_id;
 
     /* sink */
     bool out_open;

@@ -19,6 +19,9 @@
 
 #include "file.h"
 
+/* Files emitted whose events are not all acknowledged yet, at most, before the scan waits. */
+#define FILES_AWAITING_ACKS 2
+
 /* What the tick loop does after one file: go on with the next, or stop until the next tick. */
 enum step {
     STEP_NEXT = 0,
@@ -264,10 +267,13 @@ out:
 
 /* ---- emitting ----------------------------------------------------------------------------- */
 
+static void resume_scan(struct file_ctx *c);
+
 void file_source_file_stored(struct file_ctx *c, const char *name, unsigned long count,
                              bool failed)
 {
     char *moved = NULL;
+    resume_scan(c);
     if (failed) {
         c->host->log(c->self, OMB_LOG_ERROR,
                      "%s/%s: the daemon could not store all of its %lu events; the file stays "
@@ -640,11 +646,35 @@ static void tick(void *arg)
         return;
     }
     for (size_t i = 0; i < n && !stopping(c); i++) {
+        /* Few files between "emitted" and "stored": a crash then reads little again, and
+         * the acknowledgements (tasks on this thread) get their turn to move files out. */
+        if (file_batches_waiting(c) >= FILES_AWAITING_ACKS) {
+            c->more_waiting = true;
+            break;
+        }
         if (take_file(c, names[i]) == STEP_BLOCKED) {
             break;
         }
     }
     free_names(names, n);
+}
+
+static void kick(void *arg)
+{
+    struct file_ctx *c = arg;
+    c->kick_armed = false;
+    tick(c);
+}
+
+/* A file was stored: if the scan stopped for want of acknowledgements, go on at once rather
+ * than at the next poll. */
+static void resume_scan(struct file_ctx *c)
+{
+    if (c->more_waiting && !c->kick_armed && !stopping(c) &&
+        c->host->timer_add(c->self, 0, 0, kick, c, &c->kick_id) == 0) {
+        c->more_waiting = false;
+        c->kick_armed = true;
+    }
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
@@ -726,6 +756,10 @@ void file_source_destroy(struct file_ctx *c)
     if (c->timer_armed) {
         c->host->timer_cancel(c->self, c->timer_id);
         c->timer_armed = false;
+    }
+    if (c->kick_armed) {
+        c->host->timer_cancel(c->self, c->kick_id);
+        c->kick_armed = false;
     }
     if (c->cur_name) {
         c->host->log(c->self, OMB_LOG_WARN,

@@ -19,7 +19,8 @@
 #define READ_BATCH 256       /* journal rows per read */
 #define PARKED_BATCH 64      /* parked rows per read */
 #define RUN_BUDGET 512       /* deliveries per omb_consumer_run */
-#define PERSIST_EVERY_MS 100 /* cursor commits, at most this often while busy */
+#define RUN_ROWS 8192        /* journal rows read per omb_consumer_run */
+#define PERSIST_EVERY_MS 20  /* cursor commits, at most this often while busy */
 #define ERRORS_KEPT 20       /* attempt errors kept per delivery: the first and the latest */
 
 struct delivery {
@@ -735,12 +736,18 @@ void omb_consumer_run(struct omb_consumer *c, bool started)
     if (c->due > now) {
         return;
     }
+    int rows = 0;
     for (int i = 0; i < RUN_BUDGET; i++) {
         if (!head(c)) {
             read_parked(c);
         }
-        if (!c->pq.head && read_journal(c) < 0) {
+        int n = c->pq.head ? 0 : read_journal(c);
+        if (n < 0) {
             break;
+        }
+        rows += n;
+        if (!head(c) && n > 0 && rows < RUN_ROWS) {
+            continue; /* rows with nothing for us: read on, a bounded amount */
         }
         if (!head(c) || !started || c->due > omb_monotonic_ms()) {
             break;

@@ -299,10 +299,20 @@ int omb_daemon_reload(struct omb_daemon *d, struct omb_diags *diags, const char 
                 "in use", new_store, d->store_path);
     }
     free(new_store);
+    bool same_destinations = true;
+    struct omb_routes *routes = NULL;
     if (same_connectors(g->cfg, cfg)) {
+        routes = omb_routes_build(cfg, g->inst, g->n_inst, g->routes->version + 1, err,
+                                  sizeof(err));
+        /* A connector that becomes a destination needs a consumer: that is a restart. */
+        for (size_t i = 0; routes && i < g->n_inst; i++) {
+            if (omb_routes_sends_to(routes, i) != omb_routes_sends_to(g->routes, i)) {
+                same_destinations = false;
+            }
+        }
+    }
+    if (same_connectors(g->cfg, cfg) && same_destinations) {
         /* Only routes changed: swap the table under the running connectors. */
-        struct omb_routes *routes = omb_routes_build(cfg, g->inst, g->n_inst,
-                                                     g->routes->version + 1, err, sizeof(err));
         if (!routes) {
             omb_log(OMB_LOG_ERROR, "daemon", "reload refused: %s", err);
             omb_diags_error(diags, d->config_path, 0, "%s", err);
@@ -327,6 +337,7 @@ int omb_daemon_reload(struct omb_daemon *d, struct omb_diags *diags, const char 
         omb_log(OMB_LOG_INFO, "daemon", "reloaded: routes swapped (%zu route(s), sha256 %.12s)",
                 n_routes, cfg->hash);
     } else {
+        omb_routes_destroy(&routes);
         /* Connectors changed: drain the running configuration, then start the new one; keep
          * the one that ran (not the file, which now holds the new one) to fall back to. */
         struct omb_config *old_cfg = generation_stop(g);

@@ -108,6 +108,59 @@ static void on_commit(void *arg, int64_t last_seq)
     }
 }
 
+struct stale_cursors {
+    struct omb_router *router;
+    char **names;
+    size_t n, cap;
+    bool oom;
+};
+
+static void collect_stale(void *arg, const char *consumer, int64_t seq)
+{
+    (void)seq;
+    struct stale_cursors *sc = arg;
+    for (size_t i = 0; i < sc->router->n_inst; i++) {
+        if (strcmp(omb_instance_name(sc->router->inst[i]), consumer) == 0 &&
+            omb_routes_sends_to(sc->router->routes, i)) {
+            return;
+        }
+    }
+    if (sc->n == sc->cap) {
+        size_t cap = sc->cap ? sc->cap * 2 : 8;
+        char **v = realloc(sc->names, cap * sizeof(*v));
+        if (!v) {
+            sc->oom = true;
+            return;
+        }
+        sc->names = v;
+        sc->cap = cap;
+    }
+    if (!(sc->names[sc->n] = strdup(consumer))) {
+        sc->oom = true;
+        return;
+    }
+    sc->n++;
+}
+
+/* A destination that left the config keeps no cursor: it would hold the journal forever. */
+static void drop_stale_cursors(struct omb_router *router)
+{
+    struct omb_store *store = router->rt->store;
+    struct stale_cursors sc = { .router = router };
+    if (omb_store_cursors(store, collect_stale, &sc) != 0 || sc.oom) {
+        omb_log(OMB_LOG_WARN, "router", "cannot list the journal's cursors; none dropped");
+    }
+    for (size_t i = 0; i < sc.n; i++) {
+        omb_log(OMB_LOG_WARN, "router", "'%s' is no longer a destination: what the journal "
+                "held for it is not delivered; its cursor is dropped", sc.names[i]);
+        if (omb_store_cursor_drop(store, sc.names[i]) != 0) {
+            omb_log(OMB_LOG_WARN, "router", "cannot drop the cursor of '%s'", sc.names[i]);
+        }
+        free(sc.names[i]);
+    }
+    free(sc.names);
+}
+
 int omb_router_start(struct omb_router *router)
 {
     struct omb_runtime *rt = router->rt;
@@ -115,10 +168,11 @@ int omb_router_start(struct omb_router *router)
         omb_log(OMB_LOG_ERROR, "router", "no store");
         return OMB_EINVAL;
     }
+    drop_stale_cursors(router);
     for (size_t i = 0; i < router->n_inst; i++) {
         struct omb_instance *inst = router->inst[i];
-        if (!omb_instance_is_sink(inst)) {
-            continue;
+        if (!omb_routes_sends_to(router->routes, i)) {
+            continue; /* not a destination: nothing to read the journal for */
         }
         int64_t cursor = 0;
         int rc = omb_store_cursor_init(rt->store, omb_instance_name(inst), &cursor);

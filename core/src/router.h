@@ -47,6 +47,10 @@ struct omb_routes {
 /* True when route r takes events of `type` from connector `source`. */
 bool omb_route_matches(const struct omb_route_rt *r, const char *source, const char *type);
 
+/* True when some route of the table (enabled or not) sends to instance index `inst`: only those
+ * instances are destinations, with a consumer. */
+bool omb_routes_sends_to(const struct omb_routes *routes, size_t inst);
+
 /* Build the route table of cfg over the instances (by name). Returns NULL with a message in
  * err when a route names a connector that has no instance. */
 struct omb_routes *omb_routes_build(const struct omb_config *cfg, struct omb_instance **inst,

@@ -137,6 +137,18 @@ json_t *omb_routes_stats(const struct omb_routes *routes)
     return a;
 }
 
+bool omb_routes_sends_to(const struct omb_routes *routes, size_t inst)
+{
+    for (size_t r = 0; r < routes->n; r++) {
+        for (size_t t = 0; t < routes->v[r].n_to; t++) {
+            if (routes->v[r].to[t] == inst) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 bool omb_route_matches(const struct omb_route_rt *r, const char *source, const char *type)
 {
     for (size_t f = 0; f < r->n_from; f++) {
