@@ -84,6 +84,9 @@ class FakeServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY the second waits for
+            # the client's delayed ACK, 40 ms a request.
+            disable_nagle_algorithm = True
 
             def log_message(self, fmt, *args):
                 pass
