@@ -1,6 +1,7 @@
 /* The zmq connector: an external ZeroMQ endpoint speaking omnibus's two-frame protocol (envelope
- * JSON, body JSON). A PULL socket takes events in (source), a PUSH socket sends delivered events
- * out (sink). Options, validation, lifecycle and the descriptor; the work is in zmq_inbound.c
+ * JSON, body JSON). A PULL socket takes events in (source), or with `ack` a ROUTER that answers
+ * each sender once its event is stored; a PUSH socket sends delivered events out (sink).
+ * Options, validation, lifecycle and the descriptor; the work is in zmq_inbound.c, zmq_acked.c
  * and zmq_outbound.c. See docs/connectors/zmq.md and docs/wire-protocol.md. */
 #include <errno.h>
 #include <stdio.h>
@@ -13,21 +14,27 @@
 
 static const struct omb_option options[] = {
     { "bind", OMB_OPT_URL, NULL, 0, 0, 0, NULL, offsetof(struct zmqc_ctx, bind),
-      "inbound endpoint to bind a PULL socket to, tcp://HOST:PORT or ipc:///PATH (a source)" },
+      "inbound endpoint to bind a PULL (with ack: ROUTER) socket to, tcp://HOST:PORT or "
+      "ipc:///PATH (a source)" },
     { "connect", OMB_OPT_URL, NULL, 0, 0, 0, NULL, offsetof(struct zmqc_ctx, connect),
-      "inbound: connect the PULL socket to a remote PUSH at this endpoint instead (a source)" },
+      "inbound: connect the PULL socket to a remote PUSH (with ack: the ROUTER to a remote "
+      "DEALER or REQ) at this endpoint instead (a source)" },
     { "publish-bind", OMB_OPT_URL, NULL, 0, 0, 0, NULL, offsetof(struct zmqc_ctx, publish_bind),
       "outbound endpoint to bind a PUSH socket to; delivered events go out here (a sink)" },
     { "publish-connect", OMB_OPT_URL, NULL, 0, 0, 0, NULL,
       offsetof(struct zmqc_ctx, publish_connect),
       "outbound: connect the PUSH socket to a remote PULL at this endpoint instead (a sink)" },
     { "hwm", OMB_OPT_INT, "10000", 0, 1, 10000000, NULL, offsetof(struct zmqc_ctx, hwm),
-      "high-water mark in messages of each socket's queue (ZMQ_RCVHWM/ZMQ_SNDHWM)" },
+      "high-water mark in messages of each socket's queue (ZMQ_RCVHWM/ZMQ_SNDHWM); with ack "
+      "also the most messages awaiting their answer" },
     { "max-message", OMB_OPT_SIZE, "1M", 0, 1024, 1073741824, NULL,
       offsetof(struct zmqc_ctx, max_message),
       "largest inbound message (both frames); a bigger frame makes ZeroMQ drop the connection" },
     { "linger", OMB_OPT_DURATION, "1s", 0, 0, 60000, NULL, offsetof(struct zmqc_ctx, linger_ms),
       "at shutdown, how long outbound messages still queued may take to reach the peer" },
+    { "ack", OMB_OPT_BOOL, "false", 0, 0, 0, NULL, offsetof(struct zmqc_ctx, ack),
+      "inbound: a ROUTER socket (DEALER or REQ clients) that answers every message once its "
+      "event is stored, instead of a PULL" },
     OMB_OPTION_END
 };
 
@@ -91,6 +98,10 @@ static int zmqc_validate(const void *ctx, char *err, size_t errlen)
                          err, errlen)) != 0) {
         return rc;
     }
+    if (c->ack && !c->bind && !c->connect) {
+        snprintf(err, errlen, "ack answers inbound messages: set bind or connect too");
+        return OMB_EINVAL;
+    }
     if (c->bind && c->publish_bind && strcmp(c->bind, c->publish_bind) == 0) {
         snprintf(err, errlen, "bind and publish-bind are the same endpoint %s", c->bind);
         return OMB_EINVAL;
@@ -102,9 +113,19 @@ void *zmqc_socket_open(struct zmqc_ctx *c, int type, const char *url, bool bind,
                        int *rc)
 {
     int hwm = (int)c->hwm;
-    int linger = type == ZMQ_PUSH ? (int)c->linger_ms : 0;
+    /* A ROUTER's answers to one peer: up to hwm messages await their answer (the window, see
+     * zmq_acked.c) and a group commit may answer them all at once, before ZeroMQ's I/O thread has
+     * passed the earlier ones on. Room for twice that, and at least 1,000: past it the peer is
+     * taken not to read, and answers are dropped (counted). */
+    int sndhwm = type == ZMQ_ROUTER ? (hwm > 500 ? 2 * hwm : 1000) : hwm;
+    /* A ROUTER's answers, like a PUSH's events, may take `linger` to leave at close. */
+    int linger = type == ZMQ_PULL ? 0 : (int)c->linger_ms;
     int64_t maxmsg = c->max_message;
     int ipv6 = strncmp(url, "tcp://[", 7) == 0;
+    /* A ROUTER fails a send to a peer that is gone (EHOSTUNREACH) or not reading (EAGAIN at its
+     * hwm) instead of dropping it silently: the connector counts such answers. */
+    int mandatory = 1;
+    bool in = type != ZMQ_PUSH;
     const char *step = "socket";
     void *s = zmq_socket(c->zctx, type);
     if (!s) {
@@ -112,9 +133,12 @@ void *zmqc_socket_open(struct zmqc_ctx *c, int type, const char *url, bool bind,
     }
     step = "setsockopt";
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
-        zmq_setsockopt(s, type == ZMQ_PULL ? ZMQ_RCVHWM : ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+        (in && zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0) ||
+        (type != ZMQ_PULL && zmq_setsockopt(s, ZMQ_SNDHWM, &sndhwm, sizeof(sndhwm)) != 0) ||
         (ipv6 && zmq_setsockopt(s, ZMQ_IPV6, &ipv6, sizeof(ipv6)) != 0) ||
-        (type == ZMQ_PULL && zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0)) {
+        (in && zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0) ||
+        (type == ZMQ_ROUTER &&
+         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof(mandatory)) != 0)) {
         goto fail;
     }
     step = bind ? "bind" : "connect";
@@ -128,7 +152,8 @@ void *zmqc_socket_open(struct zmqc_ctx *c, int type, const char *url, bool bind,
     }
     /* With tcp://HOST:* the port is chosen now: this line is how to find it. */
     c->host->log(c->self, OMB_LOG_INFO, "%s: %s %s %s", what,
-                 type == ZMQ_PULL ? "PULL" : "PUSH", bind ? "bound to" : "connecting to", ep);
+                 type == ZMQ_PULL ? "PULL" : type == ZMQ_ROUTER ? "ROUTER" : "PUSH",
+                 bind ? "bound to" : "connecting to", ep);
     *rc = 0;
     return s;
 fail:;
@@ -218,6 +243,14 @@ static void zmqc_destroy(void *ctx)
                      (unsigned long long)c->received, (unsigned long long)c->invalid,
                      (unsigned long long)c->emitted);
     }
+    if (c->started && c->ack) {
+        /* Before close_all, which sends the answers still queued (counted into these). */
+        zmqc_ack_destroy(c);
+        c->host->log(c->self, OMB_LOG_INFO, "inbound: replies ok %llu, error %llu, dropped %llu, "
+                     "never answered %llu", (unsigned long long)c->replies_ok,
+                     (unsigned long long)c->replies_error, (unsigned long long)c->replies_dropped,
+                     (unsigned long long)c->unanswered);
+    }
     if (c->started && (c->publish_bind || c->publish_connect)) {
         c->host->log(c->self, OMB_LOG_INFO, "outbound: sent %llu", (unsigned long long)c->sent);
     }
@@ -228,8 +261,9 @@ static void zmqc_destroy(void *ctx)
 OMB_PLUGIN_EXPORT const struct omb_plugin_descriptor omb_plugin_descriptor = {
     OMB_DESCRIPTOR_HEADER,
     .name = "zmq",
-    .version = "1.0.0",
-    .description = "external ZeroMQ endpoint: two-frame events in (PULL) and out (PUSH)",
+    .version = "1.1.0",
+    .description = "external ZeroMQ endpoint: two-frame events in (PULL, or ROUTER with acks) "
+                   "and out (PUSH)",
     .kind = OMB_PLUGIN_CONNECTOR,
     .capabilities = OMB_CAP_SOURCE | OMB_CAP_SINK,
     .consumes = NULL,

@@ -1,7 +1,9 @@
 /* The zmq connector, internal: its context and the functions its three files share.
  *
  * zmq_connector.c  options, validate, lifecycle, the descriptor
- * zmq_inbound.c    the PULL socket: read two-frame messages in batches, check them, emit
+ * zmq_inbound.c    the PULL (or, with `ack`, ROUTER) socket: read messages in batches, check
+ *                  them, emit
+ * zmq_acked.c      the `ack` mode: emit with an acknowledgement, answer each sender in order
  * zmq_outbound.c   the PUSH socket: deliver an event as two frames
  *
  * The file names avoid "zmq.h", which is libzmq's. Everything here has hidden visibility (the
@@ -11,7 +13,9 @@
 #define OMNIBUS_CONNECTOR_ZMQ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <zmq.h>
 
 #include <omnibus/plugin.h>
 
@@ -29,6 +33,15 @@
 #define ZMQC_STOP_DRAIN_MS 500
 /* At most one log line per this many ms about invalid input. */
 #define ZMQC_INVALID_LOG_MS 1000
+/* ack mode: the most routing frames (identity, broker hops, the empty delimiter) a request may
+ * carry before its envelope; a message with more is dropped unanswered. */
+#define ZMQC_ROUTE_MAX 8
+/* The longest event id the core accepts (and so the longest a reply echoes). */
+#define ZMQC_ID_MAX 128
+/* The length of an id the connector assigns (ULID-style, like the core's). */
+#define ZMQC_ID_LEN 26
+
+struct zmqc_reply; /* zmq_acked.c: one message awaiting its answer */
 
 struct zmqc_ctx {
     /* Options: filled by the core before create() and owned by it. */
@@ -39,6 +52,7 @@ struct zmqc_ctx {
     int64_t hwm;
     int64_t max_message;
     int64_t linger_ms;
+    bool ack;
 
     /* Everything below is zeroed by the core and owned by the plugin. */
     const struct omb_host_api *host;
@@ -47,7 +61,7 @@ struct zmqc_ctx {
     bool started;
 
     /* inbound */
-    void *in_sock; /* PULL */
+    void *in_sock; /* PULL, or ROUTER with `ack` */
     int in_fd;     /* its ZMQ_FD, watched through host->fd_watch */
     bool in_watched;
     bool in_stopped;  /* stop() ran: the socket is closed, nothing more is read */
@@ -66,6 +80,17 @@ struct zmqc_ctx {
     uint64_t inv_suppressed;  /* invalid messages not logged since then */
     char inv_last[256];       /* the reason of the last suppressed one */
 
+    /* ack mode (zmq_acked.c): the messages awaiting their reply, in the order they were read.
+     * A reply leaves only from the head, so replies go out in that order. */
+    struct zmqc_reply *rq_head, *rq_tail;
+    size_t rq_len;
+    bool rq_full;     /* reading paused: rq_len reached hwm */
+    bool ack_raw;     /* the host has emit_raw_acked: the body's bytes go on untouched */
+    uint64_t replies_ok, replies_error, replies_dropped, unanswered; /* totals */
+    uint64_t rep_replies_ok, rep_replies_error, rep_replies_dropped;
+    int64_t id_last_ms; /* the id generator: the last millisecond and its random part */
+    uint8_t id_rand[10];
+
     /* outbound */
     void *out_sock; /* PUSH */
     uint64_t sent;
@@ -81,6 +106,30 @@ void *zmqc_socket_open(struct zmqc_ctx *c, int type, const char *url, bool bind,
 int zmqc_in_start(struct zmqc_ctx *c);
 void zmqc_in_stop(struct zmqc_ctx *c);
 void zmqc_in_destroy(struct zmqc_ctx *c);
+/* Count one invalid message and log it (rate-limited); peer may be NULL. */
+void zmqc_invalid_note(struct zmqc_ctx *c, const char *reason, const char *peer);
+/* Why the core refused an envelope (emit answered OMB_EINVAL), into why. */
+void zmqc_refusal_reason(struct zmqc_ctx *c, const json_t *envelope, char *why, size_t whylen);
+/* Report the counters gathered since the last call as metrics. */
+void zmqc_in_report(struct zmqc_ctx *c);
+/* Read again on the loop's next turn (reading was paused). */
+void zmqc_in_resume(struct zmqc_ctx *c);
+
+/* The ack mode (zmq_acked.c). One message read off the ROUTER socket: route[0..nroute) are its
+ * routing frames (moved from on return, whatever happens). When why is NULL, env (borrowed, and
+ * given an "id" when it has none) and body[0..body_len) are a valid event to emit; else the
+ * message is invalid for that reason and is answered so (env, when not NULL, only lends the
+ * client's id to the reply). Every path answers the sender, sooner or later. */
+void zmqc_ack_take(struct zmqc_ctx *c, zmq_msg_t *route, int nroute, json_t *env,
+                   const char *body, size_t body_len, const char *why);
+/* Answer a message at once, without emitting it (the daemon is stopping). */
+void zmqc_ack_refuse(struct zmqc_ctx *c, zmq_msg_t *route, int nroute, const char *why,
+                     bool retry);
+/* True when reading must pause: hwm messages await their reply. */
+bool zmqc_ack_full(struct zmqc_ctx *c);
+/* destroy: send the answers that are known (while the socket is open), give up on those still
+ * awaiting an ack (counted and logged), free every context. Idempotent. */
+void zmqc_ack_destroy(struct zmqc_ctx *c);
 
 /* Outbound (zmq_outbound.c). deliver borrows event. */
 int zmqc_out_start(struct zmqc_ctx *c);

@@ -1,5 +1,8 @@
 /* The zmq connector's source: a PULL socket that takes two-frame messages (envelope JSON, body
- * JSON), turns each into the plugin-level event {..envelope.., "body": body} and emits it.
+ * JSON), turns each into the plugin-level event {..envelope.., "body": body} and emits it. With
+ * the `ack` option the socket is a ROUTER instead: each message comes after its routing frames
+ * (the sender's identity, and the empty delimiter of a REQ), and is handed to zmq_acked.c, which
+ * emits it with an acknowledgement and answers the sender.
  *
  * The socket is watched through its ZMQ_FD, which is edge-triggered: every wake reads until the
  * socket is empty (asking ZMQ_EVENTS before giving up), at most ZMQC_BATCH messages, then yields
@@ -9,7 +12,8 @@
  * Backpressure: when emit pushes back, the event is kept and nothing more is read until a timer
  * fires; meanwhile the socket's queue fills to its high-water mark and ZeroMQ stops the sender.
  * An accepted message is never dropped. Invalid input is counted, logged (at most one line per
- * second) and dropped.
+ * second) and dropped. (In ack mode backpressure is answered instead, and reading pauses only
+ * while `hwm` messages await their reply.)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,15 +25,24 @@
 #include "zmq_connector.h"
 
 enum read_result {
-    READ_NONE = 0,   /* nothing waiting */
-    READ_EVENT = 1,  /* an event to emit */
-    READ_INVALID = 2 /* a message was read, counted and dropped */
+    READ_NONE = 0,    /* nothing waiting */
+    READ_EVENT = 1,   /* an event to emit */
+    READ_INVALID = 2, /* a message was read, counted and dropped */
+    READ_TAKEN = 3    /* ack mode: a message was read and handed to zmq_acked.c */
+};
+
+/* One message off the socket: its first FRAMES_KEPT frames, and how many it had. */
+#define FRAMES_KEPT (ZMQC_ROUTE_MAX + 3)
+struct frames {
+    zmq_msg_t f[FRAMES_KEPT];
+    int kept; /* f[0..kept) are initialised */
+    int n;    /* frames in the message */
 };
 
 static void drain(struct zmqc_ctx *c);
 
 /* Hand the counters gathered since the last call to the host (once per batch, not per message). */
-static void report_metrics(struct zmqc_ctx *c)
+void zmqc_in_report(struct zmqc_ctx *c)
 {
     if (c->received != c->rep_received) {
         c->host->metric_counter_add(c->self, "received", c->received - c->rep_received);
@@ -43,11 +56,29 @@ static void report_metrics(struct zmqc_ctx *c)
         c->host->metric_counter_add(c->self, "emitted", c->emitted - c->rep_emitted);
         c->rep_emitted = c->emitted;
     }
+    if (!c->ack) {
+        return;
+    }
+    if (c->replies_ok != c->rep_replies_ok) {
+        c->host->metric_counter_add(c->self, "replies_ok", c->replies_ok - c->rep_replies_ok);
+        c->rep_replies_ok = c->replies_ok;
+    }
+    if (c->replies_error != c->rep_replies_error) {
+        c->host->metric_counter_add(c->self, "replies_error",
+                                    c->replies_error - c->rep_replies_error);
+        c->rep_replies_error = c->replies_error;
+    }
+    if (c->replies_dropped != c->rep_replies_dropped) {
+        c->host->metric_counter_add(c->self, "replies_dropped",
+                                    c->replies_dropped - c->rep_replies_dropped);
+        c->rep_replies_dropped = c->replies_dropped;
+    }
+    c->host->metric_gauge_set(c->self, "awaiting_reply", (int64_t)c->rq_len);
 }
 
 /* Count one invalid message and log it, at most one line per ZMQC_INVALID_LOG_MS; the others are
  * counted and reported with the next line. */
-static void invalid_note(struct zmqc_ctx *c, const char *reason, const char *peer)
+void zmqc_invalid_note(struct zmqc_ctx *c, const char *reason, const char *peer)
 {
     int64_t now = c->host->monotonic_ms();
     c->invalid++;
@@ -133,8 +164,27 @@ static void on_fd(int fd, unsigned events, void *arg)
     drain(c); /* returns with the socket empty (its fd reset), or with a timer armed */
 }
 
-/* The event in c->pending to emit. Returns true when it was taken (or refused as invalid and
- * dropped): go on reading. False when pushed back: it stays pending and c->blocked is set. */
+void zmqc_refusal_reason(struct zmqc_ctx *c, const json_t *envelope, char *why, size_t whylen)
+{
+    why[0] = '\0';
+    if (json_object_get(envelope, "body")) {
+        c->host->event_check(envelope, why, whylen);
+    } else {
+        /* emit_raw refuses a bad envelope, or a body that plainly is no object. */
+        json_t *probe = json_copy((json_t *)envelope);
+        if (probe && json_object_set_new(probe, "body", json_object()) == 0) {
+            c->host->event_check(probe, why, whylen);
+        }
+        json_decref(probe);
+        if (!why[0]) {
+            snprintf(why, whylen, "the body frame must be a JSON object");
+        }
+    }
+    if (!why[0]) {
+        snprintf(why, whylen, "the core refused the event");
+    }
+}
+
 static void pending_free(struct zmqc_ctx *c)
 {
     json_decref(c->pending);
@@ -144,6 +194,8 @@ static void pending_free(struct zmqc_ctx *c)
     c->pending_body_len = 0;
 }
 
+/* The event in c->pending to emit. Returns true when it was taken (or refused as invalid and
+ * dropped): go on reading. False when pushed back: it stays pending and c->blocked is set. */
 static bool emit_pending(struct zmqc_ctx *c, int *rc_out)
 {
     int rc;
@@ -167,20 +219,8 @@ static bool emit_pending(struct zmqc_ctx *c, int *rc_out)
     }
     if (rc == OMB_EINVAL) {
         char why[256] = "";
-        if (!c->pending_body) {
-            c->host->event_check(c->pending, why, sizeof(why));
-        } else {
-            /* emit_raw refuses a bad envelope, or a body that plainly is no object. */
-            json_t *probe = json_copy(c->pending);
-            if (probe && json_object_set_new(probe, "body", json_object()) == 0) {
-                c->host->event_check(probe, why, sizeof(why));
-            }
-            json_decref(probe);
-            if (!why[0]) {
-                snprintf(why, sizeof(why), "the body frame must be a JSON object");
-            }
-        }
-        invalid_note(c, why[0] ? why : "the core refused the event", NULL);
+        zmqc_refusal_reason(c, c->pending, why, sizeof(why));
+        zmqc_invalid_note(c, why, NULL);
         pending_free(c);
         return true;
     }
@@ -193,8 +233,10 @@ static bool emit_pending(struct zmqc_ctx *c, int *rc_out)
     return false;
 }
 
-/* Parse one frame as JSON, in place. New value, or NULL with the reason in why. */
-static json_t *parse_frame(zmq_msg_t *m, const char *what, char *why, size_t whylen)
+/* Parse one frame as JSON, in place, with jansson's `flags` besides. New value, or NULL with the
+ * reason in why. */
+static json_t *parse_frame(zmq_msg_t *m, const char *what, size_t flags, char *why,
+                           size_t whylen)
 {
     json_error_t jerr;
     size_t len = zmq_msg_size(m);
@@ -202,7 +244,8 @@ static json_t *parse_frame(zmq_msg_t *m, const char *what, char *why, size_t why
         snprintf(why, whylen, "the %s frame is empty", what);
         return NULL;
     }
-    json_t *v = json_loadb(zmq_msg_data(m), len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    json_t *v = json_loadb(zmq_msg_data(m), len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | flags,
+                           &jerr);
     if (!v) {
         snprintf(why, whylen, "the %s frame is not JSON: %s (at byte %d)", what, jerr.text,
                  jerr.position);
@@ -270,71 +313,130 @@ static int envelope_check(json_t *env, char *why, size_t whylen)
     return 0;
 }
 
+/* Receive one whole message into m (ZeroMQ delivers a message whole: once its first frame is
+ * here, so are the others). False when nothing is waiting. The caller closes m's frames. */
+static bool frames_recv(void *sock, struct frames *m)
+{
+    m->kept = m->n = 0;
+    for (;;) {
+        zmq_msg_t extra;
+        zmq_msg_t *f = m->kept < FRAMES_KEPT ? &m->f[m->kept] : &extra;
+        zmq_msg_init(f);
+        if (zmq_msg_recv(f, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(f); /* EAGAIN; EINTR: the next wake or tick reads it */
+            return m->n > 0;
+        }
+        m->n++;
+        int more = zmq_msg_more(f);
+        if (f == &extra) {
+            zmq_msg_close(f);
+        } else {
+            m->kept++;
+        }
+        if (!more) {
+            return true;
+        }
+    }
+}
+
+static void frames_close(struct frames *m)
+{
+    for (int i = 0; i < m->kept; i++) {
+        zmq_msg_close(&m->f[i]);
+    }
+    m->kept = 0;
+}
+
+/* ack mode: how many routing frames come before the envelope. A ROUTER puts the sender's
+ * identity first; a REQ (or a broker in between) adds frames up to an empty delimiter. A
+ * DEALER's envelope follows the identity. -1: more than ZMQC_ROUTE_MAX. */
+static int route_frames(const struct frames *m)
+{
+    int last = (m->kept < m->n ? m->kept : m->n) - 1; /* the delimiter is never the last frame */
+    for (int i = 1; i < last; i++) {
+        if (zmq_msg_size(&m->f[i]) == 0) {
+            return i + 1 <= ZMQC_ROUTE_MAX ? i + 1 : -1;
+        }
+    }
+    return 1;
+}
+
 /* Read one message. READ_EVENT with a new event in *out; READ_INVALID when a message was read but
- * is not a valid event (counted and logged here); READ_NONE when nothing is waiting. */
+ * is not a valid event (counted and logged here); READ_TAKEN when, in ack mode, it was handed to
+ * zmq_acked.c (valid or not: it answers); READ_NONE when nothing is waiting. */
 static enum read_result read_one(struct zmqc_ctx *c, json_t **out)
 {
-    zmq_msg_t f1, f2;
-    int frames = 0;
-    size_t total = 0;
+    struct frames m;
+    int first = 0; /* m.f[first] is the envelope */
     char why[256] = "";
     json_t *env = NULL, *body = NULL;
     enum read_result r = READ_INVALID;
 
-    zmq_msg_init(&f1);
-    zmq_msg_init(&f2);
-    if (zmq_msg_recv(&f1, c->in_sock, ZMQ_DONTWAIT) < 0) {
-        r = READ_NONE; /* EAGAIN; EINTR: the next wake or tick reads it */
-        goto out;
-    }
-    frames = 1;
-    total = zmq_msg_size(&f1);
-    /* ZeroMQ delivers a message whole: once its first frame is here, so are the others. */
-    if (zmq_msg_more(&f1) && zmq_msg_recv(&f2, c->in_sock, ZMQ_DONTWAIT) >= 0) {
-        frames = 2;
-        total += zmq_msg_size(&f2);
-        int more = zmq_msg_more(&f2);
-        while (more) {
-            zmq_msg_t x;
-            zmq_msg_init(&x);
-            if (zmq_msg_recv(&x, c->in_sock, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&x);
-                break;
-            }
-            frames++;
-            total += zmq_msg_size(&x);
-            more = zmq_msg_more(&x);
-            zmq_msg_close(&x);
-        }
+    if (!frames_recv(c->in_sock, &m)) {
+        return READ_NONE;
     }
     c->received++;
+    if (c->ack && (first = route_frames(&m)) < 0) {
+        snprintf(why, sizeof(why), "more than %d routing frames before the envelope: no reply "
+                 "is possible", ZMQC_ROUTE_MAX);
+        goto out;
+    }
+    int frames = m.n - first;
+    zmq_msg_t *f1 = &m.f[first], *f2 = &m.f[first + 1];
     if (frames != 2) {
         snprintf(why, sizeof(why), "expected 2 frames (envelope, body), got %d", frames);
         goto out;
     }
+    size_t total = zmq_msg_size(f1) + zmq_msg_size(f2);
     if (total > (size_t)c->max_message) {
         snprintf(why, sizeof(why), "the message is %zu bytes, more than max-message (%lld)",
                  total, (long long)c->max_message);
         goto out;
     }
-    env = parse_frame(&f1, "envelope", why, sizeof(why));
+    env = parse_frame(f1, "envelope", 0, why, sizeof(why));
     if (!env || envelope_check(env, why, sizeof(why)) != 0) {
+        goto out;
+    }
+    if (c->ack) {
+        /* A sender told "stored" must not learn later that its body was dropped: here the body
+         * is parsed, once, to check it. With emit_raw_acked its bytes still go on untouched (the
+         * parse only checks, so integers beyond 64 bits are read as reals and pass). */
+        body = parse_frame(f2, "body", c->ack_raw ? JSON_DECODE_INT_AS_REAL : 0, why,
+                           sizeof(why));
+        if (!body) {
+            goto out;
+        }
+        if (!json_is_object(body)) {
+            snprintf(why, sizeof(why), "the body frame must be a JSON object, not %s",
+                     json_kind(body));
+            goto out;
+        }
+        if (!c->ack_raw) {
+            int rc = json_object_set_new(env, "body", body);
+            body = NULL; /* set_new consumed it, even on failure */
+            if (rc != 0) {
+                snprintf(why, sizeof(why), "out of memory");
+                goto out;
+            }
+        }
+        zmqc_ack_take(c, m.f, first, env, zmq_msg_data(f2), zmq_msg_size(f2), NULL);
+        r = READ_TAKEN;
         goto out;
     }
     if (OMB_HOST_HAS(c->host, emit_raw)) {
         /* The body's bytes go on as the sender wrote them; the router parses them once, for
          * the routes that read them, and drops (counts, logs) a body that is not an object. */
-        size_t len = zmq_msg_size(&f2);
+        size_t len = zmq_msg_size(f2);
         char *copy = len ? malloc(len) : NULL;
         if (!copy) {
             snprintf(why, sizeof(why), len ? "out of memory" : "the body frame is empty");
             goto out;
         }
-        memcpy(copy, zmq_msg_data(&f2), len);
+        memcpy(copy, zmq_msg_data(f2), len);
         c->pending_body = copy;
         c->pending_body_len = len;
     } else {
-        body = parse_frame(&f2, "body", why, sizeof(why));
+        body = parse_frame(f2, "body", 0, why, sizeof(why));
         if (!body) {
             goto out;
         }
@@ -357,24 +459,36 @@ out:
     if (r == READ_INVALID) {
         /* The sender's address helps find it (tcp only: over ipc it is not an address). */
         const char *url = c->bind ? c->bind : c->connect;
-        invalid_note(c, why, strncmp(url, "tcp://", 6) == 0 ? zmq_msg_gets(&f1, "Peer-Address")
-                                                            : NULL);
+        zmqc_invalid_note(c, why, strncmp(url, "tcp://", 6) == 0
+                                      ? zmq_msg_gets(&m.f[0], "Peer-Address")
+                                      : NULL);
+        if (c->ack && first > 0) {
+            /* env, when the envelope parsed, lends the sender's own id to the answer. */
+            zmqc_ack_take(c, m.f, first, env, NULL, 0, why);
+        }
     }
     json_decref(env);
     json_decref(body);
-    zmq_msg_close(&f1);
-    zmq_msg_close(&f2);
+    frames_close(&m);
     return r;
 }
 
 /* Read and emit up to ZMQC_BATCH messages. True when the socket is empty; false when it stopped
- * early: blocked by backpressure, or the batch is full. */
+ * early: blocked by backpressure (in ack mode: hwm messages await their reply), or the batch is
+ * full. */
 static bool drain_batch(struct zmqc_ctx *c, int *emit_rc)
 {
     if (c->pending && !emit_pending(c, emit_rc)) {
         return false;
     }
     for (int n = 0; n < ZMQC_BATCH; n++) {
+        if (c->ack && zmqc_ack_full(c)) {
+            /* The answers leave in order; until the oldest is acknowledged, read nothing more.
+             * zmq_acked.c resumes when one leaves, else the tick does. */
+            c->blocked = true;
+            c->rq_full = true;
+            return false;
+        }
         json_t *ev = NULL;
         enum read_result r = read_one(c, &ev);
         if (r == READ_NONE) {
@@ -401,7 +515,28 @@ static void drain(struct zmqc_ctx *c)
     if (!drain_batch(c, NULL) && !c->blocked) {
         arm_kick(c, 0); /* a full batch: yield, and go on at the loop's next turn */
     }
-    report_metrics(c);
+    zmqc_in_report(c);
+}
+
+void zmqc_in_resume(struct zmqc_ctx *c)
+{
+    if (!c->in_sock || c->in_stopped) {
+        return;
+    }
+    if (c->rq_full) {
+        if (zmqc_ack_full(c)) {
+            return;
+        }
+        c->rq_full = false;
+        c->blocked = false;
+        arm_kick(c, 0);
+        return;
+    }
+    /* A send processes the socket's commands, which may consume the edge of ZMQ_FD that would
+     * have told us about a message that came meanwhile: look, and read it on the next turn. */
+    if (!c->blocked && has_input(c)) {
+        arm_kick(c, 0);
+    }
 }
 
 int zmqc_in_start(struct zmqc_ctx *c)
@@ -410,7 +545,19 @@ int zmqc_in_start(struct zmqc_ctx *c)
     bool bind = c->bind != NULL;
     c->in_stopped = false;
     c->blocked = false;
-    c->in_sock = zmqc_socket_open(c, ZMQ_PULL, bind ? c->bind : c->connect, bind, "inbound", &rc);
+    c->rq_full = false;
+    if (c->ack) {
+        /* The body goes on as bytes when the host can take them so (ABI 1.2 has both). */
+        c->ack_raw = OMB_HOST_HAS(c->host, emit_raw_acked);
+        if (!c->ack_raw && !OMB_HOST_HAS(c->host, emit_acked)) {
+            c->host->log(c->self, OMB_LOG_ERROR, "inbound: ack needs an omnibusd with plugin "
+                         "ABI 1.2 or newer (emit_acked); this one speaks 1.%u",
+                         (unsigned)c->host->abi_minor);
+            return OMB_EINVAL;
+        }
+    }
+    c->in_sock = zmqc_socket_open(c, c->ack ? ZMQ_ROUTER : ZMQ_PULL, bind ? c->bind : c->connect,
+                                  bind, "inbound", &rc);
     if (!c->in_sock) {
         return rc;
     }
@@ -469,14 +616,35 @@ static uint64_t discard_queued(struct zmqc_ctx *c, int64_t deadline)
     return n;
 }
 
+/* ack mode, at stop: answer "retry" to the messages still queued, without emitting them. The
+ * answers leave after those of the messages read before, as the acks come. How many. */
+static uint64_t refuse_queued(struct zmqc_ctx *c, int64_t deadline)
+{
+    uint64_t n = 0;
+    uint64_t max = 4 * (uint64_t)c->hwm; /* a sender that never pauses must not hold us here */
+    struct frames m;
+    while (n < max && c->host->monotonic_ms() < deadline && frames_recv(c->in_sock, &m)) {
+        int first = route_frames(&m);
+        c->received++;
+        if (first > 0) {
+            zmqc_ack_refuse(c, m.f, first, "omnibus is stopping: send it again later", true);
+        }
+        frames_close(&m);
+        n++;
+    }
+    return n;
+}
+
 void zmqc_in_stop(struct zmqc_ctx *c)
 {
     if (!c->in_sock || c->in_stopped) {
         return;
     }
     /* Finish what began: hand the router what is already queued here, waiting a little while it
-     * is full. Nothing is acknowledged to a ZeroMQ sender, so what is left when the socket
-     * closes is lost; it is counted and logged. */
+     * is full. Without ack nothing is acknowledged to a ZeroMQ sender, so what is left when the
+     * socket closes is lost; it is counted and logged. With ack, what is left is answered
+     * "retry", and the socket stays open until destroy for the answers still to come (the host
+     * runs every acknowledgement before destroy). */
     int64_t deadline = c->host->monotonic_ms() + ZMQC_STOP_DRAIN_MS;
     c->blocked = false;
     /* Bounded by the clock and by the number of rounds (each a batch or a 1 ms wait). */
@@ -496,6 +664,17 @@ void zmqc_in_stop(struct zmqc_ctx *c)
     }
     unwatch(c);
     c->in_stopped = true;
+    if (c->ack) {
+        uint64_t refused = refuse_queued(c, c->host->monotonic_ms() + ZMQC_STOP_DRAIN_MS);
+        c->blocked = false;
+        c->rq_full = false;
+        zmqc_in_report(c);
+        if (refused > 0) {
+            c->host->log(c->self, OMB_LOG_INFO, "inbound: %llu message(s) queued at stop "
+                         "answered \"retry\" without being emitted", (unsigned long long)refused);
+        }
+        goto out;
+    }
     uint64_t lost = discard_queued(c, c->host->monotonic_ms() + ZMQC_STOP_DRAIN_MS);
     if (c->pending) {
         lost++;
@@ -504,12 +683,13 @@ void zmqc_in_stop(struct zmqc_ctx *c)
     c->blocked = false;
     zmq_close(c->in_sock);
     c->in_sock = NULL;
-    report_metrics(c);
+    zmqc_in_report(c);
     if (lost > 0) {
         c->host->log(c->self, OMB_LOG_WARN,
                      "inbound: %llu message(s) received but not emitted before stop: lost",
                      (unsigned long long)lost);
     }
+out:
     if (c->inv_suppressed > 0) {
         c->host->log(c->self, OMB_LOG_WARN, "%llu more invalid message(s) dropped (the last: %s)",
                      (unsigned long long)c->inv_suppressed, c->inv_last);
@@ -520,6 +700,7 @@ void zmqc_in_stop(struct zmqc_ctx *c)
 void zmqc_in_destroy(struct zmqc_ctx *c)
 {
     unwatch(c);
+    zmqc_ack_destroy(c); /* the answers that are known go out before the socket closes */
     if (c->in_sock) {
         zmq_close(c->in_sock);
         c->in_sock = NULL;

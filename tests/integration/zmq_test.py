@@ -2,7 +2,8 @@
 """omnibusd with zmq connectors end to end: 10,000 events in over ipc:// (PUSH -> the connector's
 PULL) and out again (the connector's PUSH -> PULL), exactly once and in order per key, a file
 sink beside; invalid input counted while the daemon runs on; tcp:// endpoints; connect instead of
-bind; retry while nobody reads; the two example clients; inbound throughput (printed only)."""
+bind; retry while nobody reads; the ack mode (DEALER and REQ -> ROUTER, an answer once stored);
+the three example clients; inbound throughput (printed only)."""
 import os
 import sys
 
@@ -81,12 +82,13 @@ def test_doc_and_check():
     rc, out, err = run(["--plugin-doc", "zmq"])
     check(rc == 0, f"--plugin-doc zmq: {err}")
     for opt in ("bind", "connect", "publish-bind", "publish-connect", "hwm", "max-message",
-                "linger"):
+                "linger", "ack"):
         check(re.search(rf"^\s+{opt}\s", out, re.M), f"--plugin-doc zmq lists {opt}")
     d = workdir("zmq-check")
     for opts, msg in (({}, "set bind or connect"),
                       ({"bind": "ipc:///x", "connect": "tcp://h:1"}, "not both"),
-                      ({"bind": "inproc://x"}, "only tcp:// and ipc://")):
+                      ({"bind": "inproc://x"}, "only tcp:// and ipc://"),
+                      ({"publish-bind": "ipc:///x", "ack": "true"}, "ack answers inbound")):
         body = "".join(f'<option name="{k}">{v}</option>' for k, v in opts.items())
         cfg = write_config(d, config(f'  <connector name="z" plugin="zmq">{body}</connector>\n'))
         rc, out, err = run(["--check", "-c", cfg])
@@ -293,9 +295,96 @@ def test_examples():
     # docs/wire-protocol.md shows both clients inline: the copies must be the files.
     with open(os.path.join(SRCDIR, "docs", "wire-protocol.md")) as f:
         doc = f.read()
-    for name in ("zmq-client.c", "zmq_client.py"):
+    for name in ("zmq-client.c", "zmq_client.py", "zmq_acked_client.py"):
         with open(os.path.join(SRCDIR, "examples", name)) as f:
             check(f.read() in doc, f"docs/wire-protocol.md shows examples/{name} as it is")
+
+
+def test_ack():
+    """ack: a DEALER pipelines events and gets one answer each, in the order sent, once the event
+    is stored; the events reach a file sink with the ids the answers named. Invalid input is
+    answered; a REQ client works; a sender that leaves before its answers does no harm; the
+    example client."""
+    n = 300 if VALGRIND else 2000
+    d = workdir("zmq-ack")
+    ep = f"ipc://{d}/in.sock"
+    audit = d + "/audit.ndjson"
+    cfg = config(zmq_in("in", ep, ack="true") + file_sink("audit", audit) +
+                 route("all", "in", "audit"))
+    daemon = Daemon(write_config(d, cfg))
+    wait_for(lambda: "[connector:zmq:in] inbound: ROUTER bound to ipc://" in daemon.text(),
+             what="the ROUTER bind in the log")
+    dealer = sock(zmq.DEALER, ep)
+    for i in range(n):
+        env, body = event(i)
+        if i % 10 == 0:  # some senders name their events
+            env = json.dumps({"type": "stock.delta", "key": json.loads(env)["key"],
+                              "id": f"own-{i}"}).encode()
+        dealer.send_multipart([env, body])
+    answers = []
+    for i in range(n):
+        try:
+            frames = dealer.recv_multipart()
+        except zmq.Again:
+            break
+        check(len(frames) == 1, f"one frame per answer, got {frames}")
+        answers.append(json.loads(frames[-1]))
+    check(len(answers) == n and all(a["ok"] is True for a in answers),
+          f"{len(answers)} of {n} answered, all ok: {[a for a in answers if not a['ok']][:3]}")
+    check(all(a["id"] == f"own-{i}" if i % 10 == 0 else len(a["id"]) == 26
+              for i, a in enumerate(answers)), "each answer names the event's id, in order")
+    check(len({a["id"] for a in answers}) == len(answers), "the ids are distinct")
+    # Answered means stored: every one of them reaches the sink, under the id it was given.
+    wait_for(lambda: count_lines(audit) >= n, what="the file sink")
+    seq_by_id = {e["id"]: e["body"]["seq"] for e in read_lines(audit)}
+    check(all(seq_by_id.get(a["id"]) == i for i, a in enumerate(answers)),
+          "the file sink has each event under the id its answer named")
+
+    dealer.send_multipart([b'{"type":"x.y","kye":"A","id":"bad-1"}', b'{}'])
+    dealer.send_multipart([b'{"type":"x.y"}', b'{"a":}'])
+    dealer.send_multipart(event(n, key="after-invalid"))
+    got = [json.loads(dealer.recv()) for _ in range(3)]
+    check(got[0] == {"ok": False, "id": "bad-1", "error": 'unknown envelope member "kye"',
+                     "retry": False}, f"an invalid envelope is answered: {got[0]}")
+    check(got[1]["ok"] is False and got[1]["retry"] is False and
+          got[1]["error"].startswith("the body frame is not JSON"), f"a bad body: {got[1]}")
+    check(got[2]["ok"] is True, f"a valid event after them: {got[2]}")
+
+    req = sock(zmq.REQ, ep)
+    req.send_multipart(event(n + 1, key="req"))
+    a = json.loads(req.recv())
+    check(a["ok"] is True and len(a["id"]) == 26, f"REQ: {a}")
+    req.close()
+
+    # A sender that leaves without reading its answers: they are dropped, the events stay.
+    gone = sock(zmq.DEALER, ep)
+    for i in range(20):
+        gone.send_multipart(event(n + 2 + i, key="gone"))
+    gone.close()  # LINGER lets the messages out first
+    wait_for(lambda: count_lines(audit) >= n + 22, what="the events of the sender that left")
+
+    py = os.path.join(SRCDIR, "examples", "zmq_acked_client.py")
+    p = subprocess.run([sys.executable, py, ep, "stock.level", "C-3@WAW01",
+                        '{"sku": "C-3", "location": "WAW01", "on_hand": 5}',
+                        '{"sku": "C-3", "location": "WAW01", "on_hand": 4}'],
+                       capture_output=True, text=True, timeout=60 * SLOW)
+    check(p.returncode == 0, f"examples/zmq_acked_client.py: {p.returncode} {p.stderr}")
+    try:
+        out = [json.loads(line) for line in p.stdout.splitlines()]
+        check(len(out) == 2 and all(o["stored"] for o in out), f"acked client: {out}")
+        wait_for(lambda: count_lines(audit) >= n + 24, what="the acked client's events")
+        stored = {e["id"]: e for e in read_lines(audit)}
+        check(all(stored.get(o["id"], {}).get("key") == "C-3@WAW01" for o in out),
+              "the acked client's events are stored under its ids")
+    except ValueError:
+        check(False, f"acked client output: {p.stdout!r}")
+    dealer.close()
+    check(daemon.proc.poll() is None, "the daemon is still running")
+    check(daemon.stop() == 0, "exit 0")
+    log = daemon.text()
+    m = re.search(r"inbound: replies ok (\d+), error 2, dropped (\d+), never answered 0", log)
+    check(m and int(m.group(1)) + int(m.group(2)) == n + 24,
+          "the answers counted: every valid event answered ok, or dropped with its sender")
 
 
 def log_time(line):
@@ -339,6 +428,7 @@ test_tcp_and_connect()
 test_chain()
 test_retry_until_read()
 test_examples()
+test_ack()
 if not VALGRIND:
     measure_throughput()
 CTX.term()

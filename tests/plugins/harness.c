@@ -23,6 +23,12 @@ struct h_metric {
     int64_t value;
 };
 
+struct h_ack {
+    struct h_ack *next;
+    omb_ack_fn fn;
+    void *arg;
+};
+
 struct h_timer {
     uint64_t id;
     uint64_t interval_ms;
@@ -49,6 +55,13 @@ struct harness {
     unsigned fail_after, fail_count;
     int fail_rc;
     bool stopping;
+
+    struct omb_host_api api; /* the table the plugin gets: host_api, + acked emits if offered */
+    bool offer_acks;
+    struct h_ack *acks, *acks_tail; /* acknowledgements not yet delivered, in emit order */
+    size_t nacks;
+    bool hold_acks;
+    unsigned commit_fail_after, commit_fail_count;
 
     struct h_timer *timers;
     size_t ntimers;
@@ -177,19 +190,20 @@ int harness_event_check(const json_t *event, char *err, size_t errlen)
     return 0;
 }
 
-static int h_emit(struct omb_instance *self, json_t *event)
+/* emit's part before the event is checked: the failures a test asked for. 0 to go on. */
+static int emit_injected(struct harness *h)
 {
-    struct harness *h = self->h;
-    char err[256];
     h->emit_calls++;
     if (h->fail_count > 0 && h->fail_after == 0) {
         h->fail_count--;
         return h->fail_rc;
     }
-    if (harness_event_check(event, err, sizeof(err)) != 0) {
-        fprintf(stderr, "harness: emit refused an event: %s\n", err);
-        return OMB_EINVAL;
-    }
+    return 0;
+}
+
+/* emit's part once the event is accepted: count it, keep it (steals). */
+static void emit_take(struct harness *h, json_t *event)
+{
     if (h->fail_after > 0) {
         h->fail_after--;
     }
@@ -202,6 +216,91 @@ static int h_emit(struct omb_instance *self, json_t *event)
     } else {
         json_decref(event);
     }
+}
+
+static int h_emit(struct omb_instance *self, json_t *event)
+{
+    struct harness *h = self->h;
+    char err[256];
+    int rc = emit_injected(h);
+    if (rc != 0) {
+        return rc;
+    }
+    if (harness_event_check(event, err, sizeof(err)) != 0) {
+        fprintf(stderr, "harness: emit refused an event: %s\n", err);
+        return OMB_EINVAL;
+    }
+    emit_take(h, event);
+    return 0;
+}
+
+/* Queue the acknowledgement of an accepted event: harness_run_acks (or the next
+ * harness_fire_timers) delivers it. */
+static void ack_queue(struct harness *h, omb_ack_fn fn, void *arg)
+{
+    struct h_ack *a = harness_xrealloc(NULL, sizeof(*a));
+    *a = (struct h_ack){ .next = NULL, .fn = fn, .arg = arg };
+    if (h->acks_tail) {
+        h->acks_tail->next = a;
+    } else {
+        h->acks = a;
+    }
+    h->acks_tail = a;
+    h->nacks++;
+}
+
+static int h_emit_acked(struct omb_instance *self, json_t *event, omb_ack_fn fn, void *arg)
+{
+    if (!fn) {
+        return OMB_EINVAL;
+    }
+    int rc = h_emit(self, event);
+    if (rc == 0) {
+        ack_queue(self->h, fn, arg);
+    }
+    return rc;
+}
+
+/* As the core: the envelope is checked as an event without its body, the body only looks like an
+ * object ({...}). The kept event holds the body parsed (or, if it does not parse, as a string). */
+static int h_emit_raw_acked(struct omb_instance *self, const json_t *envelope, const char *body,
+                            size_t body_len, omb_ack_fn fn, void *arg)
+{
+    struct harness *h = self->h;
+    char err[256];
+    if (!fn) {
+        return OMB_EINVAL;
+    }
+    int rc = emit_injected(h);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t first = 0, last = body_len;
+    while (body && first < body_len && strchr(" \t\r\n", body[first])) {
+        first++;
+    }
+    while (body && last > first && strchr(" \t\r\n", body[last - 1])) {
+        last--;
+    }
+    if (!body || last - first < 2 || body[first] != '{' || body[last - 1] != '}') {
+        fprintf(stderr, "harness: emit_raw refused an event: the body is not a JSON object\n");
+        return OMB_EINVAL;
+    }
+    if (json_object_get(envelope, "body")) {
+        fprintf(stderr, "harness: emit_raw refused an event: the envelope holds a body\n");
+        return OMB_EINVAL;
+    }
+    json_t *event = json_deep_copy(envelope);
+    if (!event || json_object_set_new(event, "body", json_object()) != 0 ||
+        harness_event_check(event, err, sizeof(err)) != 0) {
+        fprintf(stderr, "harness: emit_raw refused an event: %s\n", event ? err : "no memory");
+        json_decref(event);
+        return OMB_EINVAL;
+    }
+    json_t *b = json_loadb(body, body_len, JSON_DECODE_ANY, NULL);
+    json_object_set_new(event, "body", b ? b : json_stringn(body, body_len));
+    emit_take(h, event);
+    ack_queue(h, fn, arg);
     return 0;
 }
 
@@ -310,6 +409,7 @@ static const struct omb_host_api host_api = {
     .now_ms = h_now_ms,
     .monotonic_ms = h_monotonic_ms,
     .stopping = h_stopping,
+    /* emit_acked and emit_raw_acked only when the test offers them (harness_offer_acks) */
 };
 
 /* ---- loading -------------------------------------------------------------------------------- */
@@ -395,7 +495,16 @@ void harness_destroy(struct harness **hp)
     }
     struct harness *h = *hp;
     if (h->created) {
+        /* The daemon runs every acknowledgement before destroy when it stops normally; a test
+         * that holds them sees destroy without them (an abnormal end). */
+        for (int i = 0; i < 100 && !h->hold_acks && harness_run_acks(h) > 0; i++) {
+        }
         h->desc->destroy(h->ctx);
+    }
+    while (h->acks) {
+        struct h_ack *a = h->acks;
+        h->acks = a->next;
+        free(a);
     }
     free_option_values(h);
     free(h->ctx);
@@ -469,7 +578,12 @@ int harness_create(struct harness *h)
             }
         }
     }
-    int rc = h->desc->create(&host_api, &h->inst, h->ctx);
+    h->api = host_api;
+    if (h->offer_acks) {
+        h->api.emit_acked = h_emit_acked;
+        h->api.emit_raw_acked = h_emit_raw_acked;
+    }
+    int rc = h->desc->create(&h->api, &h->inst, h->ctx);
     h->created = rc == 0;
     return rc;
 }
@@ -547,9 +661,61 @@ size_t harness_timers(const struct harness *h)
     return n;
 }
 
+void harness_offer_acks(struct harness *h, bool offer)
+{
+    h->offer_acks = offer;
+}
+
+int harness_run_acks(struct harness *h)
+{
+    /* Only those queued now: the callbacks may emit again, and those wait for the next call. */
+    size_t n = h->nacks;
+    int ran = 0;
+    for (size_t i = 0; i < n && h->acks; i++) {
+        struct h_ack *a = h->acks;
+        h->acks = a->next;
+        if (!h->acks) {
+            h->acks_tail = NULL;
+        }
+        h->nacks--;
+        int rc = 0;
+        if (h->commit_fail_count > 0 && h->commit_fail_after == 0) {
+            h->commit_fail_count--;
+            rc = OMB_EIO;
+        } else if (h->commit_fail_after > 0) {
+            h->commit_fail_after--;
+        }
+        omb_ack_fn fn = a->fn;
+        void *arg = a->arg;
+        free(a);
+        fn(arg, rc);
+        ran++;
+    }
+    return ran;
+}
+
+size_t harness_acks_pending(const struct harness *h)
+{
+    return h->nacks;
+}
+
+void harness_hold_acks(struct harness *h, bool hold)
+{
+    h->hold_acks = hold;
+}
+
+void harness_commit_fail(struct harness *h, unsigned after, unsigned count)
+{
+    h->commit_fail_after = after;
+    h->commit_fail_count = count;
+}
+
 int harness_fire_timers(struct harness *h)
 {
     int fired = 0;
+    if (!h->hold_acks) {
+        (void)harness_run_acks(h); /* the commits done since the last turn of the "loop" */
+    }
     size_t n = h->ntimers; /* timers added by a callback wait for the next call */
     for (size_t i = 0; i < n; i++) {
         if (!h->timers[i].active) {

@@ -64,11 +64,30 @@ void harness_on_emit(struct harness *h, void (*fn)(const json_t *event, void *ar
  * first N. */
 void harness_emit_fail(struct harness *h, unsigned after, unsigned count, int rc);
 
+/* Acknowledged emits (ABI 1.2, emit_acked and emit_raw_acked). Off by default, so that a plugin
+ * sees the host table of before (and falls back as against an older omnibusd); offer them before
+ * harness_create. An event they take is kept and counted as emit's are (and fails as
+ * harness_emit_fail says); its ack is queued and delivered, in emit order, by harness_run_acks or
+ * at the start of the next harness_fire_timers (a later turn of the loop), and by harness_destroy
+ * before the plugin's destroy unless held. emit_raw_acked keeps the event with its body parsed
+ * (or as a string when it does not parse). */
+void harness_offer_acks(struct harness *h, bool offer);
+/* Deliver the acks queued so far (not those their callbacks cause); how many. */
+int harness_run_acks(struct harness *h);
+/* How many acks wait to be delivered. */
+size_t harness_acks_pending(const struct harness *h);
+/* While held, harness_fire_timers and harness_destroy deliver no acks (destroy then drops them,
+ * as after an abnormal end); harness_run_acks still does. */
+void harness_hold_acks(struct harness *h, bool hold);
+/* After `after` more commits succeed, the next `count` fail: their acks get OMB_EIO. */
+void harness_commit_fail(struct harness *h, unsigned after, unsigned count);
+
 /* The value host->stopping() returns. */
 void harness_set_stopping(struct harness *h, bool stopping);
 
 /* Timers: how many are armed, and fire each armed timer once, whatever its delay (one-shot
- * timers are disarmed first). Returns how many fired. */
+ * timers are disarmed first), after delivering the acks queued (unless held). Returns how many
+ * timers fired. */
 size_t harness_timers(const struct harness *h);
 int harness_fire_timers(struct harness *h);
 
