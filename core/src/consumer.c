@@ -8,87 +8,14 @@
 
 #include <omnibus/err.h>
 
-#include "consumer.h"
+#include "consumer_priv.h"
 #include "err_str.h"
 #include "envelope.h"
 #include "instance_priv.h"
 #include "log.h"
 #include "route_eval.h"
 
-#define QUEUE_MAX 256        /* deliveries held in memory, at most (plus one event's split) */
-#define READ_BATCH 256       /* journal rows per read */
-#define PARKED_BATCH 64      /* parked rows per read */
-#define RUN_BUDGET 512       /* deliveries per omb_consumer_run */
-#define RUN_ROWS 8192        /* journal rows read per omb_consumer_run */
-#define PERSIST_EVERY_MS 20  /* cursor commits, at most this often while busy */
-#define ERRORS_KEPT 20       /* attempt errors kept per delivery: the first and the latest */
-
-struct delivery {
-    struct delivery *next;
-    int64_t seq;       /* journal seq of its event (0 for a parked row) */
-    int64_t parked_id; /* the parked row it came from, 0 for the journal */
-    int64_t received_us;
-    char route[72];
-    char id[176];
-    char *env;  /* owned */
-    size_t env_len;
-    char *body; /* owned */
-    size_t body_len;
-};
-
-struct queue {
-    struct delivery *head, *tail;
-    size_t n;
-};
-
-/* Per route of the table in use. */
-struct route_state {
-    bool paused;   /* from pause/resume tasks, not the shared flag: ordered with our reads */
-    bool draining; /* resumed with parked rows left: they go first, new ones are parked too */
-    int64_t drained_after; /* parked id already taken into memory */
-};
-
-struct omb_consumer {
-    struct omb_instance *inst;
-    struct omb_store *store;
-    struct omb_store_reader *reader;
-    const struct omb_routes *routes;
-    size_t dest;
-    struct omb_eval *eval;
-    struct route_state *rs;
-    struct omb_consumer_limits lim;
-    omb_consumer_lookup_fn lookup;
-    void *lookup_arg;
-    atomic_uint version;
-
-    struct queue q;  /* from the journal, in seq order */
-    struct queue pq; /* from parked rows: before the journal */
-    int64_t evaluated; /* the last journal seq evaluated */
-    atomic_int_fast64_t done;
-    atomic_uint_fast64_t in_memory;
-    atomic_uint_fast64_t dead;
-    int64_t persisted;
-    int64_t persist_due;
-    atomic_bool waiting;   /* nothing to read: a commit must wake the instance */
-    atomic_int_fast64_t parking; /* parked rows queued to the writer, not yet committed */
-
-    /* the head's attempts */
-    unsigned attempts;
-    int64_t first_attempt_us;
-    int64_t due; /* monotonic ms of the next attempt */
-    json_t *head_event; /* parsed for deliver(), on first need (owned) */
-    json_t *errors;     /* [{"at": µs, "error": "..."}] (owned) */
-    char first_error[OMB_DELIVER_REASON_MAX];
-
-    bool replaying;       /* dead letters set to "replay" wait in the store */
-    int64_t replay_after; /* parked id already taken into memory */
-
-    /* parked rows delivered, to delete in one go: a run of ids of one route */
-    char drop_route[72];
-    int64_t drop_first, drop_last;
-};
-
-static void delivery_free(struct delivery *d)
+void consumer_delivery_free(struct delivery *d)
 {
     if (d) {
         free(d->env);
@@ -97,7 +24,7 @@ static void delivery_free(struct delivery *d)
     }
 }
 
-static void queue_push(struct queue *q, struct delivery *d)
+void consumer_queue_push(struct queue *q, struct delivery *d)
 {
     d->next = NULL;
     if (q->tail) {
@@ -126,12 +53,12 @@ static void queue_clear(struct queue *q)
 {
     for (struct delivery *d = q->head, *next; d; d = next) {
         next = d->next;
-        delivery_free(d);
+        consumer_delivery_free(d);
     }
     *q = (struct queue){ 0 };
 }
 
-static struct delivery *delivery_new(const char *route, const char *id, const char *env,
+struct delivery *consumer_delivery_new(const char *route, const char *id, const char *env,
                                      size_t env_len, const char *body, size_t body_len)
 {
     struct delivery *d = calloc(1, sizeof(*d));
@@ -141,7 +68,7 @@ static struct delivery *delivery_new(const char *route, const char *id, const ch
     d->env = malloc(env_len ? env_len : 1);
     d->body = malloc(body_len ? body_len : 1);
     if (!d->env || !d->body) {
-        delivery_free(d);
+        consumer_delivery_free(d);
         return NULL;
     }
     memcpy(d->env, env, env_len);
@@ -203,8 +130,6 @@ struct omb_consumer *omb_consumer_new(struct omb_instance *inst, struct omb_stor
     return c;
 }
 
-static void flush_drops(struct omb_consumer *c);
-
 void omb_consumer_destroy(struct omb_consumer **cp)
 {
     if (!cp || !*cp) {
@@ -212,7 +137,7 @@ void omb_consumer_destroy(struct omb_consumer **cp)
     }
     struct omb_consumer *c = *cp;
     if (c->reader) {
-        flush_drops(c);
+        consumer_flush_drops(c);
         int64_t done = atomic_load(&c->done);
         if (done != c->persisted && omb_store_cursor_set(c->store, c->inst->name, done) == 0) {
             c->persisted = done;
@@ -232,7 +157,7 @@ void omb_consumer_destroy(struct omb_consumer **cp)
 
 /* ---- cursor ---- */
 
-static void update_done(struct omb_consumer *c)
+void consumer_update_done(struct omb_consumer *c)
 {
     int64_t done = c->q.head ? c->q.head->seq - 1 : c->evaluated;
     atomic_store(&c->done, done);
@@ -252,41 +177,6 @@ static void persist(struct omb_consumer *c, bool now)
     }
 }
 
-/* ---- parking ---- */
-
-static void parked_ack(void *arg, int64_t seq, int rc)
-{
-    (void)seq;
-    struct omb_consumer *c = arg;
-    if (rc < 0) {
-        char why[256];
-        omb_store_last_error(c->store, why, sizeof(why));
-        omb_log(OMB_LOG_ERROR, c->inst->scope, "a parked delivery was not committed: %s", why);
-    }
-    atomic_fetch_sub(&c->parking, 1);
-}
-
-/* Park a delivery (held or dead) in the store, queued before any later cursor move. */
-static int park(struct omb_consumer *c, const char *state, const char *route, int64_t seq,
-                const char *id, const char *env, size_t env_len, const char *body,
-                size_t body_len, int64_t attempts, const char *first_error,
-                const char *last_error, const char *errors, int64_t first_at_us)
-{
-    struct omb_store_parked p = {
-        .state = state, .consumer = c->inst->name, .route = route, .seq = seq,
-        .event_id = id, .env = env_len ? env : NULL, .env_len = env_len,
-        .body = body_len ? body : NULL, .body_len = body_len, .attempts = attempts,
-        .first_error = first_error, .last_error = last_error, .errors = errors,
-        .first_at_us = first_at_us ? first_at_us : omb_now_us(), .last_at_us = omb_now_us(),
-    };
-    atomic_fetch_add(&c->parking, 1);
-    int rc = omb_store_parked_add(c->store, &p, parked_ack, c);
-    if (rc < 0) {
-        atomic_fetch_sub(&c->parking, 1);
-    }
-    return rc;
-}
-
 /* ---- reading the journal ---- */
 
 struct read_ctx {
@@ -303,7 +193,7 @@ static int on_delivery(void *arg, const struct omb_eval_out *out)
     const struct omb_route_rt *r = &c->routes->v[out->route];
     struct route_state *rs = &c->rs[out->route];
     if (rs->paused || rs->draining) {
-        int rc = park(c, "held", r->name, rx->seq, out->id, out->env, out->env_len, out->body,
+        int rc = consumer_park(c, "held", r->name, rx->seq, out->id, out->env, out->env_len, out->body,
                       out->body_len, 0, NULL, NULL, NULL, 0);
         if (rc < 0) {
             return rc; /* stop here; the event is read again */
@@ -312,13 +202,13 @@ static int on_delivery(void *arg, const struct omb_eval_out *out)
         return 0;
     }
     struct delivery *d =
-        delivery_new(r->name, out->id, out->env, out->env_len, out->body, out->body_len);
+        consumer_delivery_new(r->name, out->id, out->env, out->env_len, out->body, out->body_len);
     if (!d) {
         return OMB_ENOMEM;
     }
     d->seq = rx->seq;
     d->received_us = rx->received_us;
-    queue_push(&c->q, d);
+    consumer_queue_push(&c->q, d);
     atomic_fetch_add(&c->inst->stats.received, 1);
     atomic_fetch_add(&c->inst->stats.pending, 1);
     return 0;
@@ -374,7 +264,7 @@ static int on_row(void *arg, const struct omb_store_row *row)
         size_t undone = 0;
         while (d) {
             struct delivery *next = d->next;
-            delivery_free(d);
+            consumer_delivery_free(d);
             undone++;
             d = next;
         }
@@ -405,129 +295,9 @@ static int read_journal(struct omb_consumer *c)
         return rc;
     }
     if (c->q.n == 0) {
-        update_done(c); /* nothing for us in them: the cursor moves on */
+        consumer_update_done(c); /* nothing for us in them: the cursor moves on */
     }
     return n;
-}
-
-/* ---- parked rows of resumed routes ---- */
-
-struct parked_ctx {
-    struct omb_consumer *c;
-    size_t route;
-    int n;
-};
-
-static int on_parked(void *arg, const struct omb_store_parked *p)
-{
-    struct parked_ctx *px = arg;
-    struct omb_consumer *c = px->c;
-    struct delivery *d = delivery_new(p->route ? p->route : "", p->event_id, p->env ? p->env : "",
-                                      p->env_len, p->body ? p->body : "", p->body_len);
-    if (!d) {
-        return OMB_ENOMEM;
-    }
-    d->parked_id = p->id;
-    int64_t received_us = 0;
-    char received[64];
-    omb_envelope_field(d->env, d->env_len, "received", received, sizeof(received));
-    if (omb_time_parse_us(received, &received_us) == 0) {
-        d->received_us = received_us;
-    }
-    queue_push(&c->pq, d);
-    if (px->route == SIZE_MAX) {
-        c->replay_after = p->id;
-    } else {
-        c->rs[px->route].drained_after = p->id;
-    }
-    atomic_fetch_add(&c->inst->stats.received, 1);
-    atomic_fetch_add(&c->inst->stats.pending, 1);
-    px->n++;
-    return 0;
-}
-
-/* Take the next parked rows: dead letters to replay first, then those of draining routes; a
- * route with none left, and none on their way to the store, is live again. */
-static void read_parked(struct omb_consumer *c)
-{
-    if (c->pq.n > 0) {
-        return;
-    }
-    if (c->replaying) {
-        flush_drops(c);
-        struct parked_ctx px = { .c = c, .route = SIZE_MAX };
-        struct omb_store_parked_filter f = {
-            .state = "replay", .consumer = c->inst->name, .after_id = c->replay_after,
-        };
-        int rc = omb_store_parked_list(c->store, &f, PARKED_BATCH, on_parked, &px);
-        if (rc < 0) {
-            omb_log(OMB_LOG_ERROR, c->inst->scope, "reading dead letters to replay: %s",
-                    omb_strerror(rc));
-            c->due = omb_monotonic_ms() + 1000;
-            return;
-        }
-        if (px.n > 0) {
-            return;
-        }
-        c->replaying = false;
-    }
-    for (size_t i = 0; i < c->routes->n && c->pq.n == 0; i++) {
-        struct route_state *rs = &c->rs[i];
-        if (!rs->draining) {
-            continue;
-        }
-        flush_drops(c);
-        struct parked_ctx px = { .c = c, .route = i };
-        struct omb_store_parked_filter f = {
-            .state = "held", .consumer = c->inst->name, .route = c->routes->v[i].name,
-            .after_id = rs->drained_after,
-        };
-        int rc = omb_store_parked_list(c->store, &f, PARKED_BATCH, on_parked, &px);
-        if (rc < 0) {
-            omb_log(OMB_LOG_ERROR, c->inst->scope, "reading held deliveries: %s",
-                    omb_strerror(rc));
-            c->due = omb_monotonic_ms() + 1000;
-            return;
-        }
-        if (px.n == 0 && atomic_load(&c->parking) == 0) {
-            rs->draining = false;
-            omb_log(OMB_LOG_INFO, c->inst->scope, "route '%s': held deliveries done; live again",
-                    c->routes->v[i].name);
-        }
-    }
-}
-
-/* Delete delivered parked rows, one run of ids at a time. */
-static void flush_drops(struct omb_consumer *c)
-{
-    if (c->drop_first == 0) {
-        return;
-    }
-    struct omb_store_parked_filter f = {
-        .consumer = c->inst->name, .route = c->drop_route,
-        .after_id = c->drop_first - 1, .max_id = c->drop_last,
-    };
-    int64_t deleted = 0;
-    int rc = omb_store_parked_delete(c->store, &f, &deleted);
-    if (rc < 0) {
-        omb_log(OMB_LOG_ERROR, c->inst->scope,
-                "cannot remove %lld delivered parked row(s): %s (they will be delivered again)",
-                (long long)(c->drop_last - c->drop_first + 1), omb_strerror(rc));
-    }
-    c->drop_first = c->drop_last = 0;
-}
-
-static void drop_parked(struct omb_consumer *c, const struct delivery *d)
-{
-    if (c->drop_first && (strcmp(c->drop_route, d->route) != 0 || c->drop_last + 1 > d->parked_id ||
-                          c->drop_last - c->drop_first >= 255)) {
-        flush_drops(c);
-    }
-    if (!c->drop_first) {
-        snprintf(c->drop_route, sizeof(c->drop_route), "%s", d->route);
-        c->drop_first = d->parked_id;
-    }
-    c->drop_last = d->parked_id;
 }
 
 /* ---- delivering the head ---- */
@@ -576,7 +346,7 @@ static void finish_head(struct omb_consumer *c)
 {
     struct delivery *d = c->pq.head ? queue_pop(&c->pq) : queue_pop(&c->q);
     if (d->parked_id) {
-        drop_parked(c, d);
+        consumer_drop_parked(c, d);
         size_t i = 0;
         while (i < c->routes->n && strcmp(c->routes->v[i].name, d->route) != 0) {
             i++;
@@ -585,7 +355,7 @@ static void finish_head(struct omb_consumer *c)
             atomic_fetch_sub((atomic_uint_fast64_t *)&c->routes->v[i].held, 1);
         }
     }
-    delivery_free(d);
+    consumer_delivery_free(d);
     json_decref(c->head_event);
     c->head_event = NULL;
     json_decref(c->errors);
@@ -594,7 +364,7 @@ static void finish_head(struct omb_consumer *c)
     c->first_error[0] = '\0';
     c->due = 0;
     atomic_fetch_sub(&c->inst->stats.pending, 1);
-    update_done(c);
+    consumer_update_done(c);
 }
 
 /* To the dead-letter queue, with every attempt's error. False when the store refused (the
@@ -602,7 +372,7 @@ static void finish_head(struct omb_consumer *c)
 static bool dead_letter(struct omb_consumer *c, struct delivery *d, const char *last_error)
 {
     char *errors = c->errors ? json_dumps(c->errors, JSON_COMPACT) : NULL;
-    int rc = park(c, "dead", d->route, d->seq, d->id, d->env, d->env_len, d->body, d->body_len,
+    int rc = consumer_park(c, "dead", d->route, d->seq, d->id, d->env, d->env_len, d->body, d->body_len,
                   c->attempts, c->first_error, last_error, errors, c->first_attempt_us);
     free(errors);
     if (rc < 0) {
@@ -739,7 +509,7 @@ void omb_consumer_run(struct omb_consumer *c, bool started)
     int rows = 0;
     for (int i = 0; i < RUN_BUDGET; i++) {
         if (!head(c)) {
-            read_parked(c);
+            consumer_read_parked(c);
         }
         int n = c->pq.head ? 0 : read_journal(c);
         if (n < 0) {
@@ -757,7 +527,7 @@ void omb_consumer_run(struct omb_consumer *c, bool started)
         }
     }
     if (!head(c)) {
-        flush_drops(c);
+        consumer_flush_drops(c);
     }
     persist(c, !head(c));
 }

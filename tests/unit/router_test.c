@@ -495,10 +495,16 @@ static bool a_got_some(void *arg)
 static void test_swap(void)
 {
     static const char conn[] = SRC("src", 0) SINK("a", 0) SINK("b", 1);
+    /* A disabled route keeps the other sink a destination (with its consumer) in both tables:
+     * the daemon restarts the connectors when the set of destinations changes. */
     static const char to_a[] =
-        "<route name=\"r\"><from connector=\"src\"/><to connector=\"a\"/></route>";
+        "<route name=\"r\"><from connector=\"src\"/><to connector=\"a\"/></route>"
+        "<route name=\"idle\" enabled=\"false\"><from connector=\"src\"/>"
+        "<to connector=\"b\"/></route>";
     static const char to_b[] =
-        "<route name=\"r\"><from connector=\"src\"/><to connector=\"b\"/></route>";
+        "<route name=\"r\"><from connector=\"src\"/><to connector=\"b\"/></route>"
+        "<route name=\"idle\" enabled=\"false\"><from connector=\"src\"/>"
+        "<to connector=\"a\"/></route>";
     char xml_a[1024], xml_b[1024];
     snprintf(xml_a, sizeof(xml_a), "%s%s", conn, to_a);
     snprintf(xml_b, sizeof(xml_b), "%s%s", conn, to_b);
