@@ -28,6 +28,11 @@ static const struct command commands[] = {
     {"pause", 1, 1, ombctl_view_pause},
     {"resume", 1, 1, ombctl_view_pause},
     {"log-level", 1, 2, ombctl_view_log_level},
+    {"dead-letters", 0, 0, ombctl_view_dead_letters},
+    {"dead-letter", 1, 1, ombctl_view_dead_letter},
+    {"replay", 0, 1, ombctl_view_replay},
+    {"edit", 1, 1, ombctl_view_edit},
+    {"drop", 0, 1, ombctl_view_drop},
     {"help", 0, 0, NULL},
 };
 
@@ -40,6 +45,7 @@ struct cli {
     const char *cmd;
     const char *args[2];
     size_t nargs;
+    struct ombctl_dlq_opts dlq;
 };
 
 static void usage(FILE *out)
@@ -58,6 +64,16 @@ static void usage(FILE *out)
             "  resume ROUTE               release them, in order\n"
             "  log-level [INSTANCE] LEVEL set the log level (error, warn, info, debug) of the\n"
             "                             daemon, or of one connector\n"
+            "  dead-letters [--destination D] [--route R] [--type T] [--older-than DURATION]\n"
+            "               [--state dead|replay|held] [--limit N] [--after ID]\n"
+            "                             list dead letters (100 by default)\n"
+            "  dead-letter ID             one dead letter: its errors, envelope and body\n"
+            "  replay ID | --all | FILTERS\n"
+            "                             deliver dead letters again (same event id and trace)\n"
+            "  edit ID [--body JSON | --body-file FILE]\n"
+            "                             replace a dead letter's body (else read from standard\n"
+            "                             input) and replay it\n"
+            "  drop ID | --all | FILTERS  delete dead letters\n"
             "  help                       this text\n"
             "\n"
             "options:\n"
@@ -69,15 +85,16 @@ static void usage(FILE *out)
             "  -V, --version          print the version and exit\n"
             "  -h, --help             this text\n"
             "\n"
+            "FILTERS: --destination D, --route R, --type T, --older-than DURATION (30s, 10m, 24h:\n"
+            "its latest attempt longer ago than that); together, a dead letter matches them all.\n"
+            "\n"
             "Exit status: 0 ok, 1 the daemon answered with an error, 2 usage error,\n"
             "3 the daemon is unreachable.\n",
             def ? def : "the daemon's default", OMBCTL_TIMEOUT_S);
     free(def);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
+int ombctl_usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -128,7 +145,7 @@ static int parse(int argc, char **argv, struct cli *cli)
             } else if (cli->nargs < 2) {
                 cli->args[cli->nargs++] = a;
             } else {
-                return usage_error("too many arguments, from '%s'", a);
+                return ombctl_usage_error("too many arguments, from '%s'", a);
             }
             continue;
         }
@@ -147,7 +164,7 @@ static int parse(int argc, char **argv, struct cli *cli)
         } else if (is_option(a, "-s", "--socket", &n)) {
             cli->socket = option_value(argc, argv, &i, a[n] == '=' ? a + n : NULL);
             if (!cli->socket || !*cli->socket) {
-                return usage_error("%s needs an endpoint", "--socket");
+                return ombctl_usage_error("%s needs an endpoint", "--socket");
             }
         } else if (is_option(a, "-t", "--timeout", &n)) {
             const char *v = option_value(argc, argv, &i, a[n] == '=' ? a + n : NULL);
@@ -155,13 +172,20 @@ static int parse(int argc, char **argv, struct cli *cli)
             errno = 0;
             double t = v ? strtod(v, &end) : 0;
             if (!v || end == v || *end || errno || !isfinite(t) || t <= 0 || t > 86400) {
-                return usage_error("--timeout needs a number of seconds, above 0 and at most "
-                                   "86400, not '%s'",
-                                   v ? v : "");
+                return ombctl_usage_error("--timeout needs a number of seconds, above 0 and "
+                                          "at most 86400, not '%s'",
+                                          v ? v : "");
             }
             cli->timeout_s = t;
         } else {
-            return usage_error("unknown option '%s'", a);
+            bool taken = false;
+            int st = ombctl_dlq_option(argc, argv, &i, &cli->dlq, &taken);
+            if (st >= 0) {
+                return st;
+            }
+            if (!taken) {
+                return ombctl_usage_error("unknown option '%s'", a);
+            }
         }
     }
     return -1;
@@ -184,18 +208,27 @@ static int build(const struct cli *cli, const struct command *c, json_t **reques
     json_t *args = NULL;
     *request = NULL;
     if (cli->nargs < c->min_args) {
-        return usage_error("%s: missing argument", c->name);
+        return ombctl_usage_error("%s: missing argument", c->name);
     }
     if (cli->nargs > c->max_args) {
-        return usage_error("%s: too many arguments", c->name);
+        return ombctl_usage_error("%s: too many arguments", c->name);
     }
     if (cli->prometheus && strcmp(c->name, "metrics") != 0) {
-        return usage_error("--prometheus goes with metrics, not %s", c->name);
+        return ombctl_usage_error("--prometheus goes with metrics, not %s", c->name);
     }
     if (cli->prometheus && cli->json) {
-        return usage_error("%s", "--prometheus and --json exclude each other");
+        return ombctl_usage_error("%s", "--prometheus and --json exclude each other");
     }
-    if (strcmp(c->name, "pause") == 0 || strcmp(c->name, "resume") == 0) {
+    if (ombctl_dlq_is(c->name)) {
+        int st = ombctl_dlq_args(c->name, cli->args, cli->nargs, &cli->dlq, &args);
+        if (st >= 0) {
+            return st;
+        }
+    } else if (cli->dlq.first) {
+        return ombctl_usage_error("%s goes with dead-letters, dead-letter, replay, edit or drop, "
+                                  "not %s",
+                                  cli->dlq.first, c->name);
+    } else if (strcmp(c->name, "pause") == 0 || strcmp(c->name, "resume") == 0) {
         args = json_pack("{ss}", "route", cli->args[0]);
     } else if (strcmp(c->name, "log-level") == 0) {
         const char *level = cli->args[cli->nargs - 1];
@@ -204,19 +237,21 @@ static int build(const struct cli *cli, const struct command *c, json_t **reques
             known = known || strcmp(level, levels[i]) == 0;
         }
         if (!known) {
-            return usage_error("log-level: unknown level '%s' (error, warn, info or debug)", level);
+            return ombctl_usage_error("log-level: unknown level '%s' (error, warn, info or "
+                                      "debug)",
+                                      level);
         }
         args = cli->nargs == 2 ? json_pack("{ssss}", "instance", cli->args[0], "level", level)
                                : json_pack("{ss}", "level", level);
     }
     /* json_pack fails on invalid UTF-8 in an argument (and when out of memory). */
     if (c->max_args > 0 && !args) {
-        return usage_error("%s: arguments must be UTF-8 text", c->name);
+        return ombctl_usage_error("%s: arguments must be UTF-8 text", c->name);
     }
     *request = args ? json_pack("{sissso}", "v", OMBCTL_PROTOCOL, "cmd", c->name, "args", args)
                     : json_pack("{siss}", "v", OMBCTL_PROTOCOL, "cmd", c->name);
     if (!*request) {
-        return usage_error("%s: cannot build the request (out of memory)", c->name);
+        return ombctl_usage_error("%s: cannot build the request (out of memory)", c->name);
     }
     return -1;
 }
@@ -289,7 +324,7 @@ int main(int argc, char **argv)
     }
     const struct command *c = find(cli.cmd);
     if (!c) {
-        return usage_error("unknown command '%s'", cli.cmd);
+        return ombctl_usage_error("unknown command '%s'", cli.cmd);
     }
     if (!c->view) {
         usage(stdout);

@@ -90,4 +90,35 @@ int ombctl_view_log_level(const json_t *result, FILE *out);
  * OMB_EINVAL when the result is not an object. */
 int ombctl_prometheus(const json_t *result, FILE *out);
 
+/* --- the dead-letter commands (omnibusctl_dlq.c) --- */
+
+/* Their options (--destination, --route, --type, --older-than, --state, --limit, --after,
+ * --all, --body, --body-file), as given on the command line (borrowed from argv; a flag is
+ * "true"); NULL when absent. */
+#define OMBCTL_DLQ_OPTS 10
+struct ombctl_dlq_opts {
+    const char *v[OMBCTL_DLQ_OPTS];
+    const char *first; /* the name of the first one given, for "does not go with" errors */
+};
+
+/* True for dead-letters, dead-letter, replay, edit and drop. */
+bool ombctl_dlq_is(const char *cmd);
+/* If argv[*i] is one of those options, take it (and its value, moving *i) into o and set
+ * *taken. Returns -1 to go on, or the exit status of a usage error (printed). */
+int ombctl_dlq_option(int argc, char **argv, int *i, struct ombctl_dlq_opts *o, bool *taken);
+/* The "args" of a dead-letter command from its positional arguments (pos, npos: an ID, checked
+ * here) and options; edit reads its body (--body, --body-file or standard input). Returns -1
+ * with *args new, or the exit status of a usage error (printed). */
+int ombctl_dlq_args(const char *cmd, const char *const *pos, size_t npos,
+                    const struct ombctl_dlq_opts *o, json_t **args);
+
+int ombctl_view_dead_letters(const json_t *result, FILE *out);
+int ombctl_view_dead_letter(const json_t *result, FILE *out);
+int ombctl_view_replay(const json_t *result, FILE *out);
+int ombctl_view_edit(const json_t *result, FILE *out);
+int ombctl_view_drop(const json_t *result, FILE *out);
+
+/* "omnibusctl: MESSAGE (see omnibusctl --help)" on standard error; returns OMBCTL_EXIT_USAGE. */
+int ombctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif /* OMNIBUSCTL_H */

@@ -160,6 +160,25 @@ int ombctl_prometheus(const json_t *r, FILE *out)
     per_outcome(out, dests, "omnibus_destination_events_total", "destination", dest_outcomes, 3);
     per_name(out, dests, "omnibus_destination_queued", "gauge",
              "Deliveries waiting for a destination (pending).", "destination", NULL, "queued");
+    per_name(out, dests, "omnibus_destination_dead_letters", "gauge",
+             "Deliveries in a destination's dead-letter queue now, waiting to be replayed or "
+             "dropped.",
+             "destination", NULL, "dead_letters");
+    per_name(out, dests, "omnibus_destination_conflated_total", "counter",
+             "Deliveries not sent because a newer one for the same key came (conflate=\"key\").",
+             "destination", NULL, "conflated");
+    per_name(out, dests, "omnibus_destination_stale_total", "counter",
+             "Deliveries not sent because a newer event for their key was already delivered.",
+             "destination", NULL, "stale");
+    const json_t *sources = json_object_get(r, "sources");
+    per_name(out, sources, "omnibus_source_emitted_total", "counter",
+             "Events a source emitted and the journal took.", "source", NULL, "emitted");
+    per_name(out, sources, "omnibus_source_deduplicated_total", "counter",
+             "Events a source emitted again within its dedupe window: acknowledged, dropped.",
+             "source", NULL, "deduplicated");
+    per_name(out, sources, "omnibus_source_lost_total", "counter",
+             "Events whose journal commit failed after a plain emit (never acknowledged).",
+             "source", NULL, "lost");
 
     /* Quantiles as gauges with a quantile label (the summary layout without _sum and _count,
      * which the daemon does not keep); before the first sample (count 0) they are NaN. */

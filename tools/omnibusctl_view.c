@@ -277,33 +277,37 @@ static int metrics_routes(const json_t *list, FILE *out)
 
 static int metrics_destinations(const json_t *list, FILE *out)
 {
-    static const char *const head[] = {"DESTINATION", "QUEUED", "DELIVERED", "RETRIED", "REJECTED",
-                                       "P50_MS",      "P99_MS", "P999_MS",   "MAX_MS"};
-    static const char *const keys[] = {"name", "queued", "delivered", "retried", "rejected"};
+    static const char *const head[] = {"DESTINATION", "QUEUED", "DELIVERED", "RETRIED",
+                                       "REJECTED",    "DEAD_LETTERS", "P50_MS", "P99_MS",
+                                       "P999_MS",     "MAX_MS"};
+    static const char *const keys[] = {"name",     "queued",      "delivered",
+                                       "retried",  "rejected",    "dead_letters"};
     static const char *const lat[] = {"p50", "p99", "p999", "max"};
-    struct ombctl_table *t = ombctl_table_new(9, head);
+    enum { NKEYS = 6, NCOLS = NKEYS + 4 };
+    struct ombctl_table *t = ombctl_table_new(NCOLS, head);
     if (!t) {
         return OMB_ENOMEM;
     }
-    for (size_t c = 1; c < 9; c++) {
+    for (size_t c = 1; c < NCOLS; c++) {
         ombctl_table_right(t, c);
     }
     size_t i;
     const json_t *e;
     json_array_foreach(list, i, e)
     {
-        char cells[9][CELL];
-        const char *row[9];
+        char cells[NCOLS][CELL];
+        const char *row[NCOLS];
         const json_t *l = json_object_get(e, "latency_ms");
         const json_t *count = json_object_get(l, "count");
         if (json_is_integer(count) && json_integer_value(count) == 0) {
             l = NULL; /* nothing measured yet: "-", whatever the quantiles say */
         }
-        for (size_t k = 0; k < 5; k++) {
+        for (size_t k = 0; k < NKEYS; k++) {
             row[k] = ombctl_text(e, keys[k], cells[k], sizeof(cells[k]));
         }
         for (size_t k = 0; k < 4; k++) {
-            row[5 + k] = ombctl_ms(json_object_get(l, lat[k]), cells[5 + k], sizeof(cells[0]));
+            row[NKEYS + k] = ombctl_ms(json_object_get(l, lat[k]), cells[NKEYS + k],
+                                       sizeof(cells[0]));
         }
         if (ombctl_table_add(t, row) != 0) {
             ombctl_table_destroy(&t);

@@ -18,6 +18,12 @@
 
 #include <omnibus/plugin.h>
 
+/* A drop file's checksum: HMAC-SHA256 chained over its lines (the host's hmac, keyed with the
+ * sum so far, from a fixed start), so equal bytes give an equal sum. Each event of the file gets
+ * the dedupe key "<sum in hex>:<line number>" unless its line has its own "dedupe". */
+#define FILE_SUM_LEN 32
+#define FILE_RECENT 64 /* checksums of the files read lately, to log a repeated file */
+
 enum file_output_format {
     FILE_OUTPUT_EVENT = 0, /* the whole delivered event, envelope and route included */
     FILE_OUTPUT_BODY = 1   /* the body only */
@@ -38,6 +44,9 @@ struct file_reader {
     char *buf;
     size_t cap;
     unsigned long lineno; /* physical line number of the last line read, from 1 */
+    /* While set, every byte read (blank lines and all) goes into sum: the file's checksum. */
+    const struct omb_host_api *hash;
+    unsigned char sum[FILE_SUM_LEN];
 };
 
 struct file_ctx {
@@ -64,6 +73,9 @@ struct file_ctx {
     bool dir_error_logged; /* dir could not be listed, logged once until it can again */
     char *cur_name;        /* the file being emitted, NULL when idle */
     struct file_reader cur;
+    char cur_sum[2 * FILE_SUM_LEN + 1]; /* the current file's checksum in hex; "": none */
+    unsigned char recent[FILE_RECENT][FILE_SUM_LEN]; /* a ring of checksums of files read */
+    size_t nrecent;
     unsigned long cur_emitted;
     json_t *pending; /* new: parsed but not yet taken by emit (backpressure) */
     bool blocked_logged;

@@ -6,6 +6,10 @@
  * emitted. Otherwise it is read a second time and its events are emitted in order; on
  * backpressure the parsed event is kept and the next tick resumes with it, so no line is lost or
  * sent twice. When the last event is taken the file moves to done-dir.
+ *
+ * The first pass also sums the file (file.h): each event's dedupe key is the sum and its line,
+ * so a file read again (after a crash, or dropped again under any name) repeats its keys, and
+ * the journal drops its events as repeats within the connector's dedupe-window.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,6 +41,7 @@ static void reader_close(struct file_reader *r)
     }
     r->f = NULL;
     r->lineno = 0;
+    r->hash = NULL;
 }
 
 /* The next non-blank line of r, without its line terminator: 1 with *line and *len set (the text
@@ -56,6 +61,15 @@ static int reader_next(struct file_reader *r, const char **line, size_t *len)
             return 0;
         }
         r->lineno++;
+        unsigned char next[FILE_SUM_LEN];
+        size_t sumlen = sizeof(next);
+        if (r->hash && (r->hash->hmac("sha256", r->sum, sizeof(r->sum), r->buf, (size_t)n, next,
+                                      &sumlen) != 0 || sumlen != sizeof(next))) {
+            r->hash = NULL; /* no sum: no keys */
+        }
+        if (r->hash) {
+            memcpy(r->sum, next, sizeof(next));
+        }
         const char *s = r->buf;
         size_t l = (size_t)n;
         if (r->lineno == 1 && l >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
@@ -247,13 +261,8 @@ static void reject_file(struct file_ctx *c, const char *name, const char *what, 
     f = fopen(sidecar, "we");
     if (!f || fputs(report, f) == EOF || fclose(f) != 0) {
         int e = errno;
-        if (f == NULL) {
-            c->host->log(c->self, OMB_LOG_ERROR, "%s/%s: %s; moved to %s, but %s: %s", c->dir,
-                         name, what, moved, sidecar, strerror(e));
-        } else {
-            c->host->log(c->self, OMB_LOG_ERROR, "%s/%s: %s; moved to %s, but writing %s: %s",
-                         c->dir, name, what, moved, sidecar, strerror(e));
-        }
+        c->host->log(c->self, OMB_LOG_ERROR, "%s/%s: %s; moved to %s, but %s%s: %s", c->dir,
+                     name, what, moved, f ? "writing " : "", sidecar, strerror(e));
         f = NULL;
         goto out;
     }
@@ -269,10 +278,28 @@ out:
 
 static void resume_scan(struct file_ctx *c);
 
+/* Move dir/name to done-dir now that its `count` events are `how` ("stored", "emitted"); one
+ * that cannot be moved is skipped until it changes (its events are out: never again). */
+static void move_done(struct file_ctx *c, const char *name, unsigned long count, const char *how)
+{
+    char *moved = NULL;
+    if (move_file(c, name, c->done_path, &moved) != 0) {
+        c->host->log(c->self, OMB_LOG_ERROR,
+                     "%s/%s: %lu events %s, but it cannot be moved to %s: %s; skipping it until "
+                     "it changes",
+                     c->dir, name, count, how, c->done_path, strerror(errno));
+        skip_add(c, name);
+    } else {
+        c->host->metric_counter_add(c->self, "files_done", 1);
+        c->host->log(c->self, OMB_LOG_INFO, "%s/%s: %lu events %s, moved to %s", c->dir, name,
+                     count, how, moved);
+    }
+    free(moved);
+}
+
 void file_source_file_stored(struct file_ctx *c, const char *name, unsigned long count,
                              bool failed)
 {
-    char *moved = NULL;
     resume_scan(c);
     if (failed) {
         c->host->log(c->self, OMB_LOG_ERROR,
@@ -281,25 +308,13 @@ void file_source_file_stored(struct file_ctx *c, const char *name, unsigned long
                      c->dir, name, count);
         return;
     }
-    if (move_file(c, name, c->done_path, &moved) != 0) {
-        c->host->log(c->self, OMB_LOG_ERROR,
-                     "%s/%s: %lu events stored, but it cannot be moved to %s: %s; skipping it "
-                     "until it changes",
-                     c->dir, name, count, c->done_path, strerror(errno));
-        skip_add(c, name);
-    } else {
-        c->host->metric_counter_add(c->self, "files_done", 1);
-        c->host->log(c->self, OMB_LOG_INFO, "%s/%s: %lu events stored, moved to %s", c->dir,
-                     name, count, moved);
-    }
-    free(moved);
+    move_done(c, name, count, "stored");
 }
 
 /* The current file is finished: move it to done-dir, at once or, on a host that acknowledges,
  * once every event of it is stored. */
 static void finish_current(struct file_ctx *c)
 {
-    char *moved = NULL;
     reader_close(&c->cur);
     if (c->cur_batch) {
         file_batch_close(c->cur_batch, false);
@@ -309,19 +324,7 @@ static void finish_current(struct file_ctx *c)
         c->cur_emitted = 0;
         return;
     }
-    if (move_file(c, c->cur_name, c->done_path, &moved) != 0) {
-        /* Its events are out: never emit them again, whatever happens to the file. */
-        c->host->log(c->self, OMB_LOG_ERROR,
-                     "%s/%s: %lu events emitted, but it cannot be moved to %s: %s; skipping it "
-                     "until it changes",
-                     c->dir, c->cur_name, c->cur_emitted, c->done_path, strerror(errno));
-        skip_add(c, c->cur_name);
-    } else {
-        c->host->metric_counter_add(c->self, "files_done", 1);
-        c->host->log(c->self, OMB_LOG_INFO, "%s/%s: %lu events emitted, moved to %s", c->dir,
-                     c->cur_name, c->cur_emitted, moved);
-    }
-    free(moved);
+    move_done(c, c->cur_name, c->cur_emitted, "emitted");
     free(c->cur_name);
     c->cur_name = NULL;
     c->cur_emitted = 0;
@@ -371,6 +374,11 @@ static int emit_current(struct file_ctx *c)
                              c->dir, c->cur_name, c->cur.lineno, why);
                 continue;
             }
+            if (c->cur_sum[0] && !json_object_get(c->pending, "dedupe")) {
+                char key[sizeof(c->cur_sum) + 24];
+                snprintf(key, sizeof(key), "%s:%lu", c->cur_sum, c->cur.lineno);
+                json_object_set_new(c->pending, "dedupe", json_string(key));
+            }
         }
         int rc = c->cur_batch ? c->host->emit_acked(c->self, c->pending, file_batch_ack,
                                                     c->cur_batch)
@@ -413,6 +421,29 @@ out:
         c->host->metric_counter_add(c->self, "events_emitted", emitted);
     }
     return step;
+}
+
+/* After the first pass: the file's checksum in c->cur_sum ("" when there is none), and a log
+ * line when a file with the same bytes was read before (its events will be repeats). */
+static void sum_taken(struct file_ctx *c, const char *name)
+{
+    bool seen = false;
+    c->cur_sum[0] = '\0';
+    for (size_t i = 0; c->cur.hash && i < FILE_SUM_LEN; i++) {
+        snprintf(c->cur_sum + 2 * i, 3, "%02x", c->cur.sum[i]);
+    }
+    for (size_t i = 0; c->cur.hash && i < c->nrecent && i < FILE_RECENT; i++) {
+        seen = seen || memcmp(c->recent[i], c->cur.sum, FILE_SUM_LEN) == 0;
+    }
+    if (seen) {
+        c->host->log(c->self, OMB_LOG_INFO,
+                     "%s/%s: a repeat of a file read before (the same bytes, checksum %.16s...): "
+                     "its events carry the same dedupe keys and are dropped as repeats within "
+                     "the connector's dedupe-window", c->dir, name, c->cur_sum);
+    } else if (c->cur.hash) {
+        memcpy(c->recent[c->nrecent++ % FILE_RECENT], c->cur.sum, FILE_SUM_LEN);
+    }
+    c->cur.hash = NULL;
 }
 
 /* Check dir/name whole; if it is good, make it the current file and emit it. */
@@ -458,6 +489,8 @@ static int take_file(struct file_ctx *c, const char *name)
     }
     c->cur.f = f;
     c->cur.lineno = 0;
+    c->cur.hash = OMB_HOST_HAS(c->host, hmac) && c->host->hmac ? c->host : NULL;
+    memcpy(c->cur.sum, "omnibus file connector: dedupe 1", FILE_SUM_LEN);
     f = NULL;
     unsigned long nbad = 0;
     const char *line = NULL;
@@ -492,8 +525,10 @@ static int take_file(struct file_ctx *c, const char *name)
     }
 
     /* Second pass: emit. */
+    sum_taken(c, name);
     c->cur_name = strdup(name);
-    if (!c->cur_name || fseeko(c->cur.f, 0, SEEK_SET) != 0) {
+    if (!c->cur_name || fseeko(c->cur.f, 0, SEEK_SET) != 0 ||
+        (file_acked(c) && !(c->cur_batch = file_batch_new(c, name)))) {
         free(c->cur_name);
         c->cur_name = NULL;
         reader_close(&c->cur);
@@ -503,13 +538,6 @@ static int take_file(struct file_ctx *c, const char *name)
     c->cur.lineno = 0;
     c->cur_emitted = 0;
     c->blocked_logged = false;
-    if (file_acked(c) && !(c->cur_batch = file_batch_new(c, name))) {
-        free(c->cur_name);
-        c->cur_name = NULL;
-        reader_close(&c->cur);
-        step = STEP_BLOCKED;
-        goto out;
-    }
     step = emit_current(c);
 out:
     if (rep) {

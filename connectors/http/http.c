@@ -31,6 +31,10 @@ static const struct omb_option options[] = {
     OPT("key", OMB_OPT_STRING, NULL, 0, 0, 0, NULL, key,
         "jq expression giving the event key (a string or an integer), over the same input as "
         "type; absent: no key"),
+    OPT("dedupe", OMB_OPT_STRING, NULL, 0, 0, 0, NULL, dedupe,
+        "jq expression giving the event's idempotency key (a string or an integer), over the "
+        "same input as type, e.g. .headers[\"x-shopify-event-id\"]; a repeat within the "
+        "connector's dedupe-window is answered 200 and not emitted again; null: no key"),
     OPT("challenge", OMB_OPT_STRING, NULL, 0, 0, 0, NULL, challenge,
         "jq expression for handshakes: when it gives a string, that string is the 200 answer and "
         "nothing is emitted (Slack: if .body.type == \"url_verification\" then .body.challenge "
@@ -110,8 +114,9 @@ static int http_validate(const void *ctx, char *err, size_t errlen)
         snprintf(err, errlen, "path needs option type (a jq expression for the event type)");
         return OMB_EINVAL;
     }
-    const char *programs[][2] = { { "type", c->type }, { "key", c->key },
-                                  { "challenge", c->challenge }, { "body", c->body } };
+    const char *programs[][2] = { { "type", c->type },           { "key", c->key },
+                                  { "dedupe", c->dedupe },       { "challenge", c->challenge },
+                                  { "body", c->body } };
     for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
         if (!programs[i][1]) {
             continue;
@@ -252,6 +257,7 @@ static void http_destroy(void *ctx)
     free(c->type_const);
     c->type_const = NULL;
     http_jq_destroy(&c->key_jq);
+    http_jq_destroy(&c->dedupe_jq);
     http_jq_destroy(&c->challenge_jq);
     http_jq_destroy(&c->body_jq);
     http_template_free(c->parts, c->n_parts);

@@ -1,8 +1,8 @@
 /* The http connector, internal: its context and what its files share.
  *
  * http.c      options, validate, lifecycle, the descriptor
- * http_in.c   webhooks in: a path on the daemon's HTTP ingress, signature check, type and key
- *             from jq, emit, and the status code the sender gets
+ * http_in.c   webhooks in: a path on the daemon's HTTP ingress, signature check, type, key and
+ *             dedupe key from jq, emit, and the status code the sender gets
  * http_out.c  deliveries out: POST/PUT/PATCH to a URL over libcurl, 2xx/retry/reject
  * http_jq.c   jq programs (libjq 1.6) over jansson values, and the signed-payload template
  *
@@ -44,6 +44,7 @@ struct http_ctx {
     char *path;
     char *type;
     char *key;
+    char *dedupe;
     char *challenge;
     char **keep_headers;
     char **methods;
@@ -74,7 +75,7 @@ struct http_ctx {
     /* Everything below is zeroed by the core and owned by the plugin. */
     const struct omb_host_api *host;
     struct omb_instance *self;
-    struct http_jq *type_jq, *key_jq, *challenge_jq, *body_jq;
+    struct http_jq *type_jq, *key_jq, *dedupe_jq, *challenge_jq, *body_jq;
     char *type_const; /* type written as a JSON string literal: no jq run per request */
     struct http_part *parts;
     size_t n_parts;

@@ -12,8 +12,10 @@ connectors_http_http_la_LIBADD = $(CURL_LIBS) $(JQ_LIBS) $(JANSSON_LIBS) -lm
 
 # End-to-end tests against the real daemon (python3, stdlib only). The webhook fixtures are
 # copies of ../shared/fixtures/webhooks (signed with the secret test_secret).
-TESTS += tests/integration/http_ingress_test.py tests/integration/http_delivery_test.py
+TESTS += tests/integration/http_ingress_test.py tests/integration/http_delivery_test.py \
+	tests/integration/http_dedupe_test.py
 EXTRA_DIST += tests/integration/http_ingress_test.py tests/integration/http_delivery_test.py \
+	tests/integration/http_dedupe_test.py \
 	tests/integration/omb_http.py docs/connectors/http.md \
 	tests/fixtures/webhooks/shopify-inventory_levels-update.body \
 	tests/fixtures/webhooks/shopify-inventory_levels-update.headers \

@@ -3,8 +3,10 @@
  *   405  a method other than those allowed (default POST)
  *   401  a missing, malformed or wrong signature, or a timestamp outside the tolerance; checked
  *        over the raw body bytes before anything is parsed
- *   400  a body that is not a JSON object, or type/key expressions that give no usable value
- *   200  the event was accepted (emit returned 0), or a ping/challenge was answered
+ *   400  a body that is not a JSON object, or type/key/dedupe expressions that give no usable
+ *        value (dedupe may give null or nothing: no key)
+ *   200  the event was accepted (emit returned 0; a repeat of its dedupe key is accepted and
+ *        dropped by the core), or a ping/challenge was answered
  *   503  with Retry-After: emit said backpressure (OMB_EAGAIN) or stopping (OMB_ESTOPPED)
  * Nothing is emitted unless the answer is 200. */
 #include <ctype.h>
@@ -209,9 +211,11 @@ static bool method_allowed(const struct http_ctx *c, const char *method)
     return false;
 }
 
-/* The string one expression gives (new string in *out), or a 400 reason. */
+/* The string one expression gives (new string in *out), or a 400 reason. With none_ok, null or
+ * no result is no string (*out NULL, 0). */
 static int eval_string(struct http_ctx *c, struct http_jq *jq, const char *what,
-                       const struct http_jv *input, char **out, char *why, size_t whylen)
+                       const struct http_jv *input, bool none_ok, char **out, char *why,
+                       size_t whylen)
 {
     char err[256];
     json_t *r = NULL;
@@ -226,6 +230,9 @@ static int eval_string(struct http_ctx *c, struct http_jq *jq, const char *what,
         if (asprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(r)) < 0) {
             *out = NULL;
         }
+    } else if (none_ok && (!r || json_is_null(r))) {
+        json_decref(r);
+        return 0;
     } else {
         snprintf(why, whylen, "%s expression gave %s, expected a string", what,
                  !r ? "nothing" : json_is_null(r) ? "null" : "a non-string value");
@@ -244,17 +251,25 @@ static int eval_string(struct http_ctx *c, struct http_jq *jq, const char *what,
 static json_t *make_event(struct http_ctx *c, const struct omb_http_request *req,
                           const struct http_jv *input, json_t *body, char *why, size_t whylen)
 {
-    char *type = NULL, *key = NULL;
+    char *type = NULL, *key = NULL, *dedupe = NULL;
     json_t *ev = NULL;
-    if (!c->type_const && eval_string(c, c->type_jq, "type", input, &type, why, whylen) != 0) {
+    if (!c->type_const &&
+        eval_string(c, c->type_jq, "type", input, false, &type, why, whylen) != 0) {
         goto out;
     }
-    if (c->key_jq && eval_string(c, c->key_jq, "key", input, &key, why, whylen) != 0) {
+    if (c->key_jq && eval_string(c, c->key_jq, "key", input, false, &key, why, whylen) != 0) {
+        goto out;
+    }
+    if (c->dedupe_jq &&
+        eval_string(c, c->dedupe_jq, "dedupe", input, true, &dedupe, why, whylen) != 0) {
         goto out;
     }
     ev = json_pack("{s:s, s:O}", "type", c->type_const ? c->type_const : type, "body", body);
     if (ev && key) {
         json_object_set_new(ev, "key", json_string(key));
+    }
+    if (ev && dedupe) {
+        json_object_set_new(ev, "dedupe", json_string(dedupe));
     }
     if (ev && c->keep_headers && c->keep_headers[0]) {
         json_t *h = json_object();
@@ -279,6 +294,7 @@ static json_t *make_event(struct http_ctx *c, const struct omb_http_request *req
 out:
     free(type);
     free(key);
+    free(dedupe);
     return ev;
 }
 
@@ -333,7 +349,8 @@ void http_in_request(void *arg, const struct omb_http_request *req,
         goto out;
     }
     /* The jq input is built once, and only when a program will read it. */
-    if ((c->type_jq || c->key_jq || c->challenge_jq) && !(input = http_jv_request(req, body))) {
+    if ((c->type_jq || c->key_jq || c->dedupe_jq || c->challenge_jq) &&
+        !(input = http_jv_request(req, body))) {
         answer(c, res, 500, "out of memory");
         goto out;
     }
@@ -417,6 +434,13 @@ int http_in_start(struct http_ctx *c)
         c->key_jq = http_jq_compile(c->key, err, sizeof(err));
         if (!c->key_jq) {
             c->host->log(c->self, OMB_LOG_ERROR, "option key: %s", err);
+            return OMB_EINVAL;
+        }
+    }
+    if (c->dedupe) {
+        c->dedupe_jq = http_jq_compile(c->dedupe, err, sizeof(err));
+        if (!c->dedupe_jq) {
+            c->host->log(c->self, OMB_LOG_ERROR, "option dedupe: %s", err);
             return OMB_EINVAL;
         }
     }

@@ -241,8 +241,10 @@ static void build_connector(struct build *b, const xmlNode *n, struct omb_config
     cc->line = line_of(n);
     char *attempts = attr(b, n, "max-attempts");
     char *age = attr(b, n, "max-age");
+    char *window = attr(b, n, "dedupe-window");
     cc->max_attempts = OMB_DEFAULT_MAX_ATTEMPTS;
     cc->max_age_ms = OMB_DEFAULT_MAX_AGE_MS;
+    cc->dedupe_window_ms = OMB_DEFAULT_DEDUPE_WINDOW_MS;
     /* The schema check accepted "unlimited" (0 here), 1..1000000 and a duration above zero. */
     if (attempts) {
         cc->max_attempts = strcmp(attempts, "unlimited") == 0 ? 0 : strtoll(attempts, NULL, 10);
@@ -252,8 +254,15 @@ static void build_connector(struct build *b, const xmlNode *n, struct omb_config
     } else if (age) {
         (void)omb_duration_parse(age, &cc->max_age_ms);
     }
+    /* Likewise "off" (0 here) or a duration above zero. */
+    if (window && strcmp(window, "off") == 0) {
+        cc->dedupe_window_ms = 0;
+    } else if (window) {
+        (void)omb_duration_parse(window, &cc->dedupe_window_ms);
+    }
     free(attempts);
     free(age);
+    free(window);
     size_t k = count_children(n, "option");
     cc->options = calloc(k ? k : 1, sizeof(*cc->options));
     if (!cc->options) {

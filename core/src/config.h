@@ -27,12 +27,17 @@ struct omb_config_connector {
     int64_t max_attempts; /* max-attempts: 1..1000000, default OMB_DEFAULT_MAX_ATTEMPTS;
                            * 0: unlimited ("unlimited") */
     int64_t max_age_ms;   /* max-age: > 0, default OMB_DEFAULT_MAX_AGE_MS; 0: unlimited */
+    /* As a source: how long an event's dedupe key (its idempotency key) holds, from the event
+     * that first carried it; a repeat within it is acknowledged and dropped. */
+    int64_t dedupe_window_ms; /* dedupe-window: > 0, default OMB_DEFAULT_DEDUPE_WINDOW_MS;
+                               * 0: off ("off") */
     struct omb_config_option *options;
     size_t n_options;
 };
 
 #define OMB_DEFAULT_MAX_ATTEMPTS 100
 #define OMB_DEFAULT_MAX_AGE_MS (INT64_C(24) * 3600 * 1000)
+#define OMB_DEFAULT_DEDUPE_WINDOW_MS (INT64_C(24) * 3600 * 1000)
 
 struct omb_config_from {
     char *connector;

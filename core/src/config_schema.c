@@ -43,7 +43,8 @@ enum vkind {
     V_GROUP_WAIT,
     V_BUDGET,
     V_MAX_ATTEMPTS,
-    V_MAX_AGE
+    V_MAX_AGE,
+    V_DEDUPE_WINDOW
 };
 
 /* Ranges of the <store> and <connector> settings (config/omnibus.rng says the same). */
@@ -101,6 +102,7 @@ static const struct attr_def connector_attrs[] = {
     { "log-level", V_LOG_LEVEL, false },
     { "max-attempts", V_MAX_ATTEMPTS, false },
     { "max-age", V_MAX_AGE, false },
+    { "dedupe-window", V_DEDUPE_WINDOW, false },
     { NULL, V_NAME, false },
 };
 static const struct attr_def option_attrs[] = { { "name", V_OPTION_NAME, true },
@@ -308,6 +310,10 @@ static const char *check_value(enum vkind k, const char *v)
         return strcmp(v, "unlimited") == 0 || (omb_duration_parse(v, &n) == 0 && n > 0)
                    ? NULL
                    : "expected a duration above zero like 30m or 24h, or unlimited";
+    case V_DEDUPE_WINDOW:
+        return strcmp(v, "off") == 0 || (omb_duration_parse(v, &n) == 0 && n > 0)
+                   ? NULL
+                   : "expected a duration above zero like 10m or 24h, or off";
     }
     return NULL;
 }

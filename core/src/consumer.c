@@ -20,6 +20,7 @@ void consumer_delivery_free(struct delivery *d)
     if (d) {
         free(d->env);
         free(d->body);
+        free(d->ckey);
         free(d);
     }
 }
@@ -149,6 +150,7 @@ void omb_consumer_destroy(struct omb_consumer **cp)
     json_decref(c->head_event);
     json_decref(c->errors);
     omb_eval_destroy(&c->eval);
+    consumer_keys_free(&c->keys);
     omb_store_reader_close(&c->reader);
     free(c->rs);
     free(c);
@@ -184,6 +186,7 @@ struct read_ctx {
     int64_t seq;
     int64_t received_us;
     int rc;
+    const char *key; /* the row's key, borrowed for the read */
 };
 
 static int on_delivery(void *arg, const struct omb_eval_out *out)
@@ -208,6 +211,10 @@ static int on_delivery(void *arg, const struct omb_eval_out *out)
     }
     d->seq = rx->seq;
     d->received_us = rx->received_us;
+    if (consumer_admit(c, d, rx->key) != 0) {
+        consumer_delivery_free(d);
+        return OMB_ENOMEM;
+    }
     consumer_queue_push(&c->q, d);
     atomic_fetch_add(&c->inst->stats.received, 1);
     atomic_fetch_add(&c->inst->stats.pending, 1);
@@ -254,6 +261,7 @@ static int on_row(void *arg, const struct omb_store_row *row)
     struct queue before = c->q;
     rx->seq = row->seq;
     rx->received_us = row->received_us;
+    rx->key = row->key ? row->key : "";
     int rc = omb_eval_event(c->eval, row->env ? row->env : "", row->env_len,
                             row->body ? row->body : "", row->body_len,
                             (row->flags & OMB_STORE_UNCHECKED) == 0, on_delivery, rx);
@@ -264,6 +272,11 @@ static int on_row(void *arg, const struct omb_store_row *row)
         size_t undone = 0;
         while (d) {
             struct delivery *next = d->next;
+            if (d->conflating) {
+                consumer_conflate_done(c, d, false);
+            } else {
+                c->live_plain--;
+            }
             consumer_delivery_free(d);
             undone++;
             d = next;
@@ -277,13 +290,13 @@ static int on_row(void *arg, const struct omb_store_row *row)
         return 1;
     }
     c->evaluated = row->seq;
-    return c->q.n >= QUEUE_MAX ? 1 : 0;
+    return consumer_full(c) ? 1 : 0;
 }
 
 /* Read more of the journal if there is room. Returns the rows read, or a negative error. */
 static int read_journal(struct omb_consumer *c)
 {
-    if (c->q.n >= QUEUE_MAX / 2 || omb_store_last_seq(c->store) <= c->evaluated) {
+    if (consumer_full(c) || omb_store_last_seq(c->store) <= c->evaluated) {
         return 0;
     }
     struct read_ctx rx = { .c = c };
@@ -342,9 +355,33 @@ static void note_error(struct omb_consumer *c, const char *reason)
 }
 
 /* The head is finished: delivered, rejected or dead-lettered. */
-static void finish_head(struct omb_consumer *c)
+bool consumer_full(const struct omb_consumer *c)
+{
+    return c->live_plain >= QUEUE_MAX / 2 || c->live_conflating >= CONFLATE_LIVE_MAX ||
+           c->q.n + c->pq.n >= CONFLATE_MAX;
+}
+
+int consumer_admit(struct omb_consumer *c, struct delivery *d, const char *key)
+{
+    size_t i = 0;
+    while (i < c->routes->n && strcmp(c->routes->v[i].name, d->route) != 0) {
+        i++;
+    }
+    if (i < c->routes->n && omb_route_conflates(&c->routes->v[i], c->dest) && key) {
+        return consumer_conflate_add(c, d, key);
+    }
+    c->live_plain++;
+    return 0;
+}
+
+static void finish_head(struct omb_consumer *c, bool delivered)
 {
     struct delivery *d = c->pq.head ? queue_pop(&c->pq) : queue_pop(&c->q);
+    if (d->conflating) {
+        consumer_conflate_done(c, d, delivered);
+    } else {
+        c->live_plain--;
+    }
     if (d->parked_id) {
         consumer_drop_parked(c, d);
         size_t i = 0;
@@ -423,7 +460,7 @@ static bool deliver_head(struct omb_consumer *c)
             omb_histogram_record(&inst->latency, omb_now_us() - d->received_us);
         }
         atomic_fetch_add(&inst->stats.delivered, 1);
-        finish_head(c);
+        finish_head(c, true);
         return true;
     }
     const char *reason = res.reason[0] ? res.reason : omb_strerror(rc);
@@ -437,7 +474,7 @@ static bool deliver_head(struct omb_consumer *c)
         omb_log(OMB_LOG_ERROR, inst->scope,
                 "route '%s': event %s rejected after %u attempt(s): %s; dead-lettered", d->route,
                 d->id, c->attempts, reason);
-        finish_head(c);
+        finish_head(c, false);
         return true;
     }
     /* OMB_ERETRY, or anything unexpected: try again later, never drop. */
@@ -450,7 +487,7 @@ static bool deliver_head(struct omb_consumer *c)
         omb_log(OMB_LOG_ERROR, inst->scope,
                 "route '%s': event %s: %s after %u attempt(s) (last: %s); dead-lettered",
                 d->route, d->id, too_many ? "gave up" : "too old to retry", c->attempts, reason);
-        finish_head(c);
+        finish_head(c, false);
         return true;
     }
     int64_t delay = res.retry_after_ms > 0 ? res.retry_after_ms : backoff_ms(c, c->attempts);
@@ -521,6 +558,10 @@ void omb_consumer_run(struct omb_consumer *c, bool started)
         }
         if (!head(c) || !started || c->due > omb_monotonic_ms()) {
             break;
+        }
+        if (c->attempts == 0 && consumer_conflate_skip(c, head(c))) {
+            finish_head(c, false); /* superseded or stale: never sent */
+            continue;
         }
         if (!deliver_head(c)) {
             break;

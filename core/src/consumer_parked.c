@@ -66,6 +66,10 @@ static int on_parked(void *arg, const struct omb_store_parked *p)
         return OMB_ENOMEM;
     }
     d->parked_id = p->id;
+    if (consumer_admit(c, d, p->key) != 0) {
+        consumer_delivery_free(d);
+        return OMB_ENOMEM;
+    }
     int64_t received_us = 0;
     char received[64];
     omb_envelope_field(d->env, d->env_len, "received", received, sizeof(received));

@@ -18,6 +18,8 @@
 #define RUN_BUDGET 512       /* deliveries per omb_consumer_run */
 #define RUN_ROWS 8192        /* journal rows read per omb_consumer_run */
 #define PERSIST_EVERY_MS 20  /* cursor commits, at most this often while busy */
+#define CONFLATE_LIVE_MAX 4096 /* distinct keys pending in memory for conflating routes */
+#define CONFLATE_MAX 65536     /* deliveries in memory, superseded ones (without bytes) included */
 #define ERRORS_KEPT 20       /* attempt errors kept per delivery: the first and the latest */
 
 struct delivery {
@@ -29,8 +31,12 @@ struct delivery {
     char id[176];
     char *env;  /* owned */
     size_t env_len;
-    char *body; /* owned */
+    char *body; /* owned; NULL once superseded */
     size_t body_len;
+    bool conflating;  /* its route conflates by key for this destination */
+    bool superseded;  /* a newer delivery for its route and key came: it is skipped */
+    char *ckey;       /* "<route>\x1f<key>" (owned) when conflating */
+    int64_t time_us;  /* its event's own time, when conflating */
 };
 
 struct queue {
@@ -58,6 +64,9 @@ struct omb_consumer {
     void *lookup_arg;
     atomic_uint version;
 
+    struct consumer_keys *keys; /* conflation and freshness (consumer_conflate.c) */
+    size_t live_plain;      /* deliveries in memory that do not conflate */
+    size_t live_conflating; /* conflating deliveries in memory not superseded */
     struct queue q;  /* from the journal, in seq order */
     struct queue pq; /* from parked rows: before the journal */
     int64_t evaluated; /* the last journal seq evaluated */
@@ -91,6 +100,23 @@ void consumer_queue_push(struct queue *q, struct delivery *d);
 struct delivery *consumer_delivery_new(const char *route, const char *id, const char *env,
                                        size_t env_len, const char *body, size_t body_len);
 void consumer_update_done(struct omb_consumer *c);
+
+/* True when reading more would hold too much in memory. */
+bool consumer_full(const struct omb_consumer *c);
+/* Count a new delivery in memory (conflating it when its route conflates for us): 0 or
+ * OMB_ENOMEM (the delivery is then not counted). */
+int consumer_admit(struct omb_consumer *c, struct delivery *d, const char *key);
+
+/* consumer_conflate.c */
+struct consumer_keys;
+void consumer_keys_free(struct consumer_keys **mp);
+/* d (for route d->route and key) becomes the newest pending for its key; an older pending one
+ * is superseded. 0 or OMB_ENOMEM. */
+int consumer_conflate_add(struct omb_consumer *c, struct delivery *d, const char *key);
+/* True when d must not be sent: superseded, or older than one delivered for its key (counted). */
+bool consumer_conflate_skip(struct omb_consumer *c, const struct delivery *d);
+/* d is finished (delivered or not): forget it as pending, remember its time if delivered. */
+void consumer_conflate_done(struct omb_consumer *c, const struct delivery *d, bool delivered);
 
 /* consumer_parked.c */
 /* Park a delivery (held or dead) in the store, queued before any later cursor move. */

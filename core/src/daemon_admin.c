@@ -139,47 +139,51 @@ static json_t *cmd_routes(struct omb_daemon *d)
 /* True when some route sends to instance i: only those are destinations. */
 static bool is_destination(const struct generation *g, size_t i)
 {
-    for (size_t r = 0; g->routes && r < g->routes->n; r++) {
-        for (size_t t = 0; t < g->routes->v[r].n_to; t++) {
-            if (g->routes->v[r].to[t] == i) {
-                return true;
-            }
-        }
-    }
-    return false;
+    return g->routes && omb_routes_sends_to(g->routes, i);
 }
 
 static json_t *cmd_metrics(struct omb_daemon *d)
 {
     struct generation *g = &d->g;
-    json_t *dests = json_array(), *plugin = json_object();
+    json_t *dests = json_array(), *plugin = json_object(), *sources = json_array();
     for (size_t i = 0; i < g->n_inst; i++) {
         json_object_set_new(plugin, omb_instance_name(g->inst[i]),
                             omb_instance_metrics(g->inst[i]));
+        struct omb_instance_stats s;
+        omb_instance_stats(g->inst[i], &s);
+        if (omb_instance_descriptor(g->inst[i])->capabilities & OMB_CAP_SOURCE) {
+            json_array_append_new(
+                sources, json_pack("{s:s, s:I, s:I, s:I}", "name", omb_instance_name(g->inst[i]),
+                                   "emitted", (json_int_t)s.emitted, "deduplicated",
+                                   (json_int_t)s.deduplicated, "lost", (json_int_t)s.lost));
+        }
         if (!omb_instance_is_sink(g->inst[i]) || !is_destination(g, i)) {
             continue;
         }
-        struct omb_instance_stats s;
-        omb_instance_stats(g->inst[i], &s);
+        json_t *dest = NULL;
         const struct omb_histogram *h = omb_instance_latency(g->inst[i]);
-        json_array_append_new(
-            dests,
-            json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:f, s:f, s:f, s:f}}", "name",
-                      omb_instance_name(g->inst[i]), "queued",
+        dest =
+            json_pack("{s:s, s:I, s:I, s:o, s:I, s:I, s:I, s:{s:I, s:f, s:f, s:f, s:f}}",
+                      "name", omb_instance_name(g->inst[i]), "queued",
                       (json_int_t)omb_router_destination_backlog(g->router, i), "dead",
-                      (json_int_t)s.dead,
+                      (json_int_t)s.dead, "dead_letters",
+                      omb_daemon_dead_letters(d, omb_instance_name(g->inst[i])),
                       "delivered", (json_int_t)s.delivered, "retried", (json_int_t)s.retried,
                       "rejected", (json_int_t)s.rejected, "latency_ms", "count",
                       (json_int_t)atomic_load(&((struct omb_histogram *)h)->count), "p50",
                       omb_histogram_quantile(h, 0.50) / 1000.0, "p99",
                       omb_histogram_quantile(h, 0.99) / 1000.0, "p999",
                       omb_histogram_quantile(h, 0.999) / 1000.0, "max",
-                      (double)atomic_load(&((struct omb_histogram *)h)->max) / 1000.0));
+                      (double)atomic_load(&((struct omb_histogram *)h)->max) / 1000.0);
+        json_object_set_new(dest, "conflated", json_integer((json_int_t)s.conflated));
+        json_object_set_new(dest, "stale", json_integer((json_int_t)s.stale));
+        json_array_append_new(dests, dest);
     }
-    return json_pack("{s:f, s:I, s:o, s:o, s:o}", "uptime_s",
+    return json_pack("{s:f, s:I, s:o, s:o, s:o, s:o}", "uptime_s",
                      (double)(omb_now_us() - d->started_us) / 1e6, "inflight",
                      (json_int_t)(g->router ? omb_router_backlog(g->router) : 0), "routes",
-                     omb_routes_stats(g->routes), "destinations", dests, "connectors", plugin);
+                     omb_routes_stats(g->routes), "destinations", dests, "sources", sources,
+                     "connectors", plugin);
 }
 
 static void cmd_reload(struct omb_daemon *d, struct omb_admin_reply *reply)
@@ -292,11 +296,13 @@ void omb_daemon_admin_handle(void *arg, const char *cmd, const json_t *args,
         cmd_pause(d, args, false, reply);
     } else if (strcmp(cmd, "log-level") == 0) {
         cmd_log_level(d, args, reply);
+    } else if (omb_daemon_dlq_command(d, cmd, args, reply)) {
+        /* dead-letters, dead-letter, replay, edit, drop: daemon_dlq.c */
     } else {
         reply->code = "unknown_command";
         snprintf(reply->message, sizeof(reply->message),
                  "unknown command '%s' (status, connectors, routes, metrics, reload, pause, "
-                 "resume, log-level)",
+                 "resume, log-level, dead-letters, dead-letter, replay, edit, drop)",
                  cmd);
     }
     if (!reply->result && !reply->code) {

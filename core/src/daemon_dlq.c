@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omnibus/err.h>
+
 #include "daemon_priv.h"
 #include "envelope.h"
+#include "err_str.h"
 #include "log.h"
 #include "options.h"
 
@@ -49,8 +52,7 @@ static void store_failed(struct omb_daemon *d, struct omb_admin_reply *reply, in
 /* ---- arguments ---------------------------------------------------------------------------- */
 
 /* Refuse a member not in `known` (NULL-terminated), naming the expected ones. */
-static bool only_known(const json_t *args, const char *const *known,
-                       struct omb_admin_reply *reply)
+static bool only_known(const json_t *args, const char *const *known, struct omb_admin_reply *reply)
 {
     const char *k;
     const json_t *v;
@@ -113,8 +115,8 @@ static bool id_arg(const json_t *args, int64_t *id, struct omb_admin_reply *repl
 {
     int rc = int_arg(args, "id", 1, INT64_MAX, id, reply);
     if (rc == 0) {
-        say(reply, "bad_request", "\"args.id\" is required: a dead letter's id (an integer "
-                                  "from 1)");
+        say(reply, "bad_request",
+            "\"args.id\" is required: a dead letter's id (an integer from 1)");
     }
     return rc == 1;
 }
@@ -133,8 +135,8 @@ static bool filter_args(const json_t *args, struct query *q, struct omb_admin_re
     if (older && omb_duration_parse(older, &ms) != 0) {
         char quoted[OMB_QUOTE_SIZE];
         omb_option_quote(older, quoted, sizeof(quoted));
-        say(reply, "bad_request", "\"args.older_than\" must be a duration like 90s, 30m or 24h, "
-                                  "not %s", quoted);
+        say(reply, "bad_request",
+            "\"args.older_than\" must be a duration like 90s, 30m or 24h, not %s", quoted);
         return false;
     }
     if (older) {
@@ -170,26 +172,34 @@ static json_t *text_json(const char *s, size_t len)
         return NULL;
     }
     const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
     for (size_t i = 0; i < len;) {
-        size_t n = p[i] < 0x80 ? 1 : (p[i] & 0xe0) == 0xc0 ? 2 : (p[i] & 0xf0) == 0xe0 ? 3
-                                   : (p[i] & 0xf8) == 0xf0 ? 4 : 0;
+        size_t n = p[i] < 0x80             ? 1
+                   : (p[i] & 0xe0) == 0xc0 ? 2
+                   : (p[i] & 0xf0) == 0xe0 ? 3
+                   : (p[i] & 0xf8) == 0xf0 ? 4
+                                           : 0;
         size_t k = 1;
-        while (n > 1 && k < n && i + k < len && (p[i + k] & 0xc0) == 0x80) {
+        while (k < n && i + k < len && (p[i + k] & 0xc0) == 0x80) {
             k++;
         }
-        if (n == 0 || k < n || p[i] == 0) {
-            c[i++] = '?';
+        if (n == 0 || k < n) {
+            c[o++] = '?';
+            i++;
             continue;
         }
-        memcpy(c + i, p + i, n);
+        memcpy(c + o, p + i, n);
+        o += n;
         i += n;
     }
-    j = json_stringn(c, len);
-    for (size_t i = 0; !j && i < len; i++) {
-        c[i] = (unsigned char)c[i] < 0x80 && c[i] ? c[i] : '?'; /* overlong forms and the like */
-    }
+    c[o] = '\0';
+    j = json_stringn(c, o);
     if (!j) {
-        j = json_stringn(c, len);
+        /* Well formed but still refused (an overlong form, a surrogate): ASCII only. */
+        for (size_t i = 0; i < o; i++) {
+            c[i] = (unsigned char)c[i] < 0x80 ? c[i] : '?';
+        }
+        j = json_stringn(c, o);
     }
     free(c);
     return j;
@@ -231,6 +241,21 @@ static json_t *parsed_or_text(const char *s, size_t len)
     return j ? j : text_json(s, len);
 }
 
+/* The errors column (a JSON array) parsed; its text if it is not an array; [] when NULL. */
+static json_t *errors_json(const char *errors)
+{
+    if (!errors) {
+        return json_array();
+    }
+    json_t *a = json_loads(errors, 0, NULL);
+    if (json_is_array(a)) {
+        return a;
+    }
+    json_decref(a);
+    return str_json(errors);
+}
+
+/* Add v (new) to o; v is taken even on failure (json_object_set_new). Non-zero on failure. */
 static int set(json_t *o, const char *name, json_t *v)
 {
     return json_object_set_new(o, name, v);
@@ -246,8 +271,7 @@ static json_t *row_json(const struct omb_store_parked *p, bool full)
     row_type(p, type, sizeof(type));
     const char *key = p->key ? p->key : json_string_value(json_object_get(env, "key"));
     int rc = !o || set(o, "id", json_integer(p->id)) || set(o, "state", str_json(p->state)) ||
-             set(o, "destination", str_json(p->consumer)) ||
-             set(o, "route", str_json(p->route)) ||
+             set(o, "destination", str_json(p->consumer)) || set(o, "route", str_json(p->route)) ||
              set(o, "type", type[0] ? str_json(type) : json_null()) ||
              set(o, "event_id", str_json(p->event_id)) || set(o, "key", str_json(key)) ||
              set(o, "attempts", json_integer(p->attempts)) ||
@@ -256,14 +280,10 @@ static json_t *row_json(const struct omb_store_parked *p, bool full)
              set(o, "first_at", time_json(p->first_at_us)) ||
              set(o, "last_at", time_json(p->last_at_us));
     if (rc == 0 && full) {
-        json_t *errors = p->errors ? json_loads(p->errors, 0, NULL) : json_array();
-        if (p->errors && !json_is_array(errors)) {
-            json_decref(errors);
-            errors = str_json(p->errors);
-        }
         rc = set(o, "seq", json_integer(p->seq)) ||
              set(o, "envelope", env ? json_incref(env) : parsed_or_text(p->env, p->env_len)) ||
-             set(o, "body", parsed_or_text(p->body, p->body_len)) || set(o, "errors", errors);
+             set(o, "body", parsed_or_text(p->body, p->body_len)) ||
+             set(o, "errors", errors_json(p->errors));
     }
     json_decref(env);
     if (rc != 0) {
@@ -330,10 +350,11 @@ static int64_t scan(struct omb_store *store, const struct query *q, int64_t afte
 
 /* Runs of matched rows with no unmatched row between them: each is one statement for the store,
  * the rows with after < id <= last that pass the store's filter. */
+struct run {
+    int64_t after, last;
+};
 struct runs {
-    struct run {
-        int64_t after, last;
-    } *v;
+    struct run *v;
     size_t n, cap;
 };
 
@@ -394,8 +415,8 @@ static int list_row(void *arg, const struct omb_store_parked *p, int64_t prev_id
 
 static void cmd_list(struct omb_daemon *d, const json_t *args, struct omb_admin_reply *reply)
 {
-    static const char *const known[] = {"state",    "destination", "route", "type",
-                                        "older_than", "after_id",  "limit", NULL};
+    static const char *const known[] = {"state",      "destination", "route", "type",
+                                        "older_than", "after_id",    "limit", NULL};
     struct query q = {{0}, NULL};
     int64_t after = 0, limit = LIST_DEFAULT, total = 0;
     if (!only_known(args, known, reply)) {
@@ -464,14 +485,15 @@ static void cmd_show(struct omb_daemon *d, const json_t *args, struct omb_admin_
     }
 }
 
-/* True when `name` is a destination in the running configuration: a sink, which has a journal
- * consumer to replay its rows. */
+/* True when `name` is a destination in the running configuration: a connector some route sends
+ * to, which has a journal consumer to replay its rows (a connector that is only a source, or a
+ * sink no route uses, has none: rows set to replay for it would wait for ever). */
 static bool is_destination(const struct omb_daemon *d, const char *name)
 {
-    for (size_t i = 0; i < d->g.n_inst; i++) {
-        if (omb_instance_is_sink(d->g.inst[i]) &&
-            strcmp(omb_instance_name(d->g.inst[i]), name) == 0) {
-            return true;
+    const struct omb_routes *routes = d->g.router ? omb_router_routes(d->g.router) : NULL;
+    for (size_t i = 0; routes && i < d->g.n_inst; i++) {
+        if (strcmp(omb_instance_name(d->g.inst[i]), name) == 0) {
+            return omb_routes_sends_to(routes, i);
         }
     }
     return false;
@@ -494,9 +516,10 @@ static bool check_dead(struct omb_daemon *d, int64_t id, bool replay, struct omb
             : state && strcmp(state, "held") == 0 ? "held by a paused route, not dead"
                                                   : "not dead");
     } else if (replay && (!dest || !is_destination(d, dest))) {
-        say(reply, "not_found", "dead letter %lld is for destination '%.100s', which is not in "
-            "the running configuration (it can be dropped, not replayed)", (long long)id,
-            dest ? dest : "?");
+        say(reply, "not_found",
+            "dead letter %lld is for '%.100s', which is not a destination of the running "
+            "configuration (it can be dropped, not replayed)",
+            (long long)id, dest ? dest : "?");
     } else {
         ok = true;
     }
@@ -513,8 +536,8 @@ struct target {
 
 static bool target_args(const json_t *args, struct target *t, struct omb_admin_reply *reply)
 {
-    static const char *const known[] = {"id",   "destination", "route", "type", "older_than",
-                                        "all", NULL};
+    static const char *const known[] = {"id",         "destination", "route", "type",
+                                        "older_than", "all",         NULL};
     const json_t *all = json_object_get(args, "all");
     memset(t, 0, sizeof(*t));
     if (!only_known(args, known, reply) || int_arg(args, "id", 1, INT64_MAX, &t->id, reply) < 0 ||
@@ -528,14 +551,16 @@ static bool target_args(const json_t *args, struct target *t, struct omb_admin_r
     t->all = json_is_true(all);
     bool filter = filter_given(&t->q);
     if (t->id && (filter || t->all)) {
-        say(reply, "bad_request", "\"args.id\" goes alone: one dead letter by id, or a filter, "
-                                  "or \"all\": true");
+        say(reply, "bad_request",
+            "\"args.id\" goes alone: one dead letter by id, or a filter, or \"all\": true");
     } else if (t->all && filter) {
-        say(reply, "bad_request", "\"args.all\": true goes alone: give it or a filter "
-                                  "(destination, route, type, older_than), not both");
+        say(reply, "bad_request",
+            "\"args.all\": true goes alone: give it or a filter (destination, route, type, "
+            "older_than), not both");
     } else if (!t->id && !filter && !t->all) {
-        say(reply, "bad_request", "which dead letters? expected \"id\", a filter (destination, "
-                                  "route, type, older_than) or \"all\": true");
+        say(reply, "bad_request",
+            "which dead letters? expected \"id\", a filter (destination, route, type, "
+            "older_than) or \"all\": true");
     }
     t->q.f.state = "dead";
     return !reply->code;
@@ -565,7 +590,9 @@ static void cmd_replay(struct omb_daemon *d, const json_t *args, struct omb_admi
         rc = change(d->store, &t.q, "replay", &n);
     } else if (t.q.f.consumer) {
         if (!is_destination(d, t.q.f.consumer)) {
-            say(reply, "not_found", "no destination named '%.100s' in the running configuration",
+            say(reply, "not_found",
+                "no destination named '%.100s' in the running configuration (a connector "
+                "a route sends to)",
                 t.q.f.consumer);
             return;
         }
@@ -574,7 +601,7 @@ static void cmd_replay(struct omb_daemon *d, const json_t *args, struct omb_admi
         /* Destination by destination, so that rows of one that is no longer configured (no
          * consumer would ever take them) stay dead rather than wait in "replay" for ever. */
         for (size_t i = 0; rc == 0 && i < d->g.n_inst; i++) {
-            if (omb_instance_is_sink(d->g.inst[i])) {
+            if (is_destination(d, omb_instance_name(d->g.inst[i]))) {
                 t.q.f.consumer = omb_instance_name(d->g.inst[i]);
                 rc = change(d->store, &t.q, "replay", &n);
             }

@@ -3,6 +3,7 @@
 #ifndef OMNIBUS_DAEMON_PRIV_H
 #define OMNIBUS_DAEMON_PRIV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "admin.h"

@@ -276,7 +276,8 @@ static int check_members(const json_t *event, char *err, size_t errlen)
     if ((rc = check_optional_string(event, "key", OMB_EVENT_KEY_MAX, err, errlen)) != 0 ||
         (rc = check_optional_string(event, "time", 64, err, errlen)) != 0 ||
         (rc = check_optional_string(event, "trace", 128, err, errlen)) != 0 ||
-        (rc = check_optional_string(event, "id", 128, err, errlen)) != 0) {
+        (rc = check_optional_string(event, "id", 128, err, errlen)) != 0 ||
+        (rc = check_optional_string(event, "dedupe", OMB_EVENT_DEDUPE_MAX, err, errlen)) != 0) {
         return rc;
     }
     const json_t *headers = json_object_get(event, "headers");
@@ -332,9 +333,15 @@ static void text_put_member(struct textbuf *t, const char *name, const char *val
     textbuf_put_json_string(t, value, strlen(value));
 }
 
+const char *omb_event_dedupe(const json_t *event)
+{
+    const char *v = json_string_value(json_object_get(event, "dedupe"));
+    return v && *v ? v : NULL;
+}
+
 /* The envelope of an event (borrowed, already checked), stamped for the bus, written directly:
- * the members in a fixed order (id, type, source, key, time, received, trace, headers), which the
- * router relies on to read id, type and source without a parse. */
+ * the members in a fixed order (id, type, source, key, time, received, trace, dedupe, headers),
+ * which the router relies on to read id, type and source without a parse. */
 static char *seal_envelope(const json_t *event, const char *source)
 {
     char id[OMB_EVENT_ID_LEN + 1];
@@ -360,6 +367,10 @@ static char *seal_envelope(const json_t *event, const char *source)
     text_put_member(&t, "time", time ? json_string_value(time) : received);
     text_put_member(&t, "received", received);
     text_put_member(&t, "trace", trace ? json_string_value(trace) : id_used);
+    const char *dedupe = omb_event_dedupe(event);
+    if (dedupe) {
+        text_put_member(&t, "dedupe", dedupe);
+    }
     if (headers) {
         char *h = json_dumps(headers, JSON_COMPACT);
         if (!h) {

@@ -12,6 +12,7 @@
 
 #define OMB_TIME_LEN 24    /* "2026-11-25T01:02:03.456Z" */
 #define OMB_TIME_US_LEN 27 /* "2026-11-25T01:02:03.456789Z" */
+#define OMB_EVENT_DEDUPE_MAX 256 /* bytes of an event's "dedupe" (idempotency key), at most */
 
 /* A new time-ordered unique id (ULID layout: 48-bit ms time, 80 random bits, Crockford base32),
  * strictly increasing within the process. Thread-safe. */
@@ -41,6 +42,11 @@ bool omb_type_match(const char *pattern, const char *type);
 
 /* Check a plugin-level event (borrowed). 0, or OMB_EINVAL with the reason in err. */
 int omb_event_check(const json_t *event, char *err, size_t errlen);
+
+/* An event's or envelope's idempotency key: its "dedupe" string member (borrowed from event),
+ * or NULL when it has none or it is "" (no key). Checked by omb_event_check: a string of at
+ * most OMB_EVENT_DEDUPE_MAX bytes, any text; sealed into the envelope after "trace". */
+const char *omb_event_dedupe(const json_t *event);
 
 /* Seal a checked plugin-level event (borrowed) for the bus: fills id, source, received, time,
  * trace when absent, and returns the envelope and body as new compact JSON strings (malloc'd,

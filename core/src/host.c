@@ -90,12 +90,32 @@ static void scope_committed(void *arg, int64_t seq, int rc)
     omb_emit_scope_release(scope);
 }
 
-/* Append sealed frames to the journal. 0 (queued for the next group commit; ack is called on
- * the store's writer thread once it is on disk), OMB_EAGAIN (the store is full or past its
- * budget: nothing was queued), or another error. Does not free anything. */
+/* The ack of an event with a dedupe key: counts a repeat (acknowledged with rc 0 like a
+ * commit, but not journaled: see store.h) for the instance, then runs the ack it wraps. */
+struct dedupe_ack {
+    struct omb_instance *inst;
+    omb_store_ack_fn ack;
+    void *arg;
+};
+
+static void dedupe_committed(void *arg, int64_t seq, int rc)
+{
+    struct dedupe_ack da = *(struct dedupe_ack *)arg;
+    free(arg);
+    if (OMB_STORE_IS_DUPLICATE(seq, rc)) {
+        atomic_fetch_add(&da.inst->stats.deduplicated, 1);
+    }
+    da.ack(da.arg, seq, rc);
+}
+
+/* Append sealed frames to the journal, with the event's dedupe key (borrowed, NULL: none) held
+ * for the instance's dedupe-window. 0 (queued for the next group commit; ack is called on the
+ * store's writer thread once it is on disk, or known to repeat an event already there: the
+ * source is told success either way), OMB_EAGAIN (the store is full or past its budget:
+ * nothing was queued), or another error. Does not free anything. */
 static int journal_append(struct omb_instance *self, const char *env, size_t env_len,
-                          const char *body, size_t body_len, const char *key, unsigned flags,
-                          omb_store_ack_fn ack, void *arg)
+                          const char *body, size_t body_len, const char *key, const char *dedupe,
+                          unsigned flags, omb_store_ack_fn ack, void *arg)
 {
     struct omb_store *store = self->rt->store;
     int64_t budget = atomic_load(&self->rt->store_budget);
@@ -111,8 +131,30 @@ static int journal_append(struct omb_instance *self, const char *env, size_t env
         arg = scope;
         atomic_fetch_add(&scope->outstanding, 1);
     }
-    int rc = omb_store_append(store, env, env_len, body, body_len, id, self->name, type, key,
-                              flags, ack ? ack : emit_committed, ack ? arg : self);
+    struct omb_store_event ev = {
+        .env = env, .env_len = env_len, .body = body, .body_len = body_len, .id = id,
+        .source = self->name, .type = type, .key = key, .flags = flags};
+    if (!ack) {
+        ack = emit_committed;
+        arg = self;
+    }
+    struct dedupe_ack *da = NULL;
+    int rc = 0;
+    if (dedupe && self->dedupe_window_us > 0) {
+        /* Only events with a key pay for the wrapper. */
+        if (!(da = malloc(sizeof(*da)))) {
+            rc = OMB_ENOMEM;
+        } else {
+            *da = (struct dedupe_ack){.inst = self, .ack = ack, .arg = arg};
+            ev.dedupe = dedupe;
+            ev.dedupe_window_us = self->dedupe_window_us;
+            ack = dedupe_committed;
+            arg = da;
+        }
+    }
+    if (rc == 0 && (rc = omb_store_append_event(store, &ev, ack, arg)) != 0) {
+        free(da);
+    }
     if (rc != 0 && scope) {
         atomic_fetch_sub(&scope->outstanding, 1); /* its own hold keeps it above 0 */
     }
@@ -181,7 +223,8 @@ static int emit_json(struct omb_instance *self, json_t *event, omb_store_ack_fn 
         host_log(self, OMB_LOG_DEBUG, "emit refused: %s", err);
         return rc;
     }
-    rc = journal_append(self, env, env_len, body, body_len, key, 0, ack, arg);
+    rc = journal_append(self, env, env_len, body, body_len, key, omb_event_dedupe(event), 0,
+                        ack, arg);
     free(env);
     free(body);
     if (rc == 0) {
@@ -219,7 +262,8 @@ static int emit_text(struct omb_instance *self, const json_t *envelope, const ch
         host_log(self, OMB_LOG_DEBUG, "emit_raw refused: %s", err);
         return rc;
     }
-    rc = journal_append(self, env, env_len, body, body_len, key, OMB_STORE_UNCHECKED, ack, arg);
+    rc = journal_append(self, env, env_len, body, body_len, key, omb_event_dedupe(envelope),
+                        OMB_STORE_UNCHECKED, ack, arg);
     free(env);
     return rc;
 }

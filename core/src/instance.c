@@ -65,6 +65,8 @@ struct omb_instance *omb_instance_new(struct omb_runtime *rt, const struct omb_c
     atomic_init(&inst->own_level, false);
     inst->max_attempts = cc->max_attempts;
     inst->max_age_ms = cc->max_age_ms;
+    inst->dedupe_window_us = cc->dedupe_window_ms > INT64_MAX / 1000 ? INT64_MAX
+                                                                     : cc->dedupe_window_ms * 1000;
     if (cc->log_level) {
         int lvl = omb_log_level_parse(cc->log_level);
         if (lvl >= 0) {
@@ -449,6 +451,9 @@ void omb_instance_stats(const struct omb_instance *inst, struct omb_instance_sta
     out->pending = atomic_load(&inst->stats.pending);
     out->dead = atomic_load(&inst->stats.dead);
     out->lost = atomic_load(&inst->stats.lost);
+    out->conflated = atomic_load(&inst->stats.conflated);
+    out->stale = atomic_load(&inst->stats.stale);
+    out->deduplicated = atomic_load(&inst->stats.deduplicated);
 }
 
 enum omb_instance_state omb_instance_state(const struct omb_instance *inst)

@@ -36,6 +36,11 @@ struct omb_instance_stats {
     uint64_t pending;   /* received, not yet delivered or rejected (in memory) */
     uint64_t dead;      /* deliveries sent to the dead-letter queue */
     uint64_t lost;      /* emitted events whose journal commit failed (never acknowledged) */
+    uint64_t conflated; /* deliveries superseded by a newer one for their key (conflate="key") */
+    uint64_t stale;     /* deliveries not sent: older than one delivered for their key */
+    uint64_t deduplicated; /* emitted events dropped as repeats of a dedupe key within the
+                            * connector's dedupe-window (acknowledged, not journaled; also
+                            * counted in emitted) */
 };
 
 /* Build an instance of `plugin` for connector `cc`: validate its options (errors to diags at

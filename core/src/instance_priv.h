@@ -66,6 +66,7 @@ struct omb_instance {
     struct omb_emit_scope *emit_scope; /* set around a callback whose emits are followed */
     int64_t max_attempts; /* as a destination: caps of one delivery's retries (0: none) */
     int64_t max_age_ms;
+    int64_t dedupe_window_us; /* as a source: how long an event's dedupe key holds (0: off) */
 
     bool created, started, sources_stopped;
     unsigned start_attempts;
@@ -90,7 +91,8 @@ struct omb_instance {
     struct omb_histogram latency; /* µs, successful deliveries */
 
     struct {
-        atomic_uint_fast64_t emitted, received, delivered, retried, rejected, pending, lost, dead;
+        atomic_uint_fast64_t emitted, received, delivered, retried, rejected, pending, lost, dead, conflated, stale;
+        atomic_uint_fast64_t deduplicated;
     } stats;
 };
 

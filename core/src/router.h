@@ -31,6 +31,7 @@ struct omb_route_rt {
     char *transform;     /* jq source or NULL */
     char *out_type;      /* the type of the transform's results, NULL: the event's own */
     size_t *to;          /* instance indices */
+    bool *conflate;      /* per `to`: conflate="key" */
     char **to_names;
     size_t n_to;
     atomic_uint_fast64_t in, passed, filtered, transformed, errors, queued;
@@ -46,6 +47,9 @@ struct omb_routes {
 
 /* True when route r takes events of `type` from connector `source`. */
 bool omb_route_matches(const struct omb_route_rt *r, const char *source, const char *type);
+
+/* True when route r sends to instance `inst` with conflate="key". */
+bool omb_route_conflates(const struct omb_route_rt *r, size_t inst);
 
 /* True when some route of the table (enabled or not) sends to instance index `inst`: only those
  * instances are destinations, with a consumer. */

@@ -22,6 +22,7 @@ static void route_free(struct omb_route_rt *r)
     free(r->transform);
     free(r->out_type);
     free(r->to);
+    free(r->conflate);
     for (size_t i = 0; i < r->n_to; i++) {
         free(r->to_names[i]);
     }
@@ -83,8 +84,9 @@ struct omb_routes *omb_routes_build(const struct omb_config *cfg, struct omb_ins
         r->out_type = dup_or_null(cr->transform_type, &oom);
         r->from = calloc(cr->n_from ? cr->n_from : 1, sizeof(*r->from));
         r->to = calloc(cr->n_to ? cr->n_to : 1, sizeof(*r->to));
+        r->conflate = calloc(cr->n_to ? cr->n_to : 1, sizeof(*r->conflate));
         r->to_names = calloc(cr->n_to ? cr->n_to : 1, sizeof(*r->to_names));
-        if (oom || !r->from || !r->to || !r->to_names) {
+        if (oom || !r->from || !r->to || !r->conflate || !r->to_names) {
             goto nomem;
         }
         for (size_t f = 0; f < cr->n_from; f++) {
@@ -104,6 +106,7 @@ struct omb_routes *omb_routes_build(const struct omb_config *cfg, struct omb_ins
                 return NULL;
             }
             r->to[t] = k;
+            r->conflate[t] = cr->to[t].conflate_key;
             r->to_names[t] = dup_or_null(cr->to[t].connector, &oom);
             r->n_to++;
         }
@@ -135,6 +138,16 @@ json_t *omb_routes_stats(const struct omb_routes *routes)
                          (json_int_t)atomic_load(&r->held)));
     }
     return a;
+}
+
+bool omb_route_conflates(const struct omb_route_rt *r, size_t inst)
+{
+    for (size_t t = 0; t < r->n_to; t++) {
+        if (r->to[t] == inst && r->conflate[t]) {
+            return true;
+        }
+    }
+    return false;
 }
 
 bool omb_routes_sends_to(const struct omb_routes *routes, size_t inst)

@@ -11,7 +11,7 @@ libombruntime_la_SOURCES = \
 	core/src/host.c \
 	core/src/routes.c core/src/router.c core/src/router.h \
 	core/src/route_eval.c core/src/route_eval.h \
-	core/src/consumer.c core/src/consumer.h core/src/consumer_priv.h core/src/consumer_parked.c \
+	core/src/consumer.c core/src/consumer.h core/src/consumer_priv.h core/src/consumer_parked.c core/src/consumer_conflate.c \
 	core/src/admin.c core/src/admin.h \
 	core/src/daemon.c core/src/daemon.h core/src/daemon_priv.h core/src/daemon_admin.c \
 	core/src/daemon_dlq.c \
@@ -30,6 +30,7 @@ tests_unit_histogram_test_LDADD = libombruntime.la $(TEST_LDADD)
 TESTS += tests/unit/histogram_test
 
 # End-to-end tests of the daemon (python3, stdlib only).
-TESTS += tests/integration/daemon_test.py tests/integration/volume_test.py
+TESTS += tests/integration/daemon_test.py tests/integration/volume_test.py \
+	tests/integration/file_dedupe_test.py
 EXTRA_DIST += tests/integration/omb.py tests/integration/daemon_test.py \
-	tests/integration/volume_test.py
+	tests/integration/volume_test.py tests/integration/file_dedupe_test.py

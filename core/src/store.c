@@ -85,6 +85,9 @@ static int init_schema(struct omb_store *s, const char *path, char *err, size_t 
     sqlite3_stmt *st = NULL;
     int rc = exec(s->wdb,
                   "PRAGMA journal_mode=WAL;"
+                  /* Small checkpoints, often: each holds the writer for less time. */
+                  "PRAGMA wal_autocheckpoint=200;"
+                  "PRAGMA journal_size_limit=4194304;"
                   "PRAGMA synchronous=FULL;"
                   "BEGIN IMMEDIATE;"
                   "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
@@ -100,7 +103,11 @@ static int init_schema(struct omb_store *s, const char *path, char *err, size_t 
                   " envelope BLOB, body BLOB, attempts INTEGER, first_error TEXT,"
                   " last_error TEXT, errors TEXT, first_at_us INTEGER, last_at_us INTEGER);"
                   "CREATE INDEX IF NOT EXISTS parked_consumer_state"
-                  " ON parked (consumer, state, id);",
+                  " ON parked (consumer, state, id);"
+                  "CREATE TABLE IF NOT EXISTS dedupe ("
+                  " source TEXT NOT NULL, key TEXT NOT NULL, at_us INTEGER NOT NULL,"
+                  " until_us INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (source, key));"
+                  "CREATE INDEX IF NOT EXISTS dedupe_until ON dedupe (until_us);",
                   path, err, errlen);
     if (rc < 0) {
         goto out;
@@ -171,20 +178,28 @@ static int prepare(struct omb_store *s, sqlite3 *db, const char *sql, sqlite3_st
 
 static void *writer_main(void *arg);
 
+static void reserve_take(struct omb_store *s);
+
 static void free_store(struct omb_store *s)
 {
-    sqlite3_stmt *sts[] = {s->insert,     s->usage, s->set_cursor, s->add_parked,
-                           s->min_cursor, s->prune, s->first,      s->rjournal};
+    sqlite3_stmt *sts[] = {s->insert,      s->usage,       s->set_cursor, s->add_parked,
+                           s->min_cursor,  s->prune,       s->first,      s->rjournal,
+                           s->dedupe_find, s->dedupe_put, s->dedupe_prune};
     for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
         sqlite3_finalize(sts[i]);
     }
     sqlite3_close(s->wdb);
     sqlite3_close(s->rdb);
+    if (s->reserved) {
+        unlink(s->reserve_path); /* taken again at the next open */
+    }
+    free(s->reserve_path);
     pthread_cond_destroy(&s->done_cv);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->rmu);
     pthread_mutex_destroy(&s->commit_mu);
+    pthread_mutex_destroy(&s->reserve_mu);
     free(s->path);
     free(s);
 }
@@ -206,7 +221,6 @@ struct omb_store *omb_store_open(const char *path, const struct omb_store_opts *
         return NULL;
     }
     close(fd);
-
     s = calloc(1, sizeof(*s));
     if (!s || !(s->path = strdup(path))) {
         store_set_err(err, errlen, "%s: out of memory", path);
@@ -228,6 +242,7 @@ struct omb_store *omb_store_open(const char *path, const struct omb_store_opts *
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_mutex_init(&s->commit_mu, NULL);
+    pthread_mutex_init(&s->reserve_mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cv, &ca);
@@ -237,6 +252,7 @@ struct omb_store *omb_store_open(const char *path, const struct omb_store_opts *
     if (store_open_db(path, &s->wdb, err, errlen) < 0 || init_schema(s, path, err, errlen) < 0) {
         goto fail;
     }
+    s->capped = opts && opts->max_bytes > 0;
     if (opts && opts->max_bytes > 0) {
         char sql[96];
         int64_t pages = opts->max_bytes / 4096 > 0 ? opts->max_bytes / 4096 : 1;
@@ -254,7 +270,7 @@ struct omb_store *omb_store_open(const char *path, const struct omb_store_opts *
                 "SELECT (SELECT page_count FROM pragma_page_count())"
                 " - (SELECT freelist_count FROM pragma_freelist_count())",
                 &s->usage, err, errlen) < 0 ||
-        store_ops_prepare(s, err, errlen) < 0) {
+        store_ops_prepare(s, err, errlen) < 0 || store_dedupe_prepare(s, err, errlen) < 0) {
         goto fail;
     }
     store_refresh_usage(s);
@@ -262,6 +278,10 @@ struct omb_store *omb_store_open(const char *path, const struct omb_store_opts *
         prepare(s, s->rdb, store_journal_select, &s->rjournal, err, errlen) < 0) {
         goto fail;
     }
+    if (asprintf(&s->reserve_path, "%s-reserve", path) < 0) {
+        s->reserve_path = NULL;
+    }
+    reserve_take(s);
     int prc = pthread_create(&s->writer, NULL, writer_main, s);
     if (prc != 0) {
         store_set_err(err, errlen, "%s: cannot start the writer thread: %s", path, strerror(prc));
@@ -360,17 +380,92 @@ int store_queue_sync(struct omb_store *s, struct sync_op *op)
     return op->rc;
 }
 
+/* ---- the reserve: space kept back for getting out of a full disk ------------------------- */
+
+/* A full disk can leave SQLite unable to do anything that would free space: a checkpoint must
+ * grow the database file, a delete must grow the WAL. So the store keeps a reserve file of
+ * STORE_RESERVE_BYTES beside the journal and gives it up when a commit fails for a full disk;
+ * it is taken again once the prune has made room. */
+static void reserve_take(struct omb_store *s)
+{
+    pthread_mutex_lock(&s->reserve_mu);
+    if (s->reserved || !s->reserve_path) {
+        pthread_mutex_unlock(&s->reserve_mu);
+        return;
+    }
+    int fd = open(s->reserve_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return;
+    }
+    int rc = posix_fallocate(fd, 0, STORE_RESERVE_BYTES);
+    close(fd);
+    if (rc == 0) {
+        s->reserved = true;
+        atomic_store(&s->disk_full, false);
+    } else {
+        unlink(s->reserve_path); /* no room for it yet: try again after the next prune */
+    }
+    pthread_mutex_unlock(&s->reserve_mu);
+}
+
+static void reserve_give_up(struct omb_store *s)
+{
+    pthread_mutex_lock(&s->reserve_mu);
+    if (s->reserved) {
+        unlink(s->reserve_path);
+        s->reserved = false;
+        /* The reserve is for getting out, not for more events: appends wait until it is back. */
+        atomic_store(&s->disk_full, true);
+    }
+    pthread_mutex_unlock(&s->reserve_mu);
+}
+
+void store_reserve_retake(struct omb_store *s)
+{
+    reserve_take(s);
+}
+
 /* ---- appending and group commit -------------------------------------------------------- */
 
 int omb_store_append(struct omb_store *s, const char *env, size_t env_len, const char *body,
                      size_t body_len, const char *id, const char *source, const char *type,
                      const char *key, unsigned flags, omb_store_ack_fn ack, void *arg)
 {
-    if (!s || !ack || (!env && env_len) || (!body && body_len)) {
+    const struct omb_store_event ev = {
+        .env = env, .env_len = env_len, .body = body, .body_len = body_len, .id = id,
+        .source = source, .type = type, .key = key, .flags = flags};
+    return omb_store_append_event(s, &ev, ack, arg);
+}
+
+int omb_store_append_event(struct omb_store *s, const struct omb_store_event *ev,
+                           omb_store_ack_fn ack, void *arg)
+{
+    if (s && atomic_load(&s->disk_full)) {
+        /* The store filled up. A full file system gets room back only from the prune; a full
+         * page count (max_bytes) or space freed by others shows at once: look, at most ten
+         * times a second. */
+        int64_t now = store_now_us(CLOCK_MONOTONIC);
+        int64_t last = atomic_load(&s->reserve_tried_us);
+        if (now - last > 100000 &&
+            atomic_compare_exchange_strong(&s->reserve_tried_us, &last, now)) {
+            reserve_take(s);
+        }
+        if (atomic_load(&s->disk_full)) {
+            return OMB_EAGAIN;
+        }
+    }
+    if (!s || !ev || !ack || (!ev->env && ev->env_len) || (!ev->body && ev->body_len)) {
         return OMB_EINVAL;
     }
-    size_t ids = (id ? strlen(id) + 1 : 0) + (source ? strlen(source) + 1 : 0) +
-                 (type ? strlen(type) + 1 : 0) + (key ? strlen(key) + 1 : 0);
+    /* A key counts only with a window: without one there is nothing to hold it for. */
+    const char *dedupe = ev->dedupe && *ev->dedupe && ev->dedupe_window_us > 0 ? ev->dedupe : NULL;
+    if (dedupe && strlen(dedupe) > OMB_STORE_DEDUPE_MAX) {
+        return OMB_EINVAL;
+    }
+    size_t env_len = ev->env_len, body_len = ev->body_len;
+    size_t ids = (ev->id ? strlen(ev->id) + 1 : 0) + (ev->source ? strlen(ev->source) + 1 : 0) +
+                 (ev->type ? strlen(ev->type) + 1 : 0) + (ev->key ? strlen(ev->key) + 1 : 0) +
+                 (dedupe ? strlen(dedupe) + 1 : 0);
     if (env_len > SIZE_MAX / 2 || body_len > SIZE_MAX / 2 - env_len ||
         env_len + body_len > SIZE_MAX / 2 - ids) {
         return OMB_EINVAL;
@@ -382,15 +477,19 @@ int omb_store_append(struct omb_store *s, const char *env, size_t env_len, const
     char *p = (char *)(e + 1);
     *e = (struct entry){.op = OP_APPEND, .ack = ack, .arg = arg};
     e->ev.received_us = store_now_us(CLOCK_REALTIME);
-    e->ev.flags = flags;
-    e->ev.env = store_copy_bytes(&p, env, env_len);
+    e->ev.flags = ev->flags;
+    e->ev.env = store_copy_bytes(&p, ev->env, env_len);
     e->ev.env_len = env_len;
-    e->ev.body = store_copy_bytes(&p, body, body_len);
+    e->ev.body = store_copy_bytes(&p, ev->body, body_len);
     e->ev.body_len = body_len;
-    e->ev.id = store_copy_str(&p, id);
-    e->ev.source = store_copy_str(&p, source);
-    e->ev.type = store_copy_str(&p, type);
-    e->ev.key = store_copy_str(&p, key);
+    e->ev.id = store_copy_str(&p, ev->id);
+    e->ev.source = store_copy_str(&p, ev->source);
+    e->ev.type = store_copy_str(&p, ev->type);
+    e->ev.key = store_copy_str(&p, ev->key);
+    e->ev.dedupe = store_copy_str(&p, dedupe);
+    e->ev.until_us = dedupe && ev->dedupe_window_us < INT64_MAX - e->ev.received_us
+                         ? e->ev.received_us + ev->dedupe_window_us
+                         : INT64_MAX;
     return store_queue(s, e);
 }
 
@@ -427,18 +526,35 @@ void store_refresh_usage(struct omb_store *s)
     sqlite3_reset(s->usage);
 }
 
+/* One append inside the group's transaction: dropped when its dedupe key is held, else
+ * inserted (and its key held). Adds to *rows the journal rows it made. */
+static int append_one(struct omb_store *s, struct entry *e, int64_t *first, int64_t *last,
+                      size_t *rows)
+{
+    int rc = e->ev.dedupe ? store_dedupe_check(s, e) : SQLITE_OK;
+    if (rc != SQLITE_OK || e->ev.duplicate) {
+        return rc;
+    }
+    if ((rc = insert_one(s, e)) != SQLITE_OK) {
+        return rc;
+    }
+    *last = e->result;
+    if (*first == 0) {
+        *first = e->result;
+    }
+    (*rows)++;
+    return e->ev.dedupe ? store_dedupe_hold(s, e) : SQLITE_OK;
+}
+
 /* Applies the group in one transaction. Returns an SQLite code; on success *last is the last
- * journal seq and *first the first seq this group added (0: none). */
-static int commit_group(struct omb_store *s, struct entry *head, int64_t *first, int64_t *last)
+ * journal seq, *first the first seq this group added (0: none) and *rows how many it added. */
+static int commit_group(struct omb_store *s, struct entry *head, int64_t *first, int64_t *last,
+                        size_t *rows)
 {
     int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     for (struct entry *e = head; rc == SQLITE_OK && e; e = e->next) {
         if (e->op == OP_APPEND) {
-            rc = insert_one(s, e);
-            *last = e->result;
-            if (*first == 0) {
-                *first = e->result;
-            }
+            rc = append_one(s, e, first, last, rows);
         } else {
             rc = store_ops_apply(s, e, *last);
         }
@@ -482,20 +598,24 @@ static void complete_group(struct omb_store *s, struct entry *head, int rc)
 static void run_group(struct omb_store *s, struct entry *head, size_t n, size_t appends)
 {
     int64_t first = 0, last = atomic_load(&s->last_seq);
-    int src = commit_group(s, head, &first, &last);
+    size_t rows = 0;
+    int src = commit_group(s, head, &first, &last, &rows);
     int rc = 0;
     if (src == SQLITE_OK) {
         atomic_fetch_add(&s->commits, 1);
         s->prune_owed = true;
         store_refresh_usage(s);
-        if (appends > 0) {
+        if (appends > rows) {
+            atomic_fetch_add(&s->duplicates, appends - rows);
+        }
+        if (rows > 0) {
             atomic_store(&s->last_seq, last);
             if (atomic_load(&s->first_seq) == 0) {
                 atomic_store(&s->first_seq, first); /* only this thread writes it */
             }
-            atomic_fetch_add(&s->events, appends);
-            if (appends > atomic_load(&s->largest_group)) {
-                atomic_store(&s->largest_group, appends); /* only this thread writes it */
+            atomic_fetch_add(&s->events, rows);
+            if (rows > atomic_load(&s->largest_group)) {
+                atomic_store(&s->largest_group, rows); /* only this thread writes it */
             }
             /* Under commit_mu, so that once omb_store_on_commit returns, the callback it
              * replaced is not running and will not run. */
@@ -519,6 +639,9 @@ static void run_group(struct omb_store *s, struct entry *head, size_t n, size_t 
                      appends == 1 ? "" : "s", others, others == 1 ? "" : "s",
                      sqlite3_errmsg(s->wdb));
         }
+        bool full = (sqlite3_extended_errcode(s->wdb) & 0xff) == SQLITE_FULL;
+        /* The file system is full (not the max_bytes cap, which the prune relieves alone). */
+        bool enospc = full && (sqlite3_system_errno(s->wdb) == ENOSPC || !s->capped);
         if (!sqlite3_get_autocommit(s->wdb)) {
             sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
         }
@@ -527,6 +650,43 @@ static void run_group(struct omb_store *s, struct entry *head, size_t n, size_t 
         pthread_mutex_unlock(&s->mu);
         atomic_fetch_add(&s->failures, 1);
         rc = OMB_EIO;
+        if (full) {
+            /* The disk is full: give the WAL's space back, then commit what frees space (cursor
+             * moves, which let the prune delete rows) without the appends, which are refused.
+             * Otherwise new appends would keep failing the cursor moves with them, and the
+             * store would never get out of it. */
+            if (enospc) {
+                reserve_give_up(s);
+            }
+            sqlite3_exec(s->wdb, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+            if (appends > 0 && others > 0) {
+                struct entry *refused = NULL, **rt = &refused, *kept = NULL, **kt = &kept;
+                for (struct entry *e = head, *next; e; e = next) {
+                    next = e->next;
+                    e->next = NULL;
+                    if (e->op == OP_APPEND) {
+                        *rt = e;
+                        rt = &e->next;
+                    } else {
+                        *kt = e;
+                        kt = &e->next;
+                    }
+                }
+                complete_group(s, refused, OMB_EIO);
+                int64_t f = 0, l = atomic_load(&s->last_seq);
+                size_t r = 0;
+                int krc = commit_group(s, kept, &f, &l, &r) == SQLITE_OK ? 0 : OMB_EIO;
+                if (krc == 0) {
+                    atomic_fetch_add(&s->commits, 1);
+                    s->prune_owed = true;
+                    store_refresh_usage(s);
+                } else if (!sqlite3_get_autocommit(s->wdb)) {
+                    sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+                }
+                complete_group(s, kept, krc);
+                return;
+            }
+        }
     }
     complete_group(s, head, rc);
 }
@@ -701,6 +861,7 @@ void omb_store_stats(struct omb_store *s, struct omb_store_stats *out)
         .events = atomic_load(&s->events),
         .largest_group = atomic_load(&s->largest_group),
         .failures = atomic_load(&s->failures),
+        .duplicates = atomic_load(&s->duplicates),
     };
 }
 

@@ -35,6 +35,8 @@ struct omb_store_stats {
     uint64_t events;        /* events committed */
     uint64_t largest_group; /* most events in one committed transaction */
     uint64_t failures;      /* groups that failed (every event of them acked with an error) */
+    uint64_t duplicates;    /* appends dropped as repeats of a dedupe key (not journaled; not
+                             * counted in events) */
 };
 
 /* One journal row, passed to an omb_store_row_fn. Every pointer is borrowed for the call only.
@@ -63,8 +65,12 @@ struct omb_store_row {
 /* Called on the writer thread, in append order, once per successful append: rc 0 and the row's
  * seq once it is durably committed; or a negative enum omb_err (OMB_EIO) and seq 0 when its group
  * failed, in which case nothing of that group was committed (omb_store_last_error has the reason).
- * It must not call omb_store_close; it may call omb_store_append. */
+ * An append dropped as a duplicate (omb_store_append_event with a dedupe key seen within its
+ * window) is acknowledged with rc 0 and a NEGATIVE seq: -(the seq of the event it repeats), once
+ * the group it was in is committed; nothing of it was journaled. OMB_STORE_IS_DUPLICATE(seq, rc)
+ * tells them apart. It must not call omb_store_close; it may call omb_store_append. */
 typedef void (*omb_store_ack_fn)(void *arg, int64_t seq, int rc);
+#define OMB_STORE_IS_DUPLICATE(seq, rc) ((rc) == 0 && (seq) < 0)
 
 /* Called by omb_store_read for each row: return 0 to go on, > 0 to stop, < 0 to abort the read
  * with that value. */
@@ -91,6 +97,38 @@ void omb_store_close(struct omb_store **sp);
 int omb_store_append(struct omb_store *s, const char *env, size_t env_len, const char *body,
                      size_t body_len, const char *id, const char *source, const char *type,
                      const char *key, unsigned flags, omb_store_ack_fn ack, void *arg);
+
+/* ---- dedupe: idempotency keys ------------------------------------------------------------ */
+/* A source may give an event an idempotency key (the envelope's "dedupe": a webhook's event id,
+ * a POSLog store/workstation/day/sequence, a file checksum and line). The store keeps, per
+ * (source, key), the seq of the event that carried it and until when it counts (its append
+ * time plus the window given with it). An append whose key is still held for its source is a
+ * duplicate: not journaled, acknowledged as described at omb_store_ack_fn, and counted in
+ * omb_store_stats' duplicates; also when the first is in the same group. Past its window a key
+ * is taken again as new (and held anew). Expired keys are deleted by the prune passes
+ * (omb_store_set_prune). */
+
+#define OMB_STORE_DEDUPE_MAX 256 /* bytes of a dedupe key, at most */
+
+/* One event to append; pointers are borrowed for the call (copied). */
+struct omb_store_event {
+    const char *env; /* may be NULL when env_len is 0; not NUL-terminated */
+    size_t env_len;
+    const char *body; /* may be NULL when body_len is 0 */
+    size_t body_len;
+    const char *id; /* these four: NUL-terminated or NULL */
+    const char *source;
+    const char *type;
+    const char *key;
+    unsigned flags;           /* OMB_STORE_* */
+    const char *dedupe;       /* idempotency key (1..OMB_STORE_DEDUPE_MAX bytes), or NULL/"" */
+    int64_t dedupe_window_us; /* how long the key holds; <= 0: dedupe is off for this append */
+};
+
+/* omb_store_append with every member of *ev; the same returns, and OMB_EINVAL also for a
+ * dedupe key longer than OMB_STORE_DEDUPE_MAX. */
+int omb_store_append_event(struct omb_store *s, const struct omb_store_event *ev,
+                           omb_store_ack_fn ack, void *arg);
 
 /* Call fn for up to `max` committed rows with seq > after_seq, in seq order (max 0: no limit).
  * Thread-safe; runs on the caller's thread over its own connection, so it does not block
@@ -153,8 +191,8 @@ int omb_store_cursors(struct omb_store *s, omb_store_cursor_fn fn, void *arg);
 
 /* Allow the writer to prune (off at open): at most once a second (prune_interval_ms), after a
  * commit (or once soon after open), it deletes journal rows with seq <= the smallest cursor
- * (<= the last seq when there is no cursor), in chunks so that no transaction grows large. Turn
- * it on once every consumer has its cursor. A failed pass leaves its reason in
+ * (<= the last seq when there is no cursor), in chunks so that no transaction grows large, and
+ * dedupe keys whose window has passed. Turn it on once every consumer has its cursor. A failed pass leaves its reason in
  * omb_store_last_error. */
 void omb_store_set_prune(struct omb_store *s, bool on);
 

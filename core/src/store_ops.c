@@ -1,4 +1,5 @@
-/* The store's writes besides journal appends: consumer cursors, parked deliveries and pruning.
+/* The store's writes besides journal appends: consumer cursors, parked deliveries and pruning
+ * (of the journal and, through store_dedupe.c, of expired dedupe keys).
  * Each call queues its work behind whatever is already queued, so that one group transaction
  * applies appends, cursor moves and parked rows in the order they were asked for; the calls
  * that report a result (cursor init/drop, parked update/delete) wait for that transaction. */
@@ -227,6 +228,13 @@ void store_prune_step(struct omb_store *s)
             store_refresh_usage(s);
         }
     }
+    int64_t expired = 0; /* dedupe keys past their window */
+    if (rc == SQLITE_OK) {
+        rc = store_dedupe_prune(s, store_now_us(CLOCK_REALTIME), STORE_PRUNE_CHUNK, &expired);
+        if (rc == SQLITE_OK && expired > 0) {
+            store_refresh_usage(s);
+        }
+    }
     if (rc != SQLITE_OK) {
         char why[sizeof(s->last_error)];
         snprintf(why, sizeof(why), "journal prune failed: %s", sqlite3_errmsg(s->wdb));
@@ -239,9 +247,17 @@ void store_prune_step(struct omb_store *s)
     }
     /* A full chunk means more to delete: the next chunk comes after the next group, if any,
      * rather than a whole interval later. */
-    s->prune_more = rc == SQLITE_OK && deleted == STORE_PRUNE_CHUNK;
+    s->prune_more =
+        rc == SQLITE_OK && (deleted == STORE_PRUNE_CHUNK || expired == STORE_PRUNE_CHUNK);
     if (!s->prune_more) {
         s->prune_owed = false;
+    }
+    if (rc == SQLITE_OK && !s->prune_more) {
+        /* After a full disk: the WAL's space back to the file system, then the reserve. */
+        sqlite3_exec(s->wdb, s->reserved ? "PRAGMA wal_checkpoint(PASSIVE)"
+                                         : "PRAGMA wal_checkpoint(TRUNCATE)",
+                     NULL, NULL, NULL);
+        store_reserve_retake(s);
     }
     s->prune_last_us = store_now_us(CLOCK_MONOTONIC);
 }

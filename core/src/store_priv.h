@@ -1,7 +1,8 @@
 /* Private to the store's files: the store itself, the writer queue's entries, and what the files
  * share. store.c opens and closes, queues, and runs the writer thread and its group commits;
  * store_ops.c is the writer's work besides appends (cursors, parked rows, pruning) and the calls
- * that queue it; store_read.c reads committed rows (readers, cursors, parked lists). */
+ * that queue it; store_dedupe.c holds idempotency keys; store_read.c reads committed rows
+ * (readers, cursors, parked lists). */
 #ifndef OMNIBUS_STORE_PRIV_H
 #define OMNIBUS_STORE_PRIV_H
 
@@ -16,7 +17,9 @@
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_PRUNE_INTERVAL_MS 1000
-#define STORE_PRUNE_CHUNK 50000 /* journal rows deleted per transaction at most */
+#define STORE_RESERVE_BYTES (4 * 1024 * 1024) /* kept back to get out of a full disk */
+#define STORE_PRUNE_CHUNK 2000 /* journal rows deleted per transaction at most: a larger chunk
+                                * holds the writer (and every acknowledgement) for tens of ms */
 
 enum entry_op {
     OP_APPEND, /* a journal row: the only kind counted against pending_max */
@@ -48,6 +51,9 @@ struct entry {
             const char *source;
             const char *type;
             const char *key;
+            const char *dedupe; /* NULL: none */
+            int64_t until_us;   /* received_us + the dedupe window (saturated) */
+            bool duplicate;     /* set by the writer: dropped, result is -(the original's seq) */
         } ev;
         struct {
             const char *consumer;
@@ -94,6 +100,9 @@ struct omb_store {
     sqlite3_stmt *min_cursor;
     sqlite3_stmt *prune;
     sqlite3_stmt *first;
+    sqlite3_stmt *dedupe_find; /* store_dedupe.c */
+    sqlite3_stmt *dedupe_put;
+    sqlite3_stmt *dedupe_prune;
     int64_t page_size;
 
     sqlite3 *rdb; /* omb_store_read's and the listings', under rmu */
@@ -126,6 +135,12 @@ struct omb_store {
 
     /* The writer thread's alone. */
     bool prune_owed; /* a commit happened since the last prune pass */
+    char *reserve_path; /* "<journal>-reserve" (store.c) */
+    bool capped;        /* max_bytes set: SQLITE_FULL may be the cap, not the file system */
+    pthread_mutex_t reserve_mu; /* guards reserved and the reserve file */
+    bool reserved;      /* the reserve file holds its space */
+    atomic_bool disk_full; /* the reserve was given up: appends say OMB_EAGAIN until it is back */
+    atomic_int_fast64_t reserve_tried_us; /* the latest try from an append (monotonic µs) */
     bool prune_more; /* the last chunk was full: go on without waiting */
     int64_t prune_last_us;
 
@@ -136,6 +151,7 @@ struct omb_store {
     atomic_uint_fast64_t events;
     atomic_uint_fast64_t largest_group;
     atomic_uint_fast64_t failures;
+    atomic_uint_fast64_t duplicates;
 };
 
 static inline int64_t store_now_us(clockid_t clock)
@@ -183,6 +199,20 @@ int store_ops_apply(struct omb_store *s, struct entry *e, int64_t last_seq);
 /* Writer thread: one pruning transaction, when pruning is due. */
 void store_prune_step(struct omb_store *s);
 
+/* store_dedupe.c */
+/* Prepares the writer's dedupe statements on s->wdb. 0 or OMB_EIO (err set). */
+int store_dedupe_prepare(struct omb_store *s, char *err, size_t errlen);
+/* Writer thread, inside the group's transaction, for an append with a dedupe key: when its key
+ * is held for its source, marks it a duplicate (e->result = -(the holder's seq)). Sees the
+ * keys of this transaction's earlier appends. Returns an SQLite code. */
+int store_dedupe_check(struct omb_store *s, struct entry *e);
+/* Writer thread, after e was inserted (e->result is its seq): hold its key until its until_us.
+ * Returns an SQLite code. */
+int store_dedupe_hold(struct omb_store *s, const struct entry *e);
+/* Writer thread, outside any transaction: delete up to `chunk` keys expired at now_us. Returns
+ * an SQLite code, with the number deleted in *deleted. */
+int store_dedupe_prune(struct omb_store *s, int64_t now_us, int64_t chunk, int64_t *deleted);
+
 /* store_read.c */
 /* Steps st (a journal SELECT with after_seq and limit parameters) passing rows to fn as
  * omb_store_read does, and resets it. */
@@ -204,5 +234,8 @@ void store_sql_where(struct store_sql *q, const struct omb_store_parked_filter *
 int store_bind_filter(sqlite3_stmt *st, int *i, const struct omb_store_parked_filter *f);
 bool store_filter_empty(const struct omb_store_parked_filter *f);
 bool store_parked_state_ok(const char *state);
+
+/* store.c: take the reserve back when there is room again (writer thread). */
+void store_reserve_retake(struct omb_store *s);
 
 #endif /* OMNIBUS_STORE_PRIV_H */

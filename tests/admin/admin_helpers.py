@@ -57,9 +57,10 @@ def sockdir(name):
     return d
 
 
-def ctl(args, env=None, timeout=60, clean_env=True):
-    """Run omnibusctl with args; returns (status, stdout, stderr). OMNIBUS_ADMIN is removed from
-    the environment unless env sets it."""
+def ctl(args, env=None, timeout=60, clean_env=True, stdin=None):
+    """Run omnibusctl with args (and stdin, text, as its standard input when given); returns
+    (status, stdout, stderr). OMNIBUS_ADMIN is removed from the environment unless env sets
+    it."""
     e = dict(os.environ)
     if clean_env:
         e.pop("OMNIBUS_ADMIN", None)
@@ -70,7 +71,7 @@ def ctl(args, env=None, timeout=60, clean_env=True):
                "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                "--suppressions=" + os.path.join(SRCDIR, "tests", "valgrind.supp")] + cmd
         timeout *= 10
-    p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout, input=stdin)
     check(p.returncode != 99 or not VALGRIND, f"valgrind errors in omnibusctl {args}:\n{p.stderr}")
     check(p.returncode >= 0, f"omnibusctl {args} died of signal {-p.returncode}:\n{p.stderr}")
     return p.returncode, p.stdout, p.stderr

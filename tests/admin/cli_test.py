@@ -67,6 +67,7 @@ METRICS = {
     ],
     "destinations": [
         {"name": "web-eu", "queued": 5, "delivered": 135, "retried": 4, "rejected": 1,
+         "dead": 3, "dead_letters": 2,
          "latency_ms": {"count": 135, "p50": 1.234, "p99": 45.6, "p999": 1234.6, "max": 2000.25}},
         {"name": "app", "queued": 0, "delivered": 0, "retried": 0, "rejected": 0,
          "latency_ms": {"count": 0, "p50": 0, "p99": 0, "p999": 0, "max": 0}},
@@ -225,10 +226,10 @@ def test_commands(sock):
         ["prices", "100", "90", "10", "0", "0", "180", "0"],
         ["stock", "50", "50", "0", "50", "1", "50", "12"]], f"metrics routes: {out}")
     check(table(out, "DESTINATION") == [
-        ["DESTINATION", "QUEUED", "DELIVERED", "RETRIED", "REJECTED", "P50_MS", "P99_MS",
-         "P999_MS", "MAX_MS"],
-        ["web-eu", "5", "135", "4", "1", "1.23", "45.6", "1235", "2000"],
-        ["app", "0", "0", "0", "0", "-", "-", "-", "-"]], f"metrics destinations: {out}")
+        ["DESTINATION", "QUEUED", "DELIVERED", "RETRIED", "REJECTED", "DEAD_LETTERS", "P50_MS",
+         "P99_MS", "P999_MS", "MAX_MS"],
+        ["web-eu", "5", "135", "4", "1", "2", "1.23", "45.6", "1235", "2000"],
+        ["app", "0", "0", "0", "0", "-", "-", "-", "-", "-"]], f"metrics destinations: {out}")
     check(table(out, "CONNECTOR") == [["CONNECTOR", "METRIC", "VALUE"],
                                       ["web-eu", "api_calls", "140"],
                                       ["web-eu", "rate_limit_remaining", "0.75"]],
@@ -295,6 +296,12 @@ def test_prometheus(sock):
         "omnibus_route_events_total": "counter",
         "omnibus_route_deliveries_queued_total": "counter", "omnibus_route_held": "gauge",
         "omnibus_destination_events_total": "counter", "omnibus_destination_queued": "gauge",
+        "omnibus_destination_dead_letters": "gauge",
+        "omnibus_destination_conflated_total": "counter",
+        "omnibus_destination_stale_total": "counter",
+        "omnibus_source_emitted_total": "counter",
+        "omnibus_source_deduplicated_total": "counter",
+        "omnibus_source_lost_total": "counter",
         "omnibus_destination_latency_ms": "gauge",
         "omnibus_destination_latency_max_ms": "gauge",
         "omnibus_destination_latency_samples": "gauge",
@@ -318,6 +325,10 @@ def test_prometheus(sock):
                   f"destination {d['name']} {outcome}")
         check(sample_value(samples, "omnibus_destination_queued", destination=d["name"])
               == d["queued"], f"destination {d['name']} queued")
+    check(sample_value(samples, "omnibus_destination_dead_letters", destination="web-eu") == 2,
+          "dead letters of web-eu")
+    check(sample_value(samples, "omnibus_destination_dead_letters", destination="app") is None,
+          "no dead-letter sample for a destination the daemon gave no count for")
     lat = METRICS["destinations"][0]["latency_ms"]
     for q, key in (("0.5", "p50"), ("0.99", "p99"), ("0.999", "p999")):
         check(sample_value(samples, "omnibus_destination_latency_ms", destination="web-eu",

@@ -222,21 +222,23 @@ def test_reload():
     d = workdir("daemon-reload")
     base = file_source("src", d + "/in") + file_sink("a", d + "/a.ndjson") + \
         file_sink("b", d + "/b.ndjson")
+    # A disabled route keeps b a destination: the set of destinations stays the same.
+    spare = '  <route name="spare" enabled="false"><from connector="src"/><to connector="b"/></route>'
     path = write_config(d, config(base + '  <route name="r"><from connector="src"/>'
-                                  '<to connector="a"/></route>'))
+                                  '<to connector="a"/></route>' + spare))
     daemon = Daemon(path)
     drop(d + "/in", "1.ndjson", [ev("x.y", "k", {"n": 1})])
     wait_for(lambda: count_lines(d + "/a.ndjson") == 1, what="event 1 to a")
     # Only the routes change: swapped under the running connectors.
     write_config(d, config(base + '  <route name="r"><from connector="src"/>'
-                           '<to connector="b"/></route>'))
+                           '<to connector="b"/></route>' + spare.replace('"b"', '"a"')))
     daemon.signal(signal.SIGHUP)
     wait_for(lambda: "routes swapped" in daemon.text(), what="the route swap")
     drop(d + "/in", "2.ndjson", [ev("x.y", "k", {"n": 2})])
     wait_for(lambda: count_lines(d + "/b.ndjson") == 1, what="event 2 to b")
     # An invalid config is refused and the old one keeps running.
     write_config(d, config(base + '  <route name="r"><from connector="src"/>'
-                           '<to connector="zzz"/></route>'))
+                           '<to connector="zzz"/></route>' + spare))
     daemon.signal(signal.SIGHUP)
     wait_for(lambda: "reload refused" in daemon.text(), what="the refusal")
     drop(d + "/in", "3.ndjson", [ev("x.y", "k", {"n": 3})])

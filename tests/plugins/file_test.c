@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../connectors/file/file.h" /* struct file_ctx: to give the host an hmac */
 #include "plugins/harness.h"
 #include "testlib.h"
 
@@ -388,6 +389,121 @@ static void test_unmovable(void)
     free(in);
 }
 
+/* ---- dedupe keys ---- */
+
+/* A stand-in for the daemon's HMAC (the harness host has none): any keyed 32-byte digest will
+ * do, as long as equal inputs give equal outputs. */
+static int fake_hmac(const char *alg, const void *key, size_t keylen, const void *data,
+                     size_t len, unsigned char *out, size_t *outlen)
+{
+    if (strcmp(alg, "sha256") != 0 || *outlen < 32) {
+        return OMB_EINVAL;
+    }
+    for (uint64_t part = 0; part < 4; part++) {
+        uint64_t h = 1469598103934665603ull ^ (part * 0x9e3779b97f4a7c15ull);
+        for (size_t i = 0; i < keylen + len; i++) {
+            h ^= i < keylen ? ((const unsigned char *)key)[i]
+                            : ((const unsigned char *)data)[i - keylen];
+            h *= 1099511628211ull;
+        }
+        memcpy(out + 8 * part, &h, 8);
+    }
+    *outlen = 32;
+    return 0;
+}
+
+static struct omb_host_api host_with_hmac;
+
+/* A source whose host has an hmac, as omnibusd's has. */
+static struct harness *hashing_source(const char *test, char **in_out)
+{
+    struct harness *h = source(test, in_out);
+    struct file_ctx *c = harness_ctx(h);
+    host_with_hmac = *c->host;
+    host_with_hmac.hmac = fake_hmac;
+    c->host = &host_with_hmac;
+    return h;
+}
+
+static const char *dedupe_of(struct harness *h, size_t i)
+{
+    const char *d = json_string_value(json_object_get(json_array_get(harness_events(h), i),
+                                                      "dedupe"));
+    return d ? d : "";
+}
+
+/* "<64 hex digits>:<line>" */
+static bool key_ok(const char *key, unsigned long line)
+{
+    char want[32];
+    snprintf(want, sizeof(want), ":%lu", line);
+    return strlen(key) > 64 && strspn(key, "0123456789abcdef") == 64 &&
+           strcmp(key + 64, want) == 0;
+}
+
+static void test_dedupe_keys(void)
+{
+    char *in = NULL;
+    struct harness *h = hashing_source("file_test_dedupe", &in);
+    char *done = harness_path("%s/done", in);
+
+    /* Every line's key is the file's checksum and its line number. */
+    write_events(in, "a.ndjson", 1, 3);
+    harness_fire_timers(h);
+    CHECK(events_are(h, 1, 3));
+    for (size_t i = 0; i < 3; i++) {
+        CHECK(key_ok(dedupe_of(h, i), i + 1));
+        CHECK(strncmp(dedupe_of(h, i), dedupe_of(h, 0), 64) == 0);
+    }
+    CHECK(harness_log_count(h, -1, "repeat") == 0);
+
+    /* The same bytes under another name: the same keys (the journal drops them as repeats), a
+     * log line saying so, and the file goes to done/ as any other. */
+    write_events(in, "b.ndjson", 1, 3);
+    harness_fire_timers(h);
+    CHECK(json_array_size(harness_events(h)) == 6);
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_STR(dedupe_of(h, i + 3), dedupe_of(h, i));
+    }
+    CHECK(harness_log_count(h, OMB_LOG_INFO, "b.ndjson: a repeat of a file read before") == 1);
+    CHECK(exists2(done, "b.ndjson") && !exists2(in, "b.ndjson"));
+    CHECK(harness_log_count(h, OMB_LOG_INFO, "b.ndjson: 3 events emitted, moved to") == 1);
+
+    /* Other bytes (one line more), other keys; no repeat. */
+    write_events(in, "c.ndjson", 1, 4);
+    harness_fire_timers(h);
+    CHECK(json_array_size(harness_events(h)) == 10);
+    CHECK(key_ok(dedupe_of(h, 9), 4));
+    CHECK(strncmp(dedupe_of(h, 6), dedupe_of(h, 0), 64) != 0);
+    CHECK(harness_log_count(h, -1, "repeat") == 1);
+
+    /* Line numbers count blank lines; a line's own key is kept. */
+    char *d = harness_path("%s/d.ndjson", in);
+    CHECK(harness_write_file(d, "\n{\"type\":\"stock.level\",\"body\":{\"seq\":11}}\n"
+                                "{\"type\":\"stock.level\",\"dedupe\":\"WAW01/3/20261120/42\","
+                                "\"body\":{\"seq\":12}}\n") == 0);
+    harness_fire_timers(h);
+    CHECK(json_array_size(harness_events(h)) == 12);
+    CHECK(key_ok(dedupe_of(h, 10), 2));
+    CHECK_STR(dedupe_of(h, 11), "WAW01/3/20261120/42");
+    char first[65];
+    snprintf(first, sizeof(first), "%s", dedupe_of(h, 0));
+    harness_destroy(&h);
+    free(in);
+
+    /* Read again by a new instance (after a crash, the file not yet in done/): the same keys. */
+    h = hashing_source("file_test_dedupe2", &in);
+    write_events(in, "a.ndjson", 1, 3);
+    harness_fire_timers(h);
+    CHECK(events_are(h, 1, 3));
+    CHECK(strncmp(dedupe_of(h, 0), first, 64) == 0 && key_ok(dedupe_of(h, 0), 1));
+    CHECK(harness_log_count(h, -1, "repeat") == 0); /* a new instance remembers nothing */
+    harness_destroy(&h);
+    free(d);
+    free(done);
+    free(in);
+}
+
 /* ---- sink ---- */
 
 static const char *const event_text =
@@ -613,6 +729,7 @@ int main(void)
     test_stopping();
     test_large_file();
     test_unmovable();
+    test_dedupe_keys();
     test_sink();
     test_sink_errors();
     test_validate();

@@ -280,6 +280,7 @@ static void test_full(struct omb_registry *reg)
         CHECK(pos->max_attempts == 100);
         CHECK(pos->max_age_ms == OMB_DEFAULT_MAX_AGE_MS);
         CHECK(pos->max_age_ms == 24 * 3600 * 1000);
+        CHECK(pos->dedupe_window_ms == OMB_DEFAULT_DEDUPE_WINDOW_MS);
         CHECK(pos->n_options == 5);
         if (pos->n_options == 5) {
             CHECK_STR(pos->options[0].name, "dir");
@@ -455,8 +456,10 @@ static void check_case(const char *element, const struct attr_case *c)
                   : strcmp(c->attr, "group-wait") == 0 ? r.cfg->store_group_wait_us
                                                        : r.cfg->store_budget_bytes;
         } else if (r.cfg && r.cfg->n_connectors == 1) {
-            got = strcmp(c->attr, "max-attempts") == 0 ? r.cfg->connectors[0].max_attempts
-                                                       : r.cfg->connectors[0].max_age_ms;
+            const struct omb_config_connector *cc = &r.cfg->connectors[0];
+            got = strcmp(c->attr, "max-attempts") == 0  ? cc->max_attempts
+                  : strcmp(c->attr, "dedupe-window") == 0 ? cc->dedupe_window_ms
+                                                          : cc->max_age_ms;
         }
         if (r.rc != 0 || got != c->want) {
             fprintf(stderr, "%s %s=\"%s\": rc %d, got %lld, want %lld\n%s", element, c->attr,
@@ -488,6 +491,7 @@ static void check_case(const char *element, const struct attr_case *c)
 #define BUDGET_MSG "expected a size of at least 1M like 512M or 2G (k, M and G are 1024-based)"
 #define ATTEMPTS_MSG "expected a number of attempts from 1 to 1000000, or unlimited"
 #define AGE_MSG "expected a duration above zero like 30m or 24h, or unlimited"
+#define WINDOW_MSG "expected a duration above zero like 10m or 24h, or off"
 
 static void test_store_values(void)
 {
@@ -557,6 +561,19 @@ static void test_retry_values(void)
         { "max-age", "1d", false, 0, AGE_MSG },
         { "max-age", "24", false, 0, AGE_MSG },
         { "max-age", "never", false, 0, AGE_MSG },
+        { "dedupe-window", "1ms", true, 1, NULL },
+        { "dedupe-window", "10m", true, 600000, NULL },
+        { "dedupe-window", "24h", true, 86400000, NULL },
+        { "dedupe-window", "720h", true, 720 * 3600000LL, NULL },
+        { "dedupe-window", "off", true, 0, NULL },
+        { "dedupe-window", "0h", false, 0, WINDOW_MSG },
+        { "dedupe-window", "0ms", false, 0, WINDOW_MSG },
+        { "dedupe-window", "1d", false, 0, WINDOW_MSG },
+        { "dedupe-window", "24", false, 0, WINDOW_MSG },
+        { "dedupe-window", "Off", false, 0, WINDOW_MSG },
+        { "dedupe-window", "unlimited", false, 0, WINDOW_MSG },
+        { "dedupe-window", "none", false, 0, WINDOW_MSG },
+        { "dedupe-window", "", false, 0, WINDOW_MSG },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         check_case("connector", &cases[i]);
@@ -575,7 +592,7 @@ static void test_store_and_retry(void)
         " max-age=\"unlimited\"/>\n"
         "  <connector name=\"b\" plugin=\"testsink\" max-attempts=\"5\" max-age=\"90s\"/>\n"
         "  <connector name=\"c\" plugin=\"testsink\"/>\n"
-        "  <connector name=\"d\" plugin=\"testsink\" max-age=\"1h\"/>\n");
+        "  <connector name=\"d\" plugin=\"testsink\" max-age=\"1h\" dedupe-window=\"off\"/>\n");
     load(path, NULL, &r);
     CHECK(r.rc == 0);
     CHECK_STR(r.report, "");
@@ -597,6 +614,9 @@ static void test_store_and_retry(void)
             CHECK(r.cfg->connectors[2].max_age_ms == OMB_DEFAULT_MAX_AGE_MS);
             CHECK(r.cfg->connectors[3].max_attempts == OMB_DEFAULT_MAX_ATTEMPTS);
             CHECK(r.cfg->connectors[3].max_age_ms == 3600000);
+            CHECK(r.cfg->connectors[2].dedupe_window_ms == OMB_DEFAULT_DEDUPE_WINDOW_MS);
+            CHECK(r.cfg->connectors[2].dedupe_window_ms == 24 * 3600 * 1000);
+            CHECK(r.cfg->connectors[3].dedupe_window_ms == 0);
         }
     }
     result_free(&r);

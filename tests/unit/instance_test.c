@@ -223,6 +223,66 @@ static void test_stop_drain(void)
     CHECK(atomic_load(&fx_snk[0].destroy_calls) == 1);
 }
 
+/* conflate="key": while the head is retried, ten more stock levels for one key and one for
+ * another arrive; of the pending ones only the newest per key is sent. A level older (by its own
+ * time) than one already delivered for its key is never sent after it. */
+static void push_level(int seq, const char *key, int second, int fail)
+{
+    char when[32];
+    snprintf(when, sizeof(when), "2026-11-25T10:00:%02dZ", second);
+    fx_push(0, json_pack("{s:s, s:s, s:s, s:{s:i, s:i}}", "type", "stock.level", "key", key,
+                         "time", when, "body", "seq", seq, "fail", fail));
+}
+
+static void test_conflate(void)
+{
+    fx_reset();
+    struct fx_world *w = fx_start(
+        SRC("src", 0) SINK("s", 0)
+        "<route name=\"r\"><from connector=\"src\"/><to connector=\"s\" conflate=\"key\"/>"
+        "</route>");
+    CHECK(w != NULL);
+    if (!w) {
+        return;
+    }
+    push_level(0, "k1", 0, 3); /* the head: three failed attempts, 10 + 20 + 40 ms */
+    struct calls_arg one = { 0, 1 };
+    CHECK(fx_wait(has_calls, &one, "the first attempt"));
+    for (int i = 1; i <= 9; i++) {
+        push_level(i, "k1", i, 0);
+    }
+    push_level(10, "k2", 10, 0);
+    CHECK(fx_wait_idle(w, SRC0, "the conflated levels"));
+    size_t n = 0;
+    struct fx_call *c = fx_calls_copy(0, &n);
+    json_int_t ok[8];
+    size_t n_ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].rc == OMB_OK && n_ok < 8) {
+            ok[n_ok++] = fx_seq(c[i].event);
+        }
+    }
+    free(c);
+    CHECK(n_ok == 3 && ok[0] == 0 && ok[1] == 9 && ok[2] == 10);
+    struct omb_instance_stats st;
+    omb_instance_stats(fx_inst(w, "s"), &st);
+    CHECK(st.conflated == 8 && st.stale == 0 && st.delivered == 3);
+
+    /* An older level for k1 (its time is before seq 9's): not sent. A newer one is. */
+    push_level(11, "k1", 5, 0);
+    CHECK(fx_wait_idle(w, SRC0, "the late level"));
+    omb_instance_stats(fx_inst(w, "s"), &st);
+    CHECK(st.stale == 1 && st.delivered == 3);
+    push_level(12, "k1", 30, 0);
+    CHECK(fx_wait_idle(w, SRC0, "a newer level"));
+    omb_instance_stats(fx_inst(w, "s"), &st);
+    CHECK(st.stale == 1 && st.delivered == 4);
+    c = fx_calls_copy(0, &n);
+    CHECK(n > 0 && fx_seq(c[n - 1].event) == 12);
+    free(c);
+    CHECK(fx_stop(w, FX_DEADLINE_MS));
+}
+
 /* A delivery still failing when the instance exits is not lost: it stays in the journal (the
  * consumer's cursor never passed it) and is delivered by the next world on the same store. */
 static void test_resume_after_exit(void)
@@ -424,6 +484,7 @@ int main(void)
     test_retry();
     test_retry_after();
     test_reject();
+    test_conflate();
     test_emit_invalid();
     test_stop_drain();
     test_resume_after_exit();
