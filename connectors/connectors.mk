@@ -7,7 +7,7 @@ PLUGIN_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 
 plugin_LTLIBRARIES += connectors/file/file.la
 connectors_file_file_la_SOURCES = connectors/file/file.c connectors/file/file.h \
-	connectors/file/file_source.c connectors/file/file_acks.c connectors/file/file_sink.c
+	connectors/file/file_source.c connectors/file/file_moves.c connectors/file/file_acks.c connectors/file/file_sink.c
 connectors_file_file_la_CFLAGS = $(PLUGIN_CFLAGS)
 connectors_file_file_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
 connectors_file_file_la_LIBADD = $(JANSSON_LIBS)

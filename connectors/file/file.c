@@ -30,6 +30,9 @@ static const struct omb_option options[] = {
       "event: the whole delivered event with its envelope and route; body: the body only" },
     { "fsync", OMB_OPT_BOOL, "false", 0, 0, 0, NULL, offsetof(struct file_ctx, fsync),
       "fdatasync the output after every event (durable, but about 2,000 events/s)" },
+    { "dedupe", OMB_OPT_BOOL, "true", 0, 0, 0, NULL, offsetof(struct file_ctx, dedupe),
+      "give each line the idempotency key <file checksum>:<line>, so that a file read again "
+      "(after a crash) or dropped again emits nothing new within the connector's dedupe-window" },
     OMB_OPTION_END
 };
 

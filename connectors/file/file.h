@@ -11,6 +11,7 @@
 #define OMNIBUS_CONNECTOR_FILE_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -59,6 +60,7 @@ struct file_ctx {
     char *output;
     int output_format; /* enum file_output_format */
     bool fsync;
+    bool dedupe; /* key each line <checksum>:<line> */
 
     /* Everything below is zeroed by the core and owned by the plugin. */
     const struct omb_host_api *host;
@@ -105,6 +107,18 @@ void file_source_destroy(struct file_ctx *c);
  * it stays to be read again). file_source.c */
 void file_source_file_stored(struct file_ctx *c, const char *name, unsigned long count,
                              bool failed);
+
+/* Moving files out of the drop directory (file_moves.c). */
+struct file_skip *file_skip_find(struct file_ctx *c, const char *name);
+bool file_skip_same(const struct file_skip *s, const struct stat *st);
+void file_skip_remove(struct file_ctx *c, size_t i);
+/* Skip dir/name until it changes (it could not be moved). */
+void file_skip_add(struct file_ctx *c, const char *name);
+/* Move dir/name into destdir (as name, or name.1, .2, ... when taken): 0 and the new path in
+ * *moved (the caller's), or -1 with errno. */
+int file_move(struct file_ctx *c, const char *name, const char *destdir, char **moved);
+/* Move a bad file to error-dir with <moved>.err holding report; log `what` once. */
+void file_reject(struct file_ctx *c, const char *name, const char *what, const char *report);
 
 /* Acknowledgements (file_acks.c). */
 struct file_batch;

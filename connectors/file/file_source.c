@@ -114,166 +114,6 @@ static json_t *parse_line(struct file_ctx *c, const char *line, size_t len, char
     return ev;
 }
 
-/* ---- files that cannot be moved --------------------------------------------------------- */
-
-static struct file_skip *skip_find(struct file_ctx *c, const char *name)
-{
-    for (size_t i = 0; i < c->nskip; i++) {
-        if (strcmp(c->skip[i].name, name) == 0) {
-            return &c->skip[i];
-        }
-    }
-    return NULL;
-}
-
-static bool skip_same(const struct file_skip *s, const struct stat *st)
-{
-    return s->ino == st->st_ino && s->size == st->st_size &&
-           s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec;
-}
-
-static void skip_remove(struct file_ctx *c, size_t i)
-{
-    free(c->skip[i].name);
-    c->skip[i] = c->skip[--c->nskip];
-}
-
-/* Remember that dir/name cannot be moved, so that the scan passes over it until it changes. */
-static void skip_add(struct file_ctx *c, const char *name)
-{
-    char *path = NULL;
-    struct stat st;
-    if (asprintf(&path, "%s/%s", c->dir, name) < 0) {
-        return;
-    }
-    int rc = stat(path, &st);
-    free(path);
-    if (rc != 0) {
-        return; /* gone: nothing to skip */
-    }
-    struct file_skip *s = skip_find(c, name);
-    if (!s) {
-        if (c->nskip == c->skipcap) {
-            size_t cap = c->skipcap ? c->skipcap * 2 : 8;
-            struct file_skip *v = realloc(c->skip, cap * sizeof(*v));
-            if (!v) {
-                return;
-            }
-            c->skip = v;
-            c->skipcap = cap;
-        }
-        char *dup = strdup(name);
-        if (!dup) {
-            return;
-        }
-        s = &c->skip[c->nskip++];
-        s->name = dup;
-    }
-    s->ino = st.st_ino;
-    s->size = st.st_size;
-    s->mtime = st.st_mtim;
-    s->seen = true;
-}
-
-/* ---- moving ------------------------------------------------------------------------------- */
-
-static int rename_noreplace(const char *from, const char *to)
-{
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
-        return 0;
-    }
-    if (errno != EINVAL && errno != ENOSYS) {
-        return -1;
-    }
-    /* A file system without RENAME_NOREPLACE: check, then rename (racy, but only we move). */
-    struct stat st;
-    if (lstat(to, &st) == 0) {
-        errno = EEXIST;
-        return -1;
-    }
-    return rename(from, to);
-}
-
-/* Move dir/name into destdir, as destdir/name or, when that exists, destdir/name.1, .2, ...
- * Returns 0 and the new path in *moved (new), or -1 with errno. */
-static int move_file(struct file_ctx *c, const char *name, const char *destdir, char **moved)
-{
-    char *from = NULL;
-    char *to = NULL;
-    int rc = -1;
-    *moved = NULL;
-    if (asprintf(&from, "%s/%s", c->dir, name) < 0) {
-        from = NULL;
-        errno = ENOMEM;
-        goto out;
-    }
-    for (unsigned i = 0; i < 1000; i++) {
-        int n = i == 0 ? asprintf(&to, "%s/%s", destdir, name)
-                       : asprintf(&to, "%s/%s.%u", destdir, name, i);
-        if (n < 0) {
-            to = NULL;
-            errno = ENOMEM;
-            goto out;
-        }
-        if (rename_noreplace(from, to) == 0) {
-            *moved = to;
-            to = NULL;
-            rc = 0;
-            goto out;
-        }
-        if (errno != EEXIST && errno != ENOTEMPTY) {
-            goto out;
-        }
-        free(to);
-        to = NULL;
-    }
-    errno = EEXIST;
-out:;
-    int saved = errno;
-    free(from);
-    free(to);
-    errno = saved;
-    return rc;
-}
-
-/* Move a bad file to error-dir with a sidecar <moved>.err holding report, and log one error
- * saying `what` happened. When it cannot be moved, log once and skip it until it changes. */
-static void reject_file(struct file_ctx *c, const char *name, const char *what, const char *report)
-{
-    char *moved = NULL;
-    char *sidecar = NULL;
-    FILE *f = NULL;
-
-    if (move_file(c, name, c->error_path, &moved) != 0) {
-        c->host->log(c->self, OMB_LOG_ERROR,
-                     "%s/%s: %s, and it cannot be moved to %s: %s; skipping it until it changes",
-                     c->dir, name, what, c->error_path, strerror(errno));
-        skip_add(c, name);
-        goto out;
-    }
-    c->host->metric_counter_add(c->self, "files_error", 1);
-    if (asprintf(&sidecar, "%s.err", moved) < 0) {
-        sidecar = NULL;
-        c->host->log(c->self, OMB_LOG_ERROR, "%s/%s: %s; moved to %s (no memory for the .err)",
-                     c->dir, name, what, moved);
-        goto out;
-    }
-    f = fopen(sidecar, "we");
-    if (!f || fputs(report, f) == EOF || fclose(f) != 0) {
-        int e = errno;
-        c->host->log(c->self, OMB_LOG_ERROR, "%s/%s: %s; moved to %s, but %s%s: %s", c->dir,
-                     name, what, moved, f ? "writing " : "", sidecar, strerror(e));
-        f = NULL;
-        goto out;
-    }
-    f = NULL;
-    c->host->log(c->self, OMB_LOG_ERROR, "%s/%s: %s; moved to %s (see %s)", c->dir, name, what,
-                 moved, sidecar);
-out:
-    free(moved);
-    free(sidecar);
-}
-
 /* ---- emitting ----------------------------------------------------------------------------- */
 
 static void resume_scan(struct file_ctx *c);
@@ -283,12 +123,12 @@ static void resume_scan(struct file_ctx *c);
 static void move_done(struct file_ctx *c, const char *name, unsigned long count, const char *how)
 {
     char *moved = NULL;
-    if (move_file(c, name, c->done_path, &moved) != 0) {
+    if (file_move(c, name, c->done_path, &moved) != 0) {
         c->host->log(c->self, OMB_LOG_ERROR,
                      "%s/%s: %lu events %s, but it cannot be moved to %s: %s; skipping it until "
                      "it changes",
                      c->dir, name, count, how, c->done_path, strerror(errno));
-        skip_add(c, name);
+        file_skip_add(c, name);
     } else {
         c->host->metric_counter_add(c->self, "files_done", 1);
         c->host->log(c->self, OMB_LOG_INFO, "%s/%s: %lu events %s, moved to %s", c->dir, name,
@@ -360,7 +200,7 @@ static int emit_current(struct file_ctx *c)
                     file_batch_close(c->cur_batch, true);
                     c->cur_batch = NULL;
                 }
-                reject_file(c, c->cur_name, what, report ? report : "");
+                file_reject(c, c->cur_name, what, report ? report : "");
                 free(report);
                 free(c->cur_name);
                 c->cur_name = NULL;
@@ -477,7 +317,7 @@ static int take_file(struct file_ctx *c, const char *name)
         if (asprintf(&report, "%s: %s\n", name, what) < 0) {
             report = NULL;
         }
-        reject_file(c, name, what, report ? report : "");
+        file_reject(c, name, what, report ? report : "");
         goto out;
     }
 
@@ -489,7 +329,7 @@ static int take_file(struct file_ctx *c, const char *name)
     }
     c->cur.f = f;
     c->cur.lineno = 0;
-    c->cur.hash = OMB_HOST_HAS(c->host, hmac) && c->host->hmac ? c->host : NULL;
+    c->cur.hash = c->dedupe && OMB_HOST_HAS(c->host, hmac) && c->host->hmac ? c->host : NULL;
     memcpy(c->cur.sum, "omnibus file connector: dedupe 1", FILE_SUM_LEN);
     f = NULL;
     unsigned long nbad = 0;
@@ -520,7 +360,7 @@ static int take_file(struct file_ctx *c, const char *name)
     if (nbad > 0) {
         reader_close(&c->cur);
         snprintf(what, sizeof(what), "%lu bad line%s, nothing emitted", nbad, nbad == 1 ? "" : "s");
-        reject_file(c, name, what, report);
+        file_reject(c, name, what, report);
         goto out;
     }
 
@@ -610,13 +450,13 @@ static int scan(struct file_ctx *c, char ***names_out, size_t *n_out)
         if (file_batch_busy(c, de->d_name)) {
             continue; /* emitted, its acknowledgements not all in yet */
         }
-        struct file_skip *s = skip_find(c, de->d_name);
+        struct file_skip *s = file_skip_find(c, de->d_name);
         if (s) {
-            if (skip_same(s, &st)) {
+            if (file_skip_same(s, &st)) {
                 s->seen = true;
                 continue;
             }
-            skip_remove(c, (size_t)(s - c->skip)); /* it changed: try it again */
+            file_skip_remove(c, (size_t)(s - c->skip)); /* it changed: try it again */
         }
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -638,7 +478,7 @@ static int scan(struct file_ctx *c, char ***names_out, size_t *n_out)
     /* Forget skipped files that are gone. */
     for (size_t i = 0; i < c->nskip;) {
         if (!c->skip[i].seen) {
-            skip_remove(c, i);
+            file_skip_remove(c, i);
         } else {
             i++;
         }

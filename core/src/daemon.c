@@ -242,7 +242,8 @@ static bool same_connectors(const struct omb_config *a, const struct omb_config 
         if (strcmp(x->name, y->name) != 0 || strcmp(x->plugin, y->plugin) != 0 ||
             (x->log_level == NULL) != (y->log_level == NULL) ||
             (x->log_level && strcmp(x->log_level, y->log_level) != 0) ||
-            x->n_options != y->n_options) {
+            x->max_attempts != y->max_attempts || x->max_age_ms != y->max_age_ms ||
+            x->dedupe_window_ms != y->dedupe_window_ms || x->n_options != y->n_options) {
             return false;
         }
         for (size_t k = 0; k < x->n_options; k++) {

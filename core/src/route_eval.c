@@ -253,6 +253,14 @@ static int send_results(struct omb_eval *e, size_t i, struct env_view *ev, struc
             bool ok = copy != NULL;
             if (ok && res->n > 1) {
                 ok = json_object_set_new(copy, "id", json_string(part_id)) == 0;
+                /* Parts keep distinct idempotency keys, as they keep distinct ids: forwarded
+                 * to another omnibus, part 2 is not a repeat of part 1. */
+                const char *dd = json_string_value(json_object_get(copy, "dedupe"));
+                char part_dd[OMB_EVENT_DEDUPE_MAX + 24];
+                if (ok && dd && dd[0]) {
+                    snprintf(part_dd, sizeof(part_dd), "%s.%zu", dd, k + 1);
+                    ok = json_object_set_new(copy, "dedupe", json_string(part_dd)) == 0;
+                }
             }
             if (ok && r->out_type) {
                 ok = json_object_set_new(copy, "type", json_string(r->out_type)) == 0;

@@ -10,6 +10,7 @@
  *     "time":     "2026-11-20T10:00:00Z",        when it happened, RFC 3339 UTC (default: received)
  *     "received": "2026-11-25T01:02:03.456Z",    when omnibus got it (set by the core)
  *     "trace":    "01JD3Q7W5X0000000000000000",  correlation id (default: the id)
+ *     "dedupe":   "X-Shopify-Event-Id value",    optional idempotency key (<= 256 bytes)
  *     "headers":  {"x-anything": "string"},      optional string-valued headers
  *     "route":    "pos-stock-to-shop",           on delivery only: the route that sent it
  *     "body":     { ... }                        required: the event's JSON body (an object)
