@@ -144,6 +144,18 @@ void omb_consumer_destroy(struct omb_consumer **cp)
             c->persisted = done;
         }
     }
+    /* Parked rows on their way to the store call back into this consumer when committed (or
+     * failed): the writer always answers, within a commit's time. */
+    for (int waited = 0; atomic_load(&c->parking) > 0; waited++) {
+        if (waited == 30000) {
+            omb_log(OMB_LOG_ERROR, c->inst->scope, "parked rows still not committed after 30 s; "
+                    "the consumer is left allocated");
+            *cp = NULL;
+            return;
+        }
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
     atomic_fetch_sub(&c->inst->stats.pending, c->q.n + c->pq.n);
     queue_clear(&c->q);
     queue_clear(&c->pq);

@@ -69,7 +69,11 @@ static void generation_free(struct generation *g)
 {
     omb_http_ingress_destroy(&g->rt.http); /* before the instances its requests go to */
     if (g->router) {
-        /* The consumers run on the instances' threads and read the router's tables. */
+        /* The consumers run on the instances' threads and read the router's tables; the
+         * acknowledgements of appends name their instances. */
+        for (int i = 0; i < 30000 && g->rt.store && omb_store_pending(g->rt.store) > 0; i++) {
+            sleep_ms(1);
+        }
         omb_router_stop(g->router);
         for (size_t i = 0; i < g->n_inst; i++) {
             omb_instance_exit(g->inst[i]);
@@ -216,6 +220,11 @@ static struct omb_config *generation_stop(struct generation *g)
                 "drain deadline (%lld ms) passed with %lld journaled event(s) not yet delivered "
                 "everywhere; they will be after the next start",
                 (long long)g->cfg->drain_timeout_ms, (long long)left);
+    }
+    /* Every append's acknowledgement names its instance: let them all come before the
+     * instances go (the writer always answers, within a commit's time). */
+    for (int i = 0; i < 30000 && omb_store_pending(g->rt.store) > 0; i++) {
+        sleep_ms(1);
     }
     /* Webhooks were answered 503 during the drain; close the listener while the instances
      * still run to answer what they were handed. */
