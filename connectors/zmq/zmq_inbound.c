@@ -267,6 +267,18 @@ static const char *json_kind(const json_t *v)
     }
 }
 
+/* The body frame as a JSON object (new reference), or NULL with the reason in why. */
+static json_t *parse_body(zmq_msg_t *f, size_t flags, char *why, size_t whylen)
+{
+    json_t *body = parse_frame(f, "body", flags, why, whylen);
+    if (body && !json_is_object(body)) {
+        snprintf(why, whylen, "the body frame must be a JSON object, not %s", json_kind(body));
+        json_decref(body);
+        body = NULL;
+    }
+    return body;
+}
+
 /* Check the envelope's members, in place: drop those the core sets (source, received, route),
  * refuse body and unknown members. 0, or -1 with the reason in why. */
 static int envelope_check(json_t *env, char *why, size_t whylen)
@@ -401,14 +413,8 @@ static enum read_result read_one(struct zmqc_ctx *c, json_t **out)
         /* A sender told "stored" must not learn later that its body was dropped: here the body
          * is parsed, once, to check it. With emit_raw_acked its bytes still go on untouched (the
          * parse only checks, so integers beyond 64 bits are read as reals and pass). */
-        body = parse_frame(f2, "body", c->ack_raw ? JSON_DECODE_INT_AS_REAL : 0, why,
-                           sizeof(why));
+        body = parse_body(f2, c->ack_raw ? JSON_DECODE_INT_AS_REAL : 0, why, sizeof(why));
         if (!body) {
-            goto out;
-        }
-        if (!json_is_object(body)) {
-            snprintf(why, sizeof(why), "the body frame must be a JSON object, not %s",
-                     json_kind(body));
             goto out;
         }
         if (!c->ack_raw) {
@@ -436,13 +442,8 @@ static enum read_result read_one(struct zmqc_ctx *c, json_t **out)
         c->pending_body = copy;
         c->pending_body_len = len;
     } else {
-        body = parse_frame(f2, "body", 0, why, sizeof(why));
+        body = parse_body(f2, 0, why, sizeof(why));
         if (!body) {
-            goto out;
-        }
-        if (!json_is_object(body)) {
-            snprintf(why, sizeof(why), "the body frame must be a JSON object, not %s",
-                     json_kind(body));
             goto out;
         }
         if (json_object_set_new(env, "body", body) != 0) {

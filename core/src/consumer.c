@@ -81,9 +81,25 @@ struct delivery *consumer_delivery_new(const char *route, const char *id, const 
     return d;
 }
 
-static struct route_state *states_for(const struct omb_routes *routes)
+/* Per-route state for a table; what the table says about this destination is read once here,
+ * not per delivery. */
+static struct route_state *states_for(const struct omb_routes *routes, size_t dest)
 {
-    return calloc(routes->n ? routes->n : 1, sizeof(struct route_state));
+    struct route_state *rs = calloc(routes->n ? routes->n : 1, sizeof(struct route_state));
+    for (size_t i = 0; rs && i < routes->n; i++) {
+        rs[i].conflate = omb_route_conflates(&routes->v[i], dest);
+    }
+    return rs;
+}
+
+size_t consumer_route_index(const struct omb_consumer *c, const char *name)
+{
+    for (size_t i = 0; i < c->routes->n; i++) {
+        if (strcmp(c->routes->v[i].name, name) == 0) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
 }
 
 struct omb_consumer *omb_consumer_new(struct omb_instance *inst, struct omb_store *store,
@@ -112,7 +128,7 @@ struct omb_consumer *omb_consumer_new(struct omb_instance *inst, struct omb_stor
     atomic_init(&c->waiting, false);
     atomic_init(&c->parking, 0);
     c->eval = omb_eval_new(routes, dest, inst->scope);
-    c->rs = states_for(routes);
+    c->rs = states_for(routes, dest);
     c->reader = omb_store_reader_open(store, err, sizeof(err));
     if (!c->eval || !c->rs || !c->reader) {
         omb_log(OMB_LOG_ERROR, inst->scope, "cannot set up the journal consumer: %s",
@@ -223,7 +239,7 @@ static int on_delivery(void *arg, const struct omb_eval_out *out)
     }
     d->seq = rx->seq;
     d->received_us = rx->received_us;
-    if (consumer_admit(c, d, rx->key) != 0) {
+    if (consumer_admit(c, d, out->route, rx->key) != 0) {
         consumer_delivery_free(d);
         return OMB_ENOMEM;
     }
@@ -327,22 +343,6 @@ static int read_journal(struct omb_consumer *c)
 
 /* ---- delivering the head ---- */
 
-static int64_t backoff_ms(const struct omb_consumer *c, unsigned attempts)
-{
-    int64_t d = c->lim.retry_base_ms;
-    for (unsigned i = 1; i < attempts && d < c->lim.retry_max_ms; i++) {
-        d *= 2;
-    }
-    if (d > c->lim.retry_max_ms) {
-        d = c->lim.retry_max_ms;
-    }
-    /* ±20 % jitter so that many retrying destinations do not wake in step. */
-    int64_t span = d / 5;
-    if (span > 0) {
-        d += (int64_t)(random() % (2 * span + 1)) - span;
-    }
-    return d;
-}
 
 static struct delivery *head(struct omb_consumer *c)
 {
@@ -373,13 +373,9 @@ bool consumer_full(const struct omb_consumer *c)
            c->q.n + c->pq.n >= CONFLATE_MAX;
 }
 
-int consumer_admit(struct omb_consumer *c, struct delivery *d, const char *key)
+int consumer_admit(struct omb_consumer *c, struct delivery *d, size_t route, const char *key)
 {
-    size_t i = 0;
-    while (i < c->routes->n && strcmp(c->routes->v[i].name, d->route) != 0) {
-        i++;
-    }
-    if (i < c->routes->n && omb_route_conflates(&c->routes->v[i], c->dest) && key) {
+    if (route != SIZE_MAX && c->rs[route].conflate && key) {
         return consumer_conflate_add(c, d, key);
     }
     c->live_plain++;
@@ -396,11 +392,8 @@ static void finish_head(struct omb_consumer *c, bool delivered)
     }
     if (d->parked_id) {
         consumer_drop_parked(c, d);
-        size_t i = 0;
-        while (i < c->routes->n && strcmp(c->routes->v[i].name, d->route) != 0) {
-            i++;
-        }
-        if (i < c->routes->n) {
+        size_t i = consumer_route_index(c, d->route);
+        if (i != SIZE_MAX) {
             atomic_fetch_sub((atomic_uint_fast64_t *)&c->routes->v[i].held, 1);
         }
     }
@@ -502,7 +495,9 @@ static bool deliver_head(struct omb_consumer *c)
         finish_head(c, false);
         return true;
     }
-    int64_t delay = res.retry_after_ms > 0 ? res.retry_after_ms : backoff_ms(c, c->attempts);
+    int64_t delay = res.retry_after_ms > 0
+                        ? res.retry_after_ms
+                        : omb_backoff_ms(c->lim.retry_base_ms, c->lim.retry_max_ms, c->attempts);
     c->due = omb_monotonic_ms() + delay;
     omb_log(c->attempts == 1 ? OMB_LOG_WARN : OMB_LOG_DEBUG, inst->scope,
             "route '%s': event %s: attempt %u failed (%s), retrying in %lld ms", d->route, d->id,
@@ -590,18 +585,19 @@ void omb_consumer_run(struct omb_consumer *c, bool started)
 static int set_routes(struct omb_consumer *c, const struct omb_routes *routes)
 {
     struct omb_eval *eval = omb_eval_new(routes, c->dest, c->inst->scope);
-    struct route_state *rs = states_for(routes);
+    struct route_state *rs = states_for(routes, c->dest);
     if (!eval || !rs) {
         omb_eval_destroy(&eval);
         free(rs);
         return OMB_ENOMEM;
     }
     for (size_t i = 0; i < routes->n; i++) {
-        for (size_t k = 0; k < c->routes->n; k++) {
-            if (strcmp(routes->v[i].name, c->routes->v[k].name) == 0) {
-                rs[i] = c->rs[k];
-                break;
-            }
+        size_t k = consumer_route_index(c, routes->v[i].name);
+        if (k != SIZE_MAX) {
+            /* Pause and drain carry over by name; conflate is the new table's. */
+            rs[i].paused = c->rs[k].paused;
+            rs[i].draining = c->rs[k].draining;
+            rs[i].drained_after = c->rs[k].drained_after;
         }
     }
     omb_eval_destroy(&c->eval);

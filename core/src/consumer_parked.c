@@ -66,7 +66,7 @@ static int on_parked(void *arg, const struct omb_store_parked *p)
         return OMB_ENOMEM;
     }
     d->parked_id = p->id;
-    if (consumer_admit(c, d, p->key) != 0) {
+    if (consumer_admit(c, d, consumer_route_index(c, d->route), p->key) != 0) {
         consumer_delivery_free(d);
         return OMB_ENOMEM;
     }

@@ -49,6 +49,7 @@ struct route_state {
     bool paused;   /* from pause/resume tasks, not the shared flag: ordered with our reads */
     bool draining; /* resumed with parked rows left: they go first, new ones are parked too */
     int64_t drained_after; /* parked id already taken into memory */
+    bool conflate;         /* the route sends to us with conflate="key" (from the table) */
 };
 
 struct omb_consumer {
@@ -103,9 +104,12 @@ void consumer_update_done(struct omb_consumer *c);
 
 /* True when reading more would hold too much in memory. */
 bool consumer_full(const struct omb_consumer *c);
-/* Count a new delivery in memory (conflating it when its route conflates for us): 0 or
+/* Count a new delivery of route index `route` (SIZE_MAX: a route no longer in the table) in
+ * memory, conflating it when the route conflates for us: 0 or
  * OMB_ENOMEM (the delivery is then not counted). */
-int consumer_admit(struct omb_consumer *c, struct delivery *d, const char *key);
+int consumer_admit(struct omb_consumer *c, struct delivery *d, size_t route, const char *key);
+/* The index of a route of the table in use by name (parked rows carry names), or SIZE_MAX. */
+size_t consumer_route_index(const struct omb_consumer *c, const char *name);
 
 /* consumer_conflate.c */
 struct consumer_keys;

@@ -71,9 +71,7 @@ static void generation_free(struct generation *g)
     if (g->router) {
         /* The consumers run on the instances' threads and read the router's tables; the
          * acknowledgements of appends name their instances. */
-        for (int i = 0; i < 30000 && g->rt.store && omb_store_pending(g->rt.store) > 0; i++) {
-            sleep_ms(1);
-        }
+        (void)omb_store_wait_acked(g->rt.store, 30000);
         omb_router_stop(g->router);
         for (size_t i = 0; i < g->n_inst; i++) {
             omb_instance_exit(g->inst[i]);
@@ -223,9 +221,7 @@ static struct omb_config *generation_stop(struct generation *g)
     }
     /* Every append's acknowledgement names its instance: let them all come before the
      * instances go (the writer always answers, within a commit's time). */
-    for (int i = 0; i < 30000 && omb_store_pending(g->rt.store) > 0; i++) {
-        sleep_ms(1);
-    }
+    (void)omb_store_wait_acked(g->rt.store, 30000);
     /* Webhooks were answered 503 during the drain; close the listener while the instances
      * still run to answer what they were handed. */
     omb_http_ingress_stop(g->rt.http);

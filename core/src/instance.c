@@ -119,14 +119,14 @@ static int open_sockets(struct omb_instance *inst)
     return 0;
 }
 
-static int64_t backoff_ms(const struct omb_instance *inst, unsigned attempts)
+int64_t omb_backoff_ms(int64_t base_ms, int64_t max_ms, unsigned attempts)
 {
-    int64_t d = inst->rt->retry_base_ms;
-    for (unsigned i = 1; i < attempts && d < inst->rt->retry_max_ms; i++) {
+    int64_t d = base_ms;
+    for (unsigned i = 1; i < attempts && d < max_ms; i++) {
         d *= 2;
     }
-    if (d > inst->rt->retry_max_ms) {
-        d = inst->rt->retry_max_ms;
+    if (d > max_ms) {
+        d = max_ms;
     }
     /* +-20% jitter so that many retrying destinations do not wake in step. */
     int64_t span = d / 5;
@@ -150,7 +150,8 @@ static void try_start(struct omb_instance *inst)
     if (rc != OMB_ERETRY) {
         atomic_store(&inst->state, OMB_INSTANCE_FAILED);
     }
-    int64_t delay = backoff_ms(inst, inst->start_attempts);
+    int64_t delay =
+        omb_backoff_ms(inst->rt->retry_base_ms, inst->rt->retry_max_ms, inst->start_attempts);
     inst->start_due = omb_monotonic_ms() + delay;
     omb_log(rc == OMB_ERETRY ? OMB_LOG_WARN : OMB_LOG_ERROR, inst->scope,
             "start failed (%s), attempt %u; trying again in %lld ms", omb_strerror(rc),

@@ -81,6 +81,10 @@ int omb_instance_post(struct omb_instance *inst, omb_instance_task_fn fn, void *
 struct omb_consumer;
 void omb_instance_attach_consumer(struct omb_instance *inst, struct omb_consumer *c);
 
+/* The wait before attempt `attempts` + 1 of something that failed `attempts` times: base_ms
+ * doubling up to max_ms, with ±20 % jitter (start retries, delivery retries). */
+int64_t omb_backoff_ms(int64_t base_ms, int64_t max_ms, unsigned attempts);
+
 /* Wake the instance's thread (any thread): its loop looks at its consumer and tasks again. */
 void omb_instance_wake(struct omb_instance *inst);
 

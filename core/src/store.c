@@ -821,6 +821,19 @@ void omb_store_set_prune(struct omb_store *s, bool on)
     pthread_mutex_unlock(&s->mu);
 }
 
+bool omb_store_wait_acked(struct omb_store *s, int64_t timeout_ms)
+{
+    int64_t deadline = store_now_us(CLOCK_MONOTONIC) + timeout_ms * 1000;
+    while (omb_store_pending(s) > 0) {
+        if (store_now_us(CLOCK_MONOTONIC) >= deadline) {
+            return false;
+        }
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
 size_t omb_store_pending(struct omb_store *s)
 {
     if (!s) {

@@ -136,6 +136,10 @@ int omb_store_append_event(struct omb_store *s, const struct omb_store_event *ev
 int omb_store_read(struct omb_store *s, int64_t after_seq, size_t max, omb_store_row_fn fn,
                    void *arg);
 
+/* Wait (at most timeout_ms) until every append queued so far is committed and acknowledged: an
+ * acknowledgement may name an object its owner is about to free. True when none is left. */
+bool omb_store_wait_acked(struct omb_store *s, int64_t timeout_ms);
+
 /* Appends queued and not yet committed (their commit's on_commit and acks not yet run either).
  * Thread-safe. */
 size_t omb_store_pending(struct omb_store *s);

@@ -682,8 +682,8 @@ bool fx_stop(struct fx_world *w, int64_t drain_ms)
         fprintf(stderr, "drain: %lld event(s) still in flight after %lld ms\n", (long long)left,
                 (long long)drain_ms);
     }
-    for (int i = 0; w->store && i < 30000 && omb_store_pending(w->store) > 0; i++) {
-        sleep_ms(1); /* acknowledgements name their instances: let them come first */
+    if (w->store) {
+        (void)omb_store_wait_acked(w->store, 30000); /* acks name their instances */
     }
     if (w->router) {
         omb_router_stop(w->router);
