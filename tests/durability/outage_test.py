@@ -50,9 +50,9 @@ def main():
 
     # The audit destination does not wait for the shop's outage.
     wait_for(lambda: count_lines(d + "/audit.ndjson") == N, what="the audit copy")
-    check(len([r for r in srv.seen("/stock") if True]) < 10,
+    check(len(srv.seen("/stock")) < 10,
           "the shop is still in its outage while the audit copy is complete")
-    wait_for(lambda: sum(1 for r in srv.seen("/stock")) >= N + 7, timeout=60,
+    wait_for(lambda: len(srv.seen("/stock")) >= N + 7, timeout=60,
              what="every event at the shop")
     m = metrics(daemon)
     shop = {x["name"]: x for x in m.get("destinations", [])}.get("shop", {})
@@ -61,8 +61,7 @@ def main():
     check(daemon.stop() == 0, "exit 0")
 
     seen = srv.seen("/stock")
-    attempts = [json.loads(r["body"])["n"] if r["body"].startswith(b"{\"n\"") else
-                json.loads(r["body"]).get("n") for r in seen]
+    attempts = [json.loads(r["body"]).get("n") for r in seen]
     check(len(seen) == N + 7, f"{len(seen)} requests for {N} events and 7 refusals")
     # The first 8 requests are the head event, tried until it went through.
     check(len(set(attempts[:8])) == 1, f"the head is retried alone: {attempts[:8]}")

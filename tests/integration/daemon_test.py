@@ -155,6 +155,8 @@ def test_passthrough_exact():
     # envelopes without parsing them unless they hold such a thing).
     drop(d + "/in", "y.ndjson", [ev("order.created", "o", {"n": 1}, id='ext-"1"\\x')])
     wait_for(lambda: count_lines(d + "/out.ndjson") == 2, what="the event with an odd id")
+    # Each destination reads the journal on its own thread: wait for this one too.
+    wait_for(lambda: count_lines(d + "/ids.ndjson") == 4, what="both events' parts in ids")
     ids = [e["id"] for e in read_lines(d + "/ids.ndjson")]
     check('ext-"1"\\x.1' in ids and 'ext-"1"\\x.2' in ids,
           f"the odd id is kept through a split: {ids}")
@@ -250,7 +252,8 @@ def test_reload():
     daemon.signal(signal.SIGHUP)
     wait_for(lambda: "connectors restarted" in daemon.text(), what="the restart")
     drop(d + "/in", "4.ndjson", [ev("x.y", "k", {"n": 4})])
-    wait_for(lambda: count_lines(d + "/c.ndjson") == 1, what="event 4 to c")
+    wait_for(lambda: count_lines(d + "/c.ndjson") == 1 and count_lines(d + "/a.ndjson") == 2,
+             what="event 4 to c and a")
     check([e["body"]["n"] for e in read_lines(d + "/a.ndjson")] == [1, 4], "a got 1 and 4")
     check([e["body"]["n"] for e in read_lines(d + "/b.ndjson")] == [2, 3], "b got 2 and 3")
     check(daemon.stop() == 0, "exit 0")
