@@ -242,6 +242,16 @@ static void build_connector(struct build *b, const xmlNode *n, struct omb_config
     char *attempts = attr(b, n, "max-attempts");
     char *age = attr(b, n, "max-age");
     char *window = attr(b, n, "dedupe-window");
+    char *isolate = attr(b, n, "isolate");
+    char *deadline = attr(b, n, "deliver-timeout");
+    cc->isolate_process = isolate && strcmp(isolate, "process") == 0;
+    cc->deliver_timeout_ms = OMB_DEFAULT_DELIVER_TIMEOUT_MS;
+    cc->deliver_timeout_given = deadline != NULL;
+    if (deadline) {
+        (void)omb_duration_parse(deadline, &cc->deliver_timeout_ms);
+    }
+    free(isolate);
+    free(deadline);
     cc->max_attempts = OMB_DEFAULT_MAX_ATTEMPTS;
     cc->max_age_ms = OMB_DEFAULT_MAX_AGE_MS;
     cc->dedupe_window_ms = OMB_DEFAULT_DEDUPE_WINDOW_MS;

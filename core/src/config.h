@@ -31,6 +31,13 @@ struct omb_config_connector {
      * that first carried it; a repeat within it is acknowledged and dropped. */
     int64_t dedupe_window_ms; /* dedupe-window: > 0, default OMB_DEFAULT_DEDUPE_WINDOW_MS;
                                * 0: off ("off") */
+    /* isolate="process": the plugin runs in a supervised child process (isolate.h), and a
+     * delivery (or webhook, or a ping) it does not answer within deliver-timeout counts as a
+     * hang: the child is killed and restarted. */
+    bool isolate_process;
+    int64_t deliver_timeout_ms; /* deliver-timeout: 10ms..1h, default
+                                 * OMB_DEFAULT_DELIVER_TIMEOUT_MS; only with isolate_process */
+    bool deliver_timeout_given; /* written in the file (an error without isolate="process") */
     struct omb_config_option *options;
     size_t n_options;
 };
@@ -38,6 +45,7 @@ struct omb_config_connector {
 #define OMB_DEFAULT_MAX_ATTEMPTS 100
 #define OMB_DEFAULT_MAX_AGE_MS (INT64_C(24) * 3600 * 1000)
 #define OMB_DEFAULT_DEDUPE_WINDOW_MS (INT64_C(24) * 3600 * 1000)
+#define OMB_DEFAULT_DELIVER_TIMEOUT_MS (INT64_C(30) * 1000)
 
 struct omb_config_from {
     char *connector;

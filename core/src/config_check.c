@@ -216,6 +216,11 @@ static int check_connector(struct check *c, size_t i, omb_plugin_lookup_fn looku
         return 0;
     }
     c->descs[i] = desc;
+    if (cc->deliver_timeout_given && !cc->isolate_process) {
+        omb_diags_error(c->d, c->file, cc->line,
+                        "connector '%s': deliver-timeout needs isolate=\"process\" (a delivery "
+                        "inside the daemon cannot be interrupted)", cc->name);
+    }
     int rc = omb_options_apply(desc, cc, c->file, &ctx, c->d);
     if (rc == OMB_ENOMEM) {
         return rc;

@@ -44,7 +44,9 @@ enum vkind {
     V_BUDGET,
     V_MAX_ATTEMPTS,
     V_MAX_AGE,
-    V_DEDUPE_WINDOW
+    V_DEDUPE_WINDOW,
+    V_ISOLATE,
+    V_DELIVER_TIMEOUT
 };
 
 /* Ranges of the <store> and <connector> settings (config/omnibus.rng says the same). */
@@ -52,6 +54,7 @@ enum vkind {
 #define GROUP_WAIT_MAX_MS 1000        /* <store group-wait> */
 #define BUDGET_MIN (INT64_C(1) << 20) /* <store budget> */
 #define MAX_ATTEMPTS_LIMIT 1000000    /* <connector max-attempts> */
+#define DELIVER_TIMEOUT_MAX_MS (INT64_C(3600) * 1000) /* <connector deliver-timeout> */
 
 struct attr_def {
     const char *name; /* NULL ends a list */
@@ -103,6 +106,8 @@ static const struct attr_def connector_attrs[] = {
     { "max-attempts", V_MAX_ATTEMPTS, false },
     { "max-age", V_MAX_AGE, false },
     { "dedupe-window", V_DEDUPE_WINDOW, false },
+    { "isolate", V_ISOLATE, false },
+    { "deliver-timeout", V_DELIVER_TIMEOUT, false },
     { NULL, V_NAME, false },
 };
 static const struct attr_def option_attrs[] = { { "name", V_OPTION_NAME, true },
@@ -314,6 +319,15 @@ static const char *check_value(enum vkind k, const char *v)
         return strcmp(v, "off") == 0 || (omb_duration_parse(v, &n) == 0 && n > 0)
                    ? NULL
                    : "expected a duration above zero like 10m or 24h, or off";
+    case V_ISOLATE:
+        return strcmp(v, "none") == 0 || strcmp(v, "process") == 0
+                   ? NULL
+                   : "expected none (the plugin runs in the daemon) or process (a supervised "
+                     "child process)";
+    case V_DELIVER_TIMEOUT:
+        return omb_duration_parse(v, &n) == 0 && n >= 10 && n <= DELIVER_TIMEOUT_MAX_MS
+                   ? NULL
+                   : "expected a duration from 10ms to 1h like 5s or 30s";
     }
     return NULL;
 }

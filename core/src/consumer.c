@@ -9,6 +9,7 @@
 #include <omnibus/err.h>
 
 #include "consumer_priv.h"
+#include "isolate.h"
 #include "err_str.h"
 #include "envelope.h"
 #include "instance_priv.h"
@@ -440,11 +441,13 @@ static bool deliver_head(struct omb_consumer *c)
     if (c->attempts++ == 0) {
         c->first_attempt_us = omb_now_us();
     }
-    if (inst->desc->abi_minor >= 1 && inst->desc->deliver_raw) {
-        struct omb_raw_event raw = {
-            .route = d->route, .envelope = d->env, .envelope_len = d->env_len,
-            .body = d->body, .body_len = d->body_len,
-        };
+    struct omb_raw_event raw = {
+        .route = d->route, .envelope = d->env, .envelope_len = d->env_len,
+        .body = d->body, .body_len = d->body_len,
+    };
+    if (inst->iso) {
+        rc = omb_isolate_deliver(inst->iso, &raw, &res);
+    } else if (inst->desc->abi_minor >= 1 && inst->desc->deliver_raw) {
         rc = inst->desc->deliver_raw(inst->ctx, &raw, &res);
     } else {
         if (!c->head_event) {

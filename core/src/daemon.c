@@ -248,7 +248,9 @@ static bool same_connectors(const struct omb_config *a, const struct omb_config 
             (x->log_level == NULL) != (y->log_level == NULL) ||
             (x->log_level && strcmp(x->log_level, y->log_level) != 0) ||
             x->max_attempts != y->max_attempts || x->max_age_ms != y->max_age_ms ||
-            x->dedupe_window_ms != y->dedupe_window_ms || x->n_options != y->n_options) {
+            x->dedupe_window_ms != y->dedupe_window_ms || x->n_options != y->n_options ||
+            x->isolate_process != y->isolate_process ||
+            x->deliver_timeout_ms != y->deliver_timeout_ms) {
             return false;
         }
         for (size_t k = 0; k < x->n_options; k++) {

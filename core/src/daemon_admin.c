@@ -86,15 +86,17 @@ static json_t *cmd_connectors(struct omb_daemon *d)
     json_t *a = json_array();
     for (size_t i = 0; i < g->n_inst; i++) {
         const struct omb_plugin_descriptor *desc = omb_instance_descriptor(g->inst[i]);
+        json_t *isolation = omb_instance_isolation(g->inst[i]);
         json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o}", "name",
+            a, json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o}", "name",
                          omb_instance_name(g->inst[i]), "plugin", desc->name, "plugin_version",
                          desc->version ? desc->version : "", "kind",
                          desc->kind == OMB_PLUGIN_PROCESSOR ? "processor" : "connector",
                          "capabilities", capabilities(desc), "state",
                          omb_instance_state_name(omb_instance_state(g->inst[i])), "log_level",
                          omb_log_level_name(omb_instance_log_level(g->inst[i])), "stats",
-                         stats_json(g->inst[i]), "metrics", omb_instance_metrics(g->inst[i])));
+                         stats_json(g->inst[i]), "metrics", omb_instance_metrics(g->inst[i]),
+                         "isolation", isolation ? isolation : json_null()));
     }
     return a;
 }

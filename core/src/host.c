@@ -13,6 +13,7 @@
 #include "host_http.h"
 #include "instance.h"
 #include "instance_priv.h"
+#include "isolate.h"
 #include "log.h"
 #include "store.h"
 
@@ -117,6 +118,10 @@ static int journal_append(struct omb_instance *self, const char *env, size_t env
                           const char *body, size_t body_len, const char *key, const char *dedupe,
                           unsigned flags, omb_store_ack_fn ack, void *arg)
 {
+    if (self->rt->isolated_child) {
+        /* The daemon journals it, dedupes it and answers for the scope (isolate_child.c). */
+        return omb_isolate_uplink_emit(self, env, env_len, body, body_len, ack, arg);
+    }
     struct omb_store *store = self->rt->store;
     int64_t budget = atomic_load(&self->rt->store_budget);
     if (budget > 0 && omb_store_used_bytes(store) >= budget) {
@@ -266,6 +271,12 @@ static int emit_text(struct omb_instance *self, const json_t *envelope, const ch
                         OMB_STORE_UNCHECKED, ack, arg);
     free(env);
     return rc;
+}
+
+int omb_host_emit_forward(struct omb_instance *self, const json_t *envelope, const char *body,
+                          size_t body_len, omb_store_ack_fn ack, void *arg)
+{
+    return emit_text(self, envelope, body, body_len, ack, arg);
 }
 
 static int host_emit(struct omb_instance *self, json_t *event)

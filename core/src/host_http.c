@@ -12,6 +12,7 @@
 #include "http_ingress.h"
 #include "instance.h"
 #include "instance_priv.h"
+#include "isolate.h"
 #include "log.h"
 
 /* What a request gets while its instance cannot take it. */
@@ -20,6 +21,9 @@
 int omb_host_http_route_add(struct omb_instance *self, const char *suffix, omb_http_fn fn,
                             void *arg)
 {
+    if (self->rt->isolated_child) {
+        return omb_isolate_uplink_route(self, suffix, fn, arg);
+    }
     if (!self->rt->http) {
         omb_log(OMB_LOG_ERROR, self->scope, "http_route_add: this daemon has no HTTP ingress");
         return OMB_ENOTFOUND;

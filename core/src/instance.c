@@ -15,6 +15,7 @@
 #include "err_str.h"
 #include "instance.h"
 #include "instance_priv.h"
+#include "isolate.h"
 #include "log.h"
 #include "options.h"
 
@@ -94,6 +95,10 @@ struct omb_instance *omb_instance_new(struct omb_runtime *rt, const struct omb_c
         omb_diags_error(diags, file, cc->line, "connector '%s': out of memory", cc->name);
         goto fail;
     }
+    if (cc->isolate_process && !(inst->iso = omb_isolate_new(inst, cc, plugin->path, file))) {
+        omb_diags_error(diags, file, cc->line, "connector '%s': out of memory", cc->name);
+        goto fail;
+    }
     return inst;
 fail:
     omb_instance_destroy(&inst);
@@ -138,7 +143,8 @@ int64_t omb_backoff_ms(int64_t base_ms, int64_t max_ms, unsigned attempts)
 
 static void try_start(struct omb_instance *inst)
 {
-    int rc = inst->desc->start ? inst->desc->start(inst->ctx) : 0;
+    int rc = inst->iso ? omb_isolate_start(inst->iso)
+                       : inst->desc->start ? inst->desc->start(inst->ctx) : 0;
     if (rc == 0) {
         inst->started = true;
         atomic_store(&inst->state, OMB_INSTANCE_RUNNING);
@@ -163,13 +169,18 @@ static void stop_sources(struct omb_instance *inst)
     if (inst->sources_stopped) {
         return;
     }
-    if (inst->desc->stop && inst->started) {
-        int rc = inst->desc->stop(inst->ctx);
+    if ((inst->iso || inst->desc->stop) && inst->started) {
+        int rc = inst->iso ? omb_isolate_stop(inst->iso) : inst->desc->stop(inst->ctx);
         if (rc != 0) {
             omb_log(OMB_LOG_WARN, inst->scope, "stop: %s", omb_strerror(rc));
         }
     }
     inst->sources_stopped = true;
+}
+
+void omb_instance_stop_here(struct omb_instance *inst)
+{
+    stop_sources(inst);
 }
 
 void omb_instance_attach_consumer(struct omb_instance *inst, struct omb_consumer *c)
@@ -262,7 +273,8 @@ static void *instance_main(void *arg)
         close_sockets(inst);
         return NULL;
     }
-    rc = inst->desc->create(omb_host_api_table(), inst, inst->ctx);
+    rc = inst->iso ? omb_isolate_create(inst->iso)
+                   : inst->desc->create(omb_host_api_table(), inst, inst->ctx);
     if (rc != 0) {
         atomic_store(&inst->state, OMB_INSTANCE_FAILED);
         omb_log(OMB_LOG_ERROR, inst->scope, "create failed: %s", omb_strerror(rc));
@@ -292,10 +304,14 @@ static void *instance_main(void *arg)
         long timeout = due < 0 ? -1 : (due <= now ? 0 : (long)(due - now));
 
         size_t nfd = omb_host_fds_count(inst);
-        zmq_pollitem_t items[2 + OMB_MAX_FDS];
+        zmq_pollitem_t items[3 + OMB_MAX_FDS];
         size_t n = 0;
         items[n++] = (zmq_pollitem_t){ .socket = inst->ctl_thread, .events = ZMQ_POLLIN };
         items[n++] = (zmq_pollitem_t){ .socket = NULL, .fd = inst->task_fd, .events = ZMQ_POLLIN };
+        /* Polled even when NULL (never ready) so that the fds keep their place. */
+        void *link = inst->link_sock;
+        items[n++] = (zmq_pollitem_t){ .socket = link, .fd = -1,
+                                       .events = link ? ZMQ_POLLIN : 0 };
         size_t fd_base = n;
         n += omb_host_fds_fill(inst, items + fd_base, nfd);
 
@@ -320,6 +336,13 @@ static void *instance_main(void *arg)
         if (nready > 0 && (items[1].revents & ZMQ_POLLIN)) {
             run_tasks(inst);
         }
+        if (nready > 0 && link && link == inst->link_sock && (items[2].revents & ZMQ_POLLIN)) {
+            inst->link_fn(inst, inst->link_arg);
+        }
+        if (inst->link_exit) {
+            exiting = true;
+            continue;
+        }
         if (!inst->started && omb_monotonic_ms() >= inst->start_due) {
             try_start(inst);
         }
@@ -341,7 +364,11 @@ static void *instance_main(void *arg)
     run_tasks(inst);
     /* What it has not delivered stays in the journal: its cursor has not moved past it. */
     omb_consumer_destroy(&inst->consumer);
-    inst->desc->destroy(inst->ctx);
+    if (inst->iso) {
+        omb_isolate_destroy(inst->iso);
+    } else {
+        inst->desc->destroy(inst->ctx);
+    }
     inst->created = false;
     omb_host_timers_clear(inst);
     atomic_store(&inst->state, OMB_INSTANCE_STOPPED);
@@ -389,6 +416,19 @@ void omb_instance_stop_sources(struct omb_instance *inst)
     }
 }
 
+void omb_instance_join(struct omb_instance *inst)
+{
+    if (!inst->thread_running) {
+        return;
+    }
+    char cmd = 0;
+    int value;
+    while (cmd != CTL_EXITED && ctl_recv(inst->ctl_main, &cmd, &value) == 0) {
+    }
+    pthread_join(inst->thread, NULL);
+    inst->thread_running = false;
+}
+
 void omb_instance_exit(struct omb_instance *inst)
 {
     if (!inst->thread_running) {
@@ -414,6 +454,7 @@ void omb_instance_destroy(struct omb_instance **instp)
     if (inst->ctl_main) {
         zmq_close(inst->ctl_main);
     }
+    omb_isolate_free(&inst->iso);
     omb_options_free(inst->desc, inst->ctx);
     omb_host_free(inst);
     if (inst->task_fd >= 0) {
@@ -425,6 +466,11 @@ void omb_instance_destroy(struct omb_instance **instp)
     free(inst->name);
     free(inst);
     *instp = NULL;
+}
+
+json_t *omb_instance_isolation(const struct omb_instance *inst)
+{
+    return inst->iso ? omb_isolate_status(inst->iso) : NULL;
 }
 
 const char *omb_instance_name(const struct omb_instance *inst)

@@ -65,6 +65,9 @@ void omb_instance_exit(struct omb_instance *inst);
 void omb_instance_destroy(struct omb_instance **instp);
 
 const char *omb_instance_name(const struct omb_instance *inst);
+/* isolate="process": the child process's state as a new object (isolate.h,
+ * omb_isolate_status); NULL when the plugin runs in the daemon. Any thread. */
+json_t *omb_instance_isolation(const struct omb_instance *inst);
 const struct omb_plugin_descriptor *omb_instance_descriptor(const struct omb_instance *inst);
 bool omb_instance_is_sink(const struct omb_instance *inst);
 void omb_instance_stats(const struct omb_instance *inst, struct omb_instance_stats *out);

@@ -68,6 +68,17 @@ struct omb_instance {
     int64_t max_age_ms;
     int64_t dedupe_window_us; /* as a source: how long an event's dedupe key holds (0: off) */
 
+    /* isolate="process" (isolate.h): the daemon's side of the child process that runs the
+     * plugin; the instance calls it instead of the plugin's callbacks. NULL: in process. */
+    struct omb_isolate *iso;
+    /* A ZeroMQ socket the loop also polls (the link to an isolated plugin's child process, or,
+     * in that child, to the daemon): link_fn(inst, link_arg) runs when it is readable. A
+     * link_fn that sets link_exit ends the loop as CTL_EXIT would. */
+    void *link_sock;
+    void (*link_fn)(struct omb_instance *inst, void *arg);
+    void *link_arg;
+    bool link_exit;
+
     bool created, started, sources_stopped;
     unsigned start_attempts;
     int64_t start_due;
@@ -96,7 +107,19 @@ struct omb_instance {
     } stats;
 };
 
+/* instance.c: for the isolated plugin's child process (isolate_child.c) */
+/* Stop the plugin's sources now (its stop()), on the instance's thread. */
+void omb_instance_stop_here(struct omb_instance *inst);
+/* Wait for the instance's thread to end by itself (link_exit) and join it. */
+void omb_instance_join(struct omb_instance *inst);
+
 /* host.c */
+/* emit_raw_acked as a plugin calls it, with the store's acknowledgement (writer thread): how
+ * the daemon takes an event an isolated plugin's child process emitted. */
+struct omb_store;
+int omb_host_emit_forward(struct omb_instance *self, const json_t *envelope, const char *body,
+                          size_t body_len, void (*ack)(void *arg, int64_t seq, int rc),
+                          void *arg);
 const struct omb_host_api *omb_host_api_table(void);
 int omb_host_collect_secrets(struct omb_instance *inst, const struct omb_config_connector *cc);
 int64_t omb_host_timers_next(struct omb_instance *inst);   /* monotonic ms, -1: none */

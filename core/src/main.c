@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "diag.h"
 #include "loader.h"
+#include "isolate.h"
 #include "log.h"
 #include "options.h"
 
@@ -88,6 +89,10 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    /* Internal: the supervised child process of an isolate="process" connector (isolate.h). */
+    if (argc == 3 && strcmp(argv[1], "--isolated-child") == 0) {
+        return omb_isolate_child_main(argv[2]);
+    }
     const char *config = NULL, *plugin_dir = NULL, *doc = NULL, *level = NULL;
     bool check = false;
     int c;

@@ -4,6 +4,7 @@
 #define OMNIBUS_RUNTIME_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,9 @@ struct omb_runtime {
     struct omb_http_ingress *http; /* the webhook listener (http_ingress.h); owned by daemon.c */
     struct omb_store *store;    /* the journal (store.h); owned by the daemon, outlives this */
     atomic_int_fast64_t store_budget; /* bytes in use past which emit says OMB_EAGAIN; 0: none */
+    /* This process is an isolated plugin's child (isolate_child.c): there is no store and no
+     * HTTP listener; emits and webhook routes go up the instance's link to the daemon. */
+    bool isolated_child;
 };
 
 /* "inproc://omb-<gen>-ctl-<instance>" */

@@ -3,6 +3,7 @@
 Environment (set by `make check`): OMNIBUSD, OMNIBUS_PLUGIN_PATH, top_builddir, top_srcdir.
 OMB_VALGRIND=1 runs the daemon under valgrind and fails the test on any valgrind error.
 """
+import atexit
 import json
 import os
 import shutil
@@ -123,6 +124,8 @@ class Daemon:
         e.setdefault("OMNIBUS_STATE_DIR", self.dir)
         e.update(env or {})
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=e)
+        # A test that dies half-way must not leave its daemon running on its directory.
+        atexit.register(lambda p=self.proc: p.poll() is None and p.kill())
         wait_for(lambda: "running " in self.text() or self.proc.poll() is not None,
                  what="the daemon to start")
         if self.proc.poll() is not None:
