@@ -1,4 +1,5 @@
 /* omnibusctl: each command's result as text for people (tables). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,41 @@ static int rows(struct ombctl_table *t, const json_t *list, const char *const *k
     return 0;
 }
 
+/* isolate="process" connectors: their child, restarts and last failure, one line each. */
+static void print_isolation(const json_t *r, FILE *out)
+{
+    size_t i;
+    const json_t *e;
+    bool first = true;
+    json_array_foreach(r, i, e)
+    {
+        const json_t *iso = json_object_get(e, "isolation");
+        if (!json_is_object(iso)) {
+            continue;
+        }
+        if (first) {
+            fputs("\nisolated (isolate=\"process\"):\n", out);
+            first = false;
+        }
+        const json_t *pid = json_object_get(iso, "pid");
+        const char *failure = json_string_value(json_object_get(iso, "last_failure"));
+        const char *at = json_string_value(json_object_get(iso, "last_failure_at"));
+        fprintf(out, "  %s: ", json_string_value(json_object_get(e, "name")));
+        if (json_is_integer(pid)) {
+            fprintf(out, "child %lld, %s", (long long)json_integer_value(pid),
+                    json_string_value(json_object_get(iso, "child_state")));
+        } else {
+            fputs("restarting", out);
+        }
+        fprintf(out, ", %lld restart(s)",
+                (long long)json_integer_value(json_object_get(iso, "restarts")));
+        if (failure) {
+            fprintf(out, "; last failure %s: %s", at ? at : "", failure);
+        }
+        fputc('\n', out);
+    }
+}
+
 int ombctl_view_connectors(const json_t *r, FILE *out)
 {
     if (!json_is_array(r)) {
@@ -183,7 +219,9 @@ int ombctl_view_connectors(const json_t *r, FILE *out)
         ombctl_table_destroy(&t);
         return OMB_ENOMEM;
     }
-    return print_table(t, out);
+    int rc = print_table(t, out);
+    print_isolation(r, out);
+    return rc;
 }
 
 static void from_one(const json_t *e, char *buf, size_t len)

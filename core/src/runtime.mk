@@ -16,7 +16,8 @@ libombruntime_la_SOURCES = \
 	core/src/daemon.c core/src/daemon.h core/src/daemon_priv.h core/src/daemon_admin.c \
 	core/src/daemon_dlq.c \
 	core/src/daemon_store.c \
-	core/src/isolate.c core/src/isolate.h core/src/isolate_child.c \
+	core/src/isolate.c core/src/isolate.h core/src/isolate_priv.h core/src/isolate_relay.c \
+	core/src/isolate_child.c \
 	core/src/isolate_link.c core/src/isolate_link.h
 
 check_PROGRAMS += tests/unit/envelope_test
