@@ -1,15 +1,15 @@
 /* The daemon's side of an isolated plugin (isolate.h), the child's life: spawn it, wait on the
- * link with deadlines, notice a crash (pidfd) or a hang, reap, restart with backoff; and the
+ * link with deadlines, notice a crash (the death pipe) or a hang, reap, restart with backoff; and the
  * instance's calls (create, start, deliver, stop, destroy). What the child sends unasked is
  * isolate_relay.c's. All on the instance's thread but omb_isolate_status (any thread, mu). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -39,7 +39,7 @@ struct omb_isolate *omb_isolate_new(struct omb_instance *inst,
     }
     pthread_mutex_init(&iso->mu, NULL);
     iso->inst = inst;
-    iso->pidfd = -1;
+    iso->exit_fd = -1;
     iso->sent_level = -2;
     iso->deadline_ms = cc->deliver_timeout_ms;
     iso->plugin_path = strdup(plugin_path);
@@ -110,13 +110,11 @@ static void describe_status(int status, char *out, size_t len)
 static void on_restart_due(void *arg);
 static void on_child_exit(int fd, unsigned events, void *arg);
 
-/* Close the link to the current child, kill it first when `kill_it`, and reap it; its end in
- * words in how[]. */
-static void close_child(struct omb_isolate *iso, bool kill_it, char *how, size_t howlen)
+/* Close the link to the current child, kill it (harmless when it has ended: it stays ours
+ * until reaped) and reap it; its end in words in how[]. */
+static void close_child(struct omb_isolate *iso, char *how, size_t howlen)
 {
-    if (kill_it) {
-        kill(iso->pid, SIGKILL);
-    }
+    kill(iso->pid, SIGKILL);
     int status = 0;
     pid_t r;
     how[0] = '\0';
@@ -125,9 +123,9 @@ static void close_child(struct omb_isolate *iso, bool kill_it, char *how, size_t
     if (r == iso->pid) {
         describe_status(status, how, howlen);
     }
-    iso_host()->fd_unwatch(iso->inst, iso->pidfd);
-    close(iso->pidfd);
-    iso->pidfd = -1;
+    iso_host()->fd_unwatch(iso->inst, iso->exit_fd);
+    close(iso->exit_fd);
+    iso->exit_fd = -1;
     iso->inst->link_sock = NULL;
     zmq_close(iso->sock);
     iso->sock = NULL;
@@ -139,15 +137,14 @@ static void close_child(struct omb_isolate *iso, bool kill_it, char *how, size_t
     pthread_mutex_unlock(&iso->mu);
 }
 
-/* The current child failed (`why`): kill it when `kill_it`, reap it, and arm its restart with
- * backoff. */
-void iso_child_gone(struct omb_isolate *iso, bool kill_it, const char *why)
+/* The current child failed (`why`): kill it, reap it, and arm its restart with backoff. */
+void iso_child_gone(struct omb_isolate *iso, const char *why)
 {
     if (!iso->alive) {
         return;
     }
     char how[128];
-    close_child(iso, kill_it, how, sizeof(how));
+    close_child(iso, how, sizeof(how));
     char text[256];
     snprintf(text, sizeof(text), "%s%s%s", why, how[0] ? ": " : "", how);
     int64_t up = omb_monotonic_ms() - iso->spawned_at;
@@ -191,7 +188,7 @@ int iso_await(struct omb_isolate *iso, const char *verb, const char *alt, int64_
             }
         }
         if (rc != OMB_EAGAIN) {
-            iso_child_gone(iso, true, "broke its link");
+            iso_child_gone(iso, "broke its link");
             return OMB_EIO;
         }
         int64_t now = omb_monotonic_ms();
@@ -200,16 +197,18 @@ int iso_await(struct omb_isolate *iso, const char *verb, const char *alt, int64_
         }
         zmq_pollitem_t it[2] = {
             { .socket = iso->sock, .events = ZMQ_POLLIN },
-            { .socket = NULL, .fd = iso->pidfd, .events = ZMQ_POLLIN },
+            /* end-of-file on a pipe is POLLHUP: zmq_poll reports it as ZMQ_POLLERR */
+            { .socket = NULL, .fd = iso->exit_fd, .events = ZMQ_POLLIN },
         };
         int n = zmq_poll(it, 2, (long)(deadline - now));
         if (n < 0 && errno != EINTR) {
-            iso_child_gone(iso, true, "could not be polled");
+            iso_child_gone(iso, "could not be polled");
             return OMB_EIO;
         }
-        if (n > 0 && !(it[0].revents & ZMQ_POLLIN) && (it[1].revents & ZMQ_POLLIN)) {
+        bool ended = it[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR);
+        if (n > 0 && !(it[0].revents & ZMQ_POLLIN) && ended) {
             /* Dead, and nothing more to read from it. */
-            iso_child_gone(iso, false, "died");
+            iso_child_gone(iso, "died");
             return OMB_EIO;
         }
     }
@@ -227,14 +226,15 @@ static int await_connected(struct omb_isolate *iso, int64_t deadline)
         int64_t now = omb_monotonic_ms();
         zmq_pollitem_t it[2] = {
             { .socket = iso->sock, .events = ZMQ_POLLOUT },
-            { .socket = NULL, .fd = iso->pidfd, .events = ZMQ_POLLIN },
+            /* end-of-file on a pipe is POLLHUP: zmq_poll reports it as ZMQ_POLLERR */
+            { .socket = NULL, .fd = iso->exit_fd, .events = ZMQ_POLLIN },
         };
         int n = zmq_poll(it, 2, now >= deadline ? 0 : (long)(deadline - now));
         if (n > 0 && (it[0].revents & ZMQ_POLLOUT)) {
             return 0;
         }
-        if (n > 0 && (it[1].revents & ZMQ_POLLIN)) {
-            iso_child_gone(iso, false, "died as it started");
+        if (n > 0 && (it[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+            iso_child_gone(iso, "died as it started");
             return OMB_EIO;
         }
         if (n < 0 && errno != EINTR) {
@@ -289,24 +289,46 @@ static int spawn(struct omb_isolate *iso)
         }
         return OMB_EIO;
     }
+    /* The death pipe: the child holds its write end as fd 3 for life, so the read end says
+     * end-of-file the moment it dies, however it dies. (A pidfd would do the same, but
+     * valgrind does not know pidfd_open.) Both ends are close-on-exec here, so no other child
+     * inherits them. */
     char *argv[] = { "omnibusd", "--isolated-child", ep, NULL };
-    pid_t pid;
-    int rc = posix_spawn(&pid, exe, NULL, NULL, argv, environ);
-    int pidfd = rc == 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
-    if (rc != 0 || pidfd < 0) {
-        omb_log(OMB_LOG_ERROR, inst->scope, "cannot start the plugin process: %s",
-                strerror(rc ? rc : errno));
+    pid_t pid = 0;
+    int dp[2] = { -1, -1 }, wr = -1;
+    posix_spawn_file_actions_t fa;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc == 0) {
+        if (pipe2(dp, O_CLOEXEC) != 0 || (wr = fcntl(dp[1], F_DUPFD_CLOEXEC, 10)) < 0) {
+            rc = errno;
+        } else {
+            rc = posix_spawn_file_actions_adddup2(&fa, wr, ISO_DEATH_FD);
+        }
         if (rc == 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
+            rc = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+        }
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    if (wr >= 0) {
+        close(wr);
+    }
+    if (dp[1] >= 0) {
+        close(dp[1]);
+    }
+    if (rc != 0) {
+        omb_log(OMB_LOG_ERROR, inst->scope, "cannot start the plugin process: %s",
+                strerror(rc));
+        if (dp[0] >= 0) {
+            close(dp[0]);
         }
         zmq_close(sock);
         unlink(path);
         return OMB_EIO;
     }
+    int exit_fd = dp[0];
     iso->sock = sock;
     iso->pid = pid;
-    iso->pidfd = pidfd;
+    iso->exit_fd = exit_fd;
     iso->alive = true;
     iso->spawned_at = omb_monotonic_ms();
     iso->child_state = OMB_INSTANCE_STARTING;
@@ -349,20 +371,20 @@ static int spawn(struct omb_isolate *iso)
         snprintf(why, sizeof(why), "could not create the plugin: %.*s", (int)len,
                  msg ? msg : "");
         iso_msg_close(&m);
-        iso_child_gone(iso, true, why);
+        iso_child_gone(iso, why);
         return code < 0 ? code : OMB_EINVAL;
     }
     if (rc == 0) {
         iso_msg_close(&m);
-        iso_host()->fd_watch(inst, pidfd, OMB_FD_READ, on_child_exit, iso);
+        iso_host()->fd_watch(inst, exit_fd, OMB_FD_READ, on_child_exit, iso);
         inst->link_sock = sock;
         omb_log(OMB_LOG_INFO, inst->scope, "plugin process %d started", (int)pid);
         return 0;
     }
     if (rc == OMB_ETIMEOUT) {
-        iso_child_gone(iso, true, "did not start in time");
+        iso_child_gone(iso, "did not start in time");
     } else if (iso->alive) {
-        iso_child_gone(iso, true, "could not be told what to run");
+        iso_child_gone(iso, "could not be told what to run");
     }
     return OMB_EIO;
 }
@@ -387,7 +409,7 @@ static void on_child_exit(int fd, unsigned events, void *arg)
         iso_handle(iso, &m);
         iso_msg_close(&m);
     }
-    iso_child_gone(iso, false, "died");
+    iso_child_gone(iso, "died");
 }
 
 /* Every second: a hung child (no pong within the deadline) is killed; the log level follows
@@ -403,7 +425,7 @@ static void on_tick(void *arg)
         char why[128];
         snprintf(why, sizeof(why), "did not answer a ping within %lld ms (hung)",
                  (long long)iso->deadline_ms);
-        iso_child_gone(iso, true, why);
+        iso_child_gone(iso, why);
         return;
     }
     if (!iso->ping_sent_at && iso_send(iso->sock, ZMQ_DONTWAIT, "ping", 0, NULL) == 0) {
@@ -467,7 +489,7 @@ int omb_isolate_deliver(struct omb_isolate *iso, const struct omb_raw_event *ev,
                               { ev->envelope, ev->envelope_len },
                               { ev->body, ev->body_len } };
     if (iso_send(iso->sock, ZMQ_DONTWAIT, "deliver", 3, f) != 0) {
-        iso_child_gone(iso, true, "stopped reading its deliveries");
+        iso_child_gone(iso, "stopped reading its deliveries");
         return not_delivered(iso, res);
     }
     struct iso_msg m;
@@ -476,7 +498,7 @@ int omb_isolate_deliver(struct omb_isolate *iso, const struct omb_raw_event *ev,
         char why[128];
         snprintf(why, sizeof(why), "did not answer a delivery within %lld ms (hung)",
                  (long long)iso->deadline_ms);
-        iso_child_gone(iso, true, why);
+        iso_child_gone(iso, why);
         return not_delivered(iso, res);
     }
     if (rc != 0) {
@@ -513,7 +535,7 @@ int omb_isolate_stop(struct omb_isolate *iso)
     if (rc == 0) {
         iso_msg_close(&m);
     } else if (rc == OMB_ETIMEOUT) {
-        iso_child_gone(iso, true, "did not stop in time (hung)");
+        iso_child_gone(iso, "did not stop in time (hung)");
     }
     return 0;
 }
@@ -529,16 +551,16 @@ void omb_isolate_destroy(struct omb_isolate *iso)
         if (rc == 0) {
             iso_msg_close(&m);
             /* Give it a moment to be gone before the kill that makes sure. */
-            zmq_pollitem_t it = { .socket = NULL, .fd = iso->pidfd, .events = ZMQ_POLLIN };
+            zmq_pollitem_t it = { .socket = NULL, .fd = iso->exit_fd, .events = ZMQ_POLLIN };
             zmq_poll(&it, 1, 5000);
             char how[128];
-            close_child(iso, true, how, sizeof(how));
+            close_child(iso, how, sizeof(how));
         } else if (rc == OMB_ETIMEOUT) {
-            iso_child_gone(iso, true, "did not exit in time (hung)");
+            iso_child_gone(iso, "did not exit in time (hung)");
         }
     }
     if (iso->alive) {
-        iso_child_gone(iso, true, "was stopped");
+        iso_child_gone(iso, "was stopped");
     }
     iso_retry_held(iso);
     iso_drop_held(iso);

@@ -2,7 +2,7 @@
  * (omnibusd --isolated-child ENDPOINT), linked to the daemon by a ZeroMQ PAIR socket over ipc://
  * that carries the bus's own frames (a route, the envelope, the body) and a few control verbs
  * (docs/architecture.md, "Isolated plugins"). A plugin crashing, aborting or hanging there takes
- * only its child down: the daemon notices (the child's pidfd, or no answer within the
+ * only its child down: the daemon notices (the child's death pipe, or no answer within the
  * connector's deliver-timeout to a delivery, a webhook or a ping), kills and reaps it, retries
  * the delivery that was in flight like any other failed attempt, and starts a new child with
  * backoff.
@@ -23,6 +23,9 @@
 #include <omnibus/http.h>
 #include <omnibus/plugin.h>
 #include "config.h"
+
+/* In the child, the write end of its death pipe (isolate.c): never closed while it lives. */
+#define ISO_DEATH_FD 3
 
 struct omb_instance;
 struct omb_isolate;

@@ -3,6 +3,7 @@
  * in the daemon, with the link to the daemon as the loop's extra socket: deliveries, webhooks,
  * pings and control come down it; emits, answers and metrics go up. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,6 +423,8 @@ int omb_isolate_child_main(const char *endpoint)
     signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     pid_t parent = getppid();
+    /* Keep the death pipe to ourselves: a program the plugin might run must not hold it. */
+    fcntl(ISO_DEATH_FD, F_SETFD, FD_CLOEXEC);
 
     void *zctx = zmq_ctx_new();
     void *sock = zctx ? zmq_socket(zctx, ZMQ_PAIR) : NULL;

@@ -44,7 +44,7 @@ struct omb_isolate {
     /* The current child. */
     bool alive;
     pid_t pid;
-    int pidfd;
+    int exit_fd;       /* the death pipe's read end: end-of-file when the child has ended */
     void *sock;
     unsigned gen;      /* counts children: acks for an earlier one are dropped */
     int64_t spawned_at;
@@ -79,8 +79,8 @@ struct omb_isolate {
 
 /* isolate.c */
 const struct omb_host_api *iso_host(void);
-/* The current child failed (`why`): kill it when kill_it, reap it, arm its restart. */
-void iso_child_gone(struct omb_isolate *iso, bool kill_it, const char *why);
+/* The current child failed (`why`): kill it, reap it, arm its restart. */
+void iso_child_gone(struct omb_isolate *iso, const char *why);
 /* Wait for the child's `verb` (or `alt`) until deadline (monotonic ms), handling what else it
  * sends: 0 with the message in *out, OMB_ETIMEOUT, or OMB_EIO (the child died: reaped). */
 int iso_await(struct omb_isolate *iso, const char *verb, const char *alt, int64_t deadline,

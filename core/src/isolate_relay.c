@@ -33,7 +33,7 @@ static void send_ack(struct omb_isolate *iso, unsigned gen, uint64_t token, int 
     unsigned char buf[sizeof(token) + sizeof(rc)];
     memcpy(buf, &token, sizeof(token));
     memcpy(buf + sizeof(token), &rc, sizeof(rc));
-    /* It fails only when the child has just died (its pidfd tells us next) or stopped reading
+    /* It fails only when the child has just died (its death pipe tells us next) or stopped reading
      * for LINK_HWM messages (then a ping or a delivery finds it hung): its plugin would never
      * see the ack either way. */
     (void)iso_send(iso->sock, ZMQ_DONTWAIT, "ack", 1, &(struct iso_frame){ buf, sizeof(buf) });
@@ -288,7 +288,7 @@ static void proxy_http(void *arg, const struct omb_http_request *req,
         char why[128];
         snprintf(why, sizeof(why), "did not answer a webhook within %lld ms (hung)",
                  (long long)iso->deadline_ms);
-        iso_child_gone(iso, true, why);
+        iso_child_gone(iso, why);
     }
     if (rc != 0) {
         return;

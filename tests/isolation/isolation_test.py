@@ -11,8 +11,9 @@ plugin in a supervised child process.
 2. An isolated file source and an isolated webhook (http connector with its HMAC check) emit
    through the link: every event is journaled and delivered; a request with a bad signature
    is answered 401 from the child; the file moves to done/ only after its acknowledgements.
-3. The isolated source's child is killed from outside (SIGKILL) while it reads: it is
-   restarted, and every event still arrives (at least once).
+3. The webhook's child is stopped (SIGSTOP, as if it hung in a timer): it misses a ping's
+   deadline and is replaced. The isolated source's child is killed from outside (SIGKILL)
+   while it reads: it is restarted, and every event still arrives (at least once).
 4. A plugin whose create() refuses in its child: the daemon says why and does not start.
 No assertion is about speed; the healthy route's rate is printed for the record."""
 import base64
@@ -130,7 +131,7 @@ def sign(body):
 def isolated_sources():
     d = workdir("isolation-sources")
     n = 2000
-    hook = ('  <connector name="hook" plugin="http" isolate="process">\n'
+    hook = ('  <connector name="hook" plugin="http" isolate="process" deliver-timeout="2s">\n'
             '    <option name="path">orders</option>\n'
             '    <option name="type">"order.created"</option>\n'
             '    <option name="key">.body.id | tostring</option>\n'
@@ -162,6 +163,22 @@ def isolated_sources():
     wait_for(lambda: count_lines(d + "/orders.ndjson") == 20, what="the webhook's events")
     got = sorted(int(e["key"]) for e in read_lines(d + "/orders.ndjson"))
     check(got == list(range(20)), f"every webhook event once: {got}")
+
+    # A child that stops answering (SIGSTOP: as if it hung in a timer) misses a ping's
+    # deadline, is killed and replaced; webhooks are answered again.
+    iso = connectors(dm).get("hook", {}).get("isolation") or {}
+    if check(isinstance(iso.get("pid"), int), f"the webhook's child has a pid: {iso}"):
+        os.kill(iso["pid"], signal.SIGSTOP)
+        wait_for(lambda: "did not answer a ping" in
+                 ((connectors(dm).get("hook", {}).get("isolation") or {}).get("last_failure")
+                  or ""), what="the stopped child found hung")
+        wait_for(lambda: isinstance((connectors(dm).get("hook", {}).get("isolation") or {})
+                                    .get("pid"), int), what="a new webhook child")
+        raw = json.dumps({"id": 20, "total": "1.00"}).encode()
+        status, _, _ = request(port, "/hooks/hook/orders", raw,
+                               {"Content-Type": "application/json", "X-Signature": sign(raw)})
+        check(status == 200, f"a webhook after the restart: 200 ({status})")
+        wait_for(lambda: count_lines(d + "/orders.ndjson") == 21, what="its event")
 
     # The file source in its child: events journaled, then the file moves to done/.
     drop(d + "/in", "a.ndjson", events(0, n))
