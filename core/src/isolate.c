@@ -1,7 +1,8 @@
 /* The daemon's side of an isolated plugin (isolate.h), the child's life: spawn it, wait on the
- * link with deadlines, notice a crash (the death pipe) or a hang, reap, restart with backoff; and the
- * instance's calls (create, start, deliver, stop, destroy). What the child sends unasked is
- * isolate_relay.c's. All on the instance's thread but omb_isolate_status (any thread, mu). */
+ * link with deadlines, notice a crash (the death pipe) or a hang, reap, restart with backoff;
+ * and the instance's calls (create, start, deliver, stop, destroy). What the child sends
+ * unasked is isolate_relay.c's. All on the instance's thread but omb_isolate_status (any
+ * thread, under mu). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

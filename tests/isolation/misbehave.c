@@ -25,8 +25,8 @@ struct misbehave_ctx {
 };
 
 static const struct omb_option options[] = {
-    { "output", OMB_OPT_STRING, NULL, OMB_OPTF_REQUIRED, 0, 0, NULL, offsetof(struct misbehave_ctx, output),
-      "file the bodies are appended to" },
+    { "output", OMB_OPT_STRING, NULL, OMB_OPTF_REQUIRED, 0, 0, NULL,
+      offsetof(struct misbehave_ctx, output), "file the bodies are appended to" },
     { "crash-every", OMB_OPT_INT, "0", 0, 0, 1000000000, NULL,
       offsetof(struct misbehave_ctx, crash_every), "crash on every Nth delivery (0: never)" },
     { "crash-how", OMB_OPT_STRING, "abort", 0, 0, 0, NULL,
