@@ -1,0 +1,1 @@
+# connectors/pos-file: build fragment (see docs/connectors/pos-file.md), included by Makefile.am.
