@@ -100,7 +100,9 @@ def test_routes():
         ev("stock.level", "A@WH1", {"sku": "A", "location": "WH1", "on_hand": 1}),
         ev("stock.level", "B@WH1", {"sku": "B", "location": "WH1", "on_hand": 12}),
     ])
+    # Every destination consumes on its own thread: wait for each one read below.
     wait_for(lambda: count_lines(d + "/avail.ndjson") == 2 and count_lines(d + "/b.ndjson") == 2
+             and count_lines(d + "/a.ndjson") == 2
              and count_lines(d + "/split.ndjson") == 3 and count_lines(d + "/ids.ndjson") == 1,
              what="the routed events")
     a = read_lines(d + "/a.ndjson")
