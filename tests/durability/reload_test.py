@@ -48,7 +48,9 @@ def ns(path):
     out = []
     if os.path.exists(path):
         with open(path, "rb") as f:
-            out = [json.loads(line)["body"]["n"] for line in f if line.strip()]
+            # A last line still being written (no newline yet) is read next time.
+            out = [json.loads(line)["body"]["n"] for line in f
+                   if line.strip() and line.endswith(b"\n")]
     return out
 
 

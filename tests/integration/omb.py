@@ -81,10 +81,11 @@ def drop(d, name, events):
 
 
 def read_lines(path):
+    """The JSON lines of path; a last line still being written (no newline yet) is left out."""
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return [json.loads(line) for line in f if line.strip() and line.endswith("\n")]
 
 
 def count_lines(path):
