@@ -7,6 +7,7 @@
  *   -u USER[:PASSWORD]   the login (SFTP: the user, the key does the rest)
  *   -k KEY -p PUBKEY     SFTP: the private and public key files (public-key auth only)
  *   -K KNOWN_HOSTS       SFTP: the server's key must be in this file
+ *   -H SHA256            SFTP: or have this fingerprint (base64, as ssh-keygen -l shows it)
  *   -c CA_FILE           FTP: require TLS (AUTH TLS) and verify the server against CA_FILE
  *   -2                   FTPS: TLS 1.2 at most (vsftpd 3.0.3 loses uploads over TLS 1.3)
  *   -m                   create missing directories on upload
@@ -24,10 +25,10 @@
 int main(int argc, char **argv)
 {
     struct curl_slist *pre = NULL, *post = NULL;
-    const char *user = NULL, *key = NULL, *pub = NULL, *known = NULL, *ca = NULL;
+    const char *user = NULL, *key = NULL, *pub = NULL, *known = NULL, *ca = NULL, *sha = NULL;
     long timeout = 30, mkdirs = 0, tls12 = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "u:k:p:K:c:2mq:Q:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "u:k:p:K:H:c:2mq:Q:t:")) != -1) {
         switch (opt) {
         case 'u':
             user = optarg;
@@ -40,6 +41,9 @@ int main(int argc, char **argv)
             break;
         case 'K':
             known = optarg;
+            break;
+        case 'H':
+            sha = optarg;
             break;
         case 'c':
             ca = optarg;
@@ -69,9 +73,10 @@ int main(int argc, char **argv)
     int put = strcmp(op, "put") == 0, get = strcmp(op, "get") == 0;
     if (!url || ((put || get) && !file) ||
         (!put && !get && strcmp(op, "list") && strcmp(op, "names") && strcmp(op, "none"))) {
-        fprintf(stderr, "usage: curl_probe [-u USER[:PW]] [-k KEY -p PUBKEY -K KNOWN_HOSTS] "
-                        "[-c CA [-2]] [-m] [-q CMD] [-Q CMD] [-t S]\n"
-                        "                  URL list|names|none|get FILE|put FILE\n");
+        fprintf(stderr,
+                "usage: curl_probe [-u USER[:PW]] [-k KEY -p PUBKEY -K KNOWN_HOSTS|-H SHA256] "
+                "[-c CA [-2]] [-m] [-q CMD] [-Q CMD] [-t S]\n"
+                "                  URL list|names|none|get FILE|put FILE\n");
         return 100;
     }
     FILE *f = NULL;
@@ -102,6 +107,8 @@ int main(int argc, char **argv)
         curl_easy_setopt(c, CURLOPT_SSH_PUBLIC_KEYFILE, pub);
     if (known)
         curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, known);
+    if (sha)
+        curl_easy_setopt(c, CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256, sha);
     if (ca) {
         curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
         curl_easy_setopt(c, CURLOPT_FTPSSLAUTH, (long)CURLFTPAUTH_TLS);

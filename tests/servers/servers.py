@@ -12,6 +12,8 @@ it started, even when the test failed. A server that cannot run here (a Debian p
 raises ServerUnavailable, a unittest.SkipTest. See tests/servers/README.md.
 """
 import atexit
+import base64
+import hashlib
 import os
 import posixpath
 import pwd
@@ -361,7 +363,8 @@ class Sftp(_Server):
 
     Keys are thrown away with the workdir: the host key (ed25519), the client's key pair
     (ed25519: libssh2 1.10 signs RSA keys with SHA-1 only, which OpenSSH 9.2 refuses), and a
-    known_hosts file naming the host key for [127.0.0.1]:port. root is a directory under
+    known_hosts file naming the host key for [127.0.0.1]:port; host_key_sha256 is its
+    fingerprint (base64, no padding: CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256). root is a directory under
     workdir; url is sftp://127.0.0.1:port/<absolute path of root>/. The SFTP session starts in
     root too, so relative paths and curl's /~/ name it. Log: workdir/sshd.log.
     """
@@ -376,6 +379,7 @@ class Sftp(_Server):
         self.key = os.path.join(self.workdir, "client_ed25519")
         self.pubkey = self.key + ".pub"
         self.known_hosts = os.path.join(self.workdir, "known_hosts")
+        self.host_key_sha256 = None
         self.log = os.path.join(self.workdir, "sshd.log")
         self.conf = os.path.join(self.workdir, "sshd_config")
         self.url = None
@@ -402,6 +406,8 @@ class Sftp(_Server):
                 with open(self.host_key + ".pub") as f:
                     kind, blob = f.read().split()[:2]
                 _write(self.known_hosts, f"[{HOST}]:{self.port} {kind} {blob}\n")
+                digest = hashlib.sha256(base64.b64decode(blob)).digest()
+                self.host_key_sha256 = base64.b64encode(digest).decode().rstrip("=")
                 self.url = f"sftp://{HOST}:{self.port}{self.root}/"
                 return
             self.stop()

@@ -6,7 +6,9 @@ unknown certificate or host key, refused login, dropped transfer); nothing left 
 
 A server whose Debian package is missing is skipped as another user and fails as root (as
 root, tools/test.sh installs the packages first)."""
+import base64
 import ftplib
+import hashlib
 import os
 import shutil
 import ssl
@@ -193,6 +195,14 @@ def test_sftp():
             f.write(f"[127.0.0.1]:{s.port} {kind} {blob}\n")
         expect(probe("-u", s.user, "-k", s.key, "-p", s.pubkey, "-K", wrong_hosts, s.url,
                      "list"), PEER_FAILED_VERIFICATION, "SFTP: a host key not in known_hosts")
+        expect(probe("-u", s.user, "-k", s.key, "-H", s.host_key_sha256, s.url, "names"), OK,
+               "SFTP: the host key's SHA256 fingerprint, and no public key file")
+        fp = subprocess.run(["ssh-keygen", "-lf", s.host_key + ".pub"], stdout=subprocess.PIPE,
+                            text=True).stdout
+        check(f"SHA256:{s.host_key_sha256} " in fp, f"SFTP: host_key_sha256 as ssh-keygen: {fp}")
+        wrong = base64.b64encode(hashlib.sha256(base64.b64decode(blob)).digest()).decode()
+        expect(probe("-u", s.user, "-k", s.key, "-H", wrong.rstrip("="), s.url, "names"),
+               PEER_FAILED_VERIFICATION, "SFTP: a wrong fingerprint")
         expect(probe("-u", s.user, "-k", other, "-p", other + ".pub", "-K", s.known_hosts,
                      s.url, "list"), LOGIN_DENIED, "SFTP: a key not authorised")
         # OpenSSH's sftp, as a second client
