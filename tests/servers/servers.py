@@ -28,6 +28,8 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.parse
+import weakref
 
 __all__ = ["ServerUnavailable", "Ftp", "Sftp", "FlakyFtp", "alive"]
 
@@ -135,12 +137,13 @@ class _Server:
         self.pids = set()   # (pid, start time) of every process stopped, for alive()
         self._out = None
 
-    def _spawn(self, argv, out_path):
+    def _spawn(self, argv, out_path, out_on_stdin=False):
         setpriv = shutil.which("setpriv") or shutil.which("setpriv", path=os.pathsep.join(SBIN))
         if setpriv:
             argv = [setpriv, "--pdeathsig", "TERM", "--"] + argv
         self._out = open(out_path, "wb")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._out,
+        stdin = self._out if out_on_stdin else subprocess.DEVNULL
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=self._out,
                                      stderr=subprocess.STDOUT, start_new_session=True,
                                      cwd=self.workdir)
         _live.add(self)
@@ -255,7 +258,10 @@ class Ftp(_Server):
         for _ in range(START_TRIES):
             self.port = _free_port()
             self._write_conf(empty)
-            self._spawn([vsftpd, self.conf], os.path.join(self.workdir, "vsftpd.out"))
+            # vsftpd writes its fatal errors ("500 OOPS: could not bind ...") to fd 0, the
+            # client's socket in inetd mode: here, its output file
+            self._spawn([vsftpd, self.conf], os.path.join(self.workdir, "vsftpd.out"),
+                        out_on_stdin=True)
             if self._wait_ready():
                 self.url = f"ftp://{HOST}:{self.port}/"
                 return
@@ -342,6 +348,11 @@ def _keygen(path, comment):
         raise RuntimeError(f"ssh-keygen: {r.stdout}")
 
 
+def _quote(path):
+    """A path for sshd_config, which splits arguments at spaces unless quoted."""
+    return '"' + path + '"'
+
+
 def _root_locked():
     """Root's password is locked ("!..."): sshd with UsePAM no then refuses root's logins,
     even with a key."""
@@ -365,15 +376,20 @@ class Sftp(_Server):
     (ed25519: libssh2 1.10 signs RSA keys with SHA-1 only, which OpenSSH 9.2 refuses), and a
     known_hosts file naming the host key for [127.0.0.1]:port; host_key_sha256 is its
     fingerprint (base64, no padding: CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256). root is a directory under
-    workdir; url is sftp://127.0.0.1:port/<absolute path of root>/. The SFTP session starts in
-    root too, so relative paths and curl's /~/ name it. Log: workdir/sshd.log.
+    workdir; url is sftp://127.0.0.1:port/<absolute path of root, %-encoded>/. The SFTP session
+    starts in root too (unless its path has a space), so relative paths and curl's /~/ name
+    it. Log: workdir/sshd.log.
     """
 
     name = "sshd"
 
     def __init__(self, workdir):
         super().__init__(workdir)
-        self.user = pwd.getpwuid(os.geteuid()).pw_name
+        try:
+            self.user = pwd.getpwuid(os.geteuid()).pw_name
+        except KeyError:
+            raise ServerUnavailable(f"uid {os.geteuid()} has no passwd entry: sshd logs in "
+                                    f"only users it can look up") from None
         self.root = os.path.join(self.workdir, "root")
         self.host_key = os.path.join(self.workdir, "ssh_host_ed25519_key")
         self.key = os.path.join(self.workdir, "client_ed25519")
@@ -408,18 +424,22 @@ class Sftp(_Server):
                 _write(self.known_hosts, f"[{HOST}]:{self.port} {kind} {blob}\n")
                 digest = hashlib.sha256(base64.b64decode(blob)).digest()
                 self.host_key_sha256 = base64.b64encode(digest).decode().rstrip("=")
-                self.url = f"sftp://{HOST}:{self.port}{self.root}/"
+                self.url = f"sftp://{HOST}:{self.port}{urllib.parse.quote(self.root)}/"
                 return
             self.stop()
         raise RuntimeError(f"sshd: no free port after {START_TRIES} tries: " + _tail(self.log))
 
     def _write_conf(self):
         root = os.geteuid() == 0
+        q = _quote
+        # internal-sftp splits its command line at spaces, quotes or not: a root whose path
+        # has a space cannot be the start directory (the session starts in the user's home)
+        sftp = "internal-sftp" + ("" if " " in self.root else f" -d {self.root}")
         conf = [
             f"ListenAddress {HOST}:{self.port}",
-            f"HostKey {self.host_key}",
+            f"HostKey {q(self.host_key)}",
             "PidFile none",
-            f"AuthorizedKeysFile {self.workdir}/authorized_keys",
+            f"AuthorizedKeysFile {q(self.workdir + '/authorized_keys')}",
             "AuthenticationMethods publickey",
             "PubkeyAuthentication yes",
             "PasswordAuthentication no",
@@ -436,8 +456,8 @@ class Sftp(_Server):
             "AllowTcpForwarding no",
             "AllowAgentForwarding no",
             "PermitTTY no",
-            f"Subsystem sftp internal-sftp -d {self.root}",
-            f"ForceCommand internal-sftp -d {self.root}",
+            f"Subsystem sftp {sftp}",
+            f"ForceCommand {sftp}",
             "LogLevel VERBOSE",
         ]
         _write(self.conf, "\n".join(conf) + "\n")
@@ -472,7 +492,7 @@ class _FtpHandler(socketserver.StreamRequestHandler):
     def setup(self):
         super().setup()
         self.ftp = self.server.ftp
-        self.ftp._conns.add(self.connection)
+        self.ftp._track(self.connection, threading.current_thread())
         self.cwd = "/"
         self.user = None
         self.logged_in = False
@@ -482,7 +502,7 @@ class _FtpHandler(socketserver.StreamRequestHandler):
         self.binary = True
 
     def finish(self):
-        self.ftp._conns.discard(self.connection)
+        self.ftp._untrack(self.connection)
         self._close_pasv()
         try:
             super().finish()
@@ -537,6 +557,7 @@ class _FtpHandler(socketserver.StreamRequestHandler):
     # data connections ----------------------------------------------------------------------
     def _close_pasv(self):
         if self.pasv:
+            self.ftp._untrack(self.pasv)
             self.pasv.close()
             self.pasv = None
 
@@ -546,6 +567,7 @@ class _FtpHandler(socketserver.StreamRequestHandler):
         self.pasv.bind((HOST, 0))
         self.pasv.listen(1)
         self.pasv.settimeout(20)
+        self.ftp._track(self.pasv)
         return self.pasv.getsockname()[1]
 
     def data(self):
@@ -560,6 +582,7 @@ class _FtpHandler(socketserver.StreamRequestHandler):
         finally:
             self._close_pasv()
         conn.settimeout(60)
+        self.ftp._track(conn)
         return conn
 
     # commands ------------------------------------------------------------------------------
@@ -820,13 +843,24 @@ class FlakyFtp:
         self.port = None
         self.url = None
         self._lock = threading.Lock()
-        self._conns = set()
+        self._socks = weakref.WeakSet()     # the sockets in use, to shut down on stop()
+        self._threads = weakref.WeakSet()   # the connections' threads, to join on stop()
         self._server = None
         self._thread = None
 
     def _record(self, line):
         with self._lock:
             self.commands.append(line)
+
+    def _track(self, sock, thread=None):
+        with self._lock:
+            self._socks.add(sock)
+            if thread:
+                self._threads.add(thread)
+
+    def _untrack(self, sock):
+        with self._lock:
+            self._socks.discard(sock)
 
     def _take_drop(self):
         with self._lock:
@@ -858,13 +892,17 @@ class FlakyFtp:
         if server is None:
             return
         server.shutdown()
-        for c in list(self._conns):
+        server.server_close()
+        with self._lock:
+            socks, threads = list(self._socks), list(self._threads)
+        for c in socks:     # wakes the threads blocked in accept() or recv() on them
             try:
                 c.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        server.server_close()
         self._thread.join()
+        for t in threads:
+            t.join(timeout=10)
 
     def __enter__(self):
         return self.start()
