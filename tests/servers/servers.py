@@ -181,12 +181,16 @@ class _Server:
                 except ProcessLookupError:
                     pass
             frozen += new
-        for p in frozen:
-            for sig in (signal.SIGTERM, signal.SIGCONT):
+        for sig in (signal.SIGTERM, signal.SIGCONT):
+            for p in frozen:
                 try:
                     os.kill(p, sig)
                 except ProcessLookupError:
                     pass
+            try:    # the group too, while its leader is not reaped (its pid not reusable)
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -199,10 +203,6 @@ class _Server:
                 os.kill(p, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         proc.wait()
         if self._out:
             self._out.close()
