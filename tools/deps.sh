@@ -7,7 +7,8 @@ set -e
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config \
 libzmq3-dev libjansson-dev libjq-dev libonig-dev libxml2-dev libxml2-utils \
 libcurl4-openssl-dev libssl-dev libsqlite3-dev libmicrohttpd-dev python3"
-TEST_PKGS="valgrind python3-jsonschema python3-zmq procps openssl wrk util-linux sqlite3"
+TEST_PKGS="valgrind python3-jsonschema python3-zmq procps openssl wrk util-linux sqlite3 \
+vsftpd openssh-server openssh-client"
 
 want="$BUILD_PKGS"
 [ "${1:-build}" = test ] && want="$BUILD_PKGS $TEST_PKGS"
