@@ -65,6 +65,7 @@ struct pf_poslog {
     struct pl_queue q;
     /* The first error libxml2 reported. */
     bool xml_error;
+    int err_code;
     unsigned long err_line;
     char err_msg[300];
 };
@@ -90,6 +91,7 @@ static void on_error(void *arg, xmlErrorPtr e)
         return;
     }
     pl->xml_error = true;
+    pl->err_code = e->code;
     pl->err_line = e->line > 0 ? (unsigned long)e->line : 0;
     snprintf(pl->err_msg, sizeof(pl->err_msg), "%s", e->message ? e->message : "error");
     size_t n = strlen(pl->err_msg);
@@ -484,7 +486,8 @@ static int element_end(struct pf_poslog *pl, enum el e, const char *s, size_t n,
     return 0;
 }
 
-enum step { STEP_END = 0, STEP_TXN = 1, STEP_XML_ERROR = -1, STEP_NOT_POSLOG = -2 };
+/* step's results (positive: apart from OMB_ENOMEM). */
+enum step { STEP_END = 1, STEP_TXN = 2, STEP_XML_ERROR = 3, STEP_NOT_POSLOG = 4 };
 
 /* Reads up to the end of the next Transaction. */
 static int step(struct pf_poslog *pl, char *why, size_t whylen)
@@ -600,7 +603,16 @@ int pf_poslog_next(struct pf_reader *r, struct pf_record *rec)
             if (!pl->xml_error) {
                 return pf_bad(r, 0, "XML: the reader failed");
             }
-            return pf_bad(r, pl->err_line, "XML: %s", pl->err_msg);
+            /* libxml2 2.9 says "Extra content at the end of the document" for a file that
+             * ends early too: say what it means. */
+            const char *hint = "";
+            if (pl->err_code == XML_ERR_DOCUMENT_END || pl->err_code == XML_ERR_TAG_NOT_FINISHED ||
+                pl->err_code == XML_ERR_DOCUMENT_EMPTY) {
+                hint = !pl->root_seen  ? " (no root element: is the file empty?)"
+                       : pl->depth > 0 ? " (the file ends inside an element: is it truncated?)"
+                                       : "";
+            }
+            return pf_bad(r, pl->err_line, "XML: %s%s", pl->err_msg, hint);
         }
         struct pl_txn *t = &pl->txn;
         r->st.transactions++;

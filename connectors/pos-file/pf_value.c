@@ -301,6 +301,9 @@ static int read_int(const char *s, size_t n, int64_t *v)
 static bool move_trailing_sign(const char **s, size_t *n, char *tmp, size_t tmplen)
 {
     char c = (*s)[*n - 1];
+    if ((*s)[0] == '+' || (*s)[0] == '-') {
+        return false; /* the sign belongs at the end */
+    }
     if (c != '+' && c != '-') {
         return true;
     }

@@ -18,3 +18,9 @@ tests_unit_posfile_format_test_SOURCES = tests/unit/posfile_format_test.c
 tests_unit_posfile_format_test_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/connectors/pos-file
 tests_unit_posfile_format_test_LDADD = connectors/pos-file/libposfmt.la $(TEST_LDADD)
 TESTS += tests/unit/posfile_format_test
+EXTRA_DIST += tests/fixtures/pos/stock-WAW01-20261120.csv \
+	tests/fixtures/pos/sales-KRK02-20261120.txt tests/fixtures/pos/poslog-WAW01-1042.xml \
+	tests/fixtures/pos/names-cp1250.csv tests/fixtures/pos/names-iso88592.csv \
+	tests/fixtures/pos/names-utf8bom.csv tests/fixtures/pos/quoted.csv \
+	tests/fixtures/pos/sales-cp1250.txt tests/fixtures/pos/poslog-v6-nasty.xml \
+	tests/fixtures/pos/poslog-truncated.xml
