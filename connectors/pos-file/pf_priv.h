@@ -185,8 +185,8 @@ int pf_currency_places(const char *code);
  * value returns OMB_EINVAL with *why ("is not an int"), out unchanged. OMB_ENOMEM. */
 int pf_value_read(const struct pf_format *f, const struct pf_field *fl, const char *s, size_t n,
                   struct pf_buf *out, const char **why);
-/* Appends the text of the JSON value v written as field fl (fixed: not padded yet; *numeric says
- * whether to right-align with zeros). OMB_EINVAL with a reason in err. */
+/* Appends the text of the JSON value v (borrowed) written as field fl (fixed: not padded yet;
+ * *numeric says whether to right-align with zeros). OMB_EINVAL with a reason in err. */
 int pf_value_write(const struct pf_format *f, const struct pf_field *fl, const json_t *v,
                    struct pf_buf *out, bool *numeric, char *err, size_t errlen);
 

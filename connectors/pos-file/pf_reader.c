@@ -183,7 +183,8 @@ int pf_reader_open(const struct pf_format *f, int fd, struct pf_reader **out, ch
     int rc = 0;
     *out = NULL;
     if (!r) {
-        return pf_fail(err, errlen, "out of memory"), OMB_ENOMEM;
+        pf_fail(err, errlen, "out of memory");
+        return OMB_ENOMEM;
     }
     r->f = f;
     r->lines.fd = -1;

@@ -1331,6 +1331,8 @@ static void large_csv(const char *encoding, bool polish, int rows)
     /* Flat: the buffers after 1,000 rows are all there is after 200,000. */
     CHECK(buffers_early > 0 && reader_buffers(r) == buffers_early);
     CHECK(reader_buffers(r) < 512 * 1024);
+    /* The heap too (0 under valgrind and ASan, whose allocators mallinfo2 does not see). */
+    CHECK((long long)m1.uordblks - (long long)m0.uordblks < 256 * 1024);
     printf("large csv (%s%s): %d rows in %.3f s: %.0f rows/s, %.2f us/row; reader buffers %zu "
            "bytes; heap in use %+lld bytes from row 1,000 to the end\n",
            encoding, polish ? ", a Polish letter per row" : ", ASCII", rows, t, rows / t,
@@ -1340,10 +1342,74 @@ static void large_csv(const char *encoding, bool polish, int rows)
     close(fd);
 }
 
+/* A POSLog of many transactions streams too: the heap after the 100th is the heap at the end. */
+static void large_poslog(int txns)
+{
+    char path[] = "/tmp/posfmt-large-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    FILE *out = fdopen(dup(fd), "w");
+    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<POSLog xmlns=\"http://www.nrf-arts"
+                 ".org/IXRetail/namespace/\">\n");
+    for (int i = 0; i < txns; i++) {
+        fprintf(out, " <Transaction>\n  <RetailStoreID>WAW01</RetailStoreID><WorkstationID>3"
+                     "</WorkstationID><SequenceNumber>%d</SequenceNumber>\n  <BusinessDayDate>"
+                     "2026-11-20</BusinessDayDate><EndDateTime>2026-11-20T12:31:05</EndDateTime>"
+                     "<CurrencyCode>PLN</CurrencyCode>\n  <RetailTransaction>\n"
+                     "   <LineItem><SequenceNumber>1</SequenceNumber><Sale ItemType=\"Stock\">"
+                     "<ItemID>OB-%06d-M</ItemID><Description>Bluza z kapturem M</Description>"
+                     "<RegularSalesUnitPrice>99.99</RegularSalesUnitPrice><ExtendedAmount>199.98"
+                     "</ExtendedAmount><Quantity Units=\"1\" UnitOfMeasureCode=\"EA\">2</Quantity>"
+                     "</Sale></LineItem>\n   <LineItem><SequenceNumber>2</SequenceNumber><Return "
+                     "ItemType=\"Stock\"><ItemID>OB-1002-L</ItemID><RegularSalesUnitPrice>129.99"
+                     "</RegularSalesUnitPrice><ExtendedAmount>129.99</ExtendedAmount><Quantity>1"
+                     "</Quantity></Return></LineItem>\n   <LineItem><SequenceNumber>3"
+                     "</SequenceNumber><Tender TenderType=\"Cash\"><Amount>69.99</Amount></Tender>"
+                     "</LineItem>\n   <LoyaltyAccount><LoyaltyProgram><LoyaltyAccountID>L-%d"
+                     "</LoyaltyAccountID><Points Type=\"PointsEarned\">69</Points></LoyaltyProgram>"
+                     "</LoyaltyAccount>\n  </RetailTransaction>\n </Transaction>\n",
+                i, i, i);
+    }
+    fprintf(out, "</POSLog>\n");
+    long size = ftell(out);
+    fclose(out);
+    lseek(fd, 0, SEEK_SET);
+    struct pf_format_options o = {.format = "poslog"};
+    struct pf_format *f = fmt(&o);
+    struct pf_reader *r = NULL;
+    char err[256];
+    CHECK(pf_reader_open(f, fd, &r, err, sizeof(err)) == 0);
+    struct pf_record rec;
+    int n = 0, deltas = 0, rc;
+    struct mallinfo2 m0 = mallinfo2(), m1;
+    double t0 = now_s();
+    while ((rc = pf_reader_next(r, &rec)) == 1) {
+        deltas += strcmp(rec.type, "stock.delta") == 0;
+        if (++n == 600) {
+            m0 = mallinfo2();
+        }
+    }
+    double t = now_s() - t0;
+    m1 = mallinfo2();
+    CHECK(rc == 0 && n == 6 * txns && deltas == 2 * txns);
+    CHECK((long long)m1.uordblks - (long long)m0.uordblks < 256 * 1024);
+    struct pf_reader_stats st;
+    pf_reader_stats(r, &st);
+    CHECK(st.transactions == (unsigned long)txns && st.records == (unsigned long)n);
+    printf("large poslog: %d transactions (%.1f MB) in %.3f s: %.0f transactions/s, %.0f "
+           "records/s; heap in use %+lld bytes from transaction 100 to the end\n",
+           txns, size / 1e6, t, txns / t, n / t, (long long)m1.uordblks - (long long)m0.uordblks);
+    pf_reader_close(&r);
+    pf_format_free(&f);
+    close(fd);
+}
+
 static void test_large(void)
 {
     large_csv("cp1250", true, 200000);
     large_csv("utf-8", false, 200000);
+    large_poslog(5000);
 }
 
 int main(void)
