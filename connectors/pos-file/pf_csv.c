@@ -13,9 +13,9 @@ enum csv_state { CSV_START, CSV_QUOTED };
 /* The record being assembled from one or more physical lines. */
 struct csv_rec {
     size_t nfields;
-    unsigned long line;        /* its first line */
-    unsigned long bad_line;    /* the line of the first problem, 0: none */
-    char why[200];             /* the first problem */
+    unsigned long line;     /* its first line */
+    unsigned long bad_line; /* the line of the first problem, 0: none */
+    char why[200];          /* the first problem */
     bool too_long;
     bool no_eol;
 };
@@ -182,12 +182,13 @@ static int read_record(struct pf_reader *r, struct csv_rec *c, const char *s, si
         }
         /* A newline inside quotes belongs to the field. */
         if (flags & PF_LINE_NO_EOL) {
-            rec_problem(c, c->line, "a quoted field is not closed at the end of the file: is "
+            rec_problem(c, c->line,
+                        "a quoted field is not closed at the end of the file: is "
                         "the file truncated?");
             break;
         }
-        int rc = field_add(r, c, (flags & PF_LINE_CR) ? "\r\n" : "\n",
-                           (flags & PF_LINE_CR) ? 2 : 1);
+        int rc =
+            field_add(r, c, (flags & PF_LINE_CR) ? "\r\n" : "\n", (flags & PF_LINE_CR) ? 2 : 1);
         if (rc != 0) {
             return rc;
         }
@@ -196,7 +197,8 @@ static int read_record(struct pf_reader *r, struct csv_rec *c, const char *s, si
             return rc;
         }
         if (rc == 0) {
-            rec_problem(c, c->line, "a quoted field is not closed at the end of the file: is "
+            rec_problem(c, c->line,
+                        "a quoted field is not closed at the end of the file: is "
                         "the file truncated?");
             break;
         }
@@ -230,8 +232,7 @@ static int trailer(struct pf_reader *r, const char *s, size_t n)
         return pf_bad(r, line, "trailer: broken quoting");
     }
     if (k < f->trailer_count_field) {
-        return pf_bad(r, line, "trailer: no field %d for the record count",
-                      f->trailer_count_field);
+        return pf_bad(r, line, "trailer: no field %d for the record count", f->trailer_count_field);
     }
     const char *v = r->rec.p + r->fstart[f->trailer_count_field - 1];
     size_t vn = r->flen[f->trailer_count_field - 1];
@@ -275,8 +276,7 @@ static int header(struct pf_reader *r, const char *s, size_t n, unsigned flags)
             if (hn == strlen(fl->column) && memcmp(h, fl->column, hn) == 0) {
                 if (found != SIZE_MAX) {
                     r->done = true;
-                    return pf_bad(r, c.line, "header: the column \"%s\" appears twice",
-                                  fl->column);
+                    return pf_bad(r, c.line, "header: the column \"%s\" appears twice", fl->column);
                 }
                 found = k;
             }
@@ -339,7 +339,8 @@ int pf_csv_next(struct pf_reader *r, struct pf_record *rec)
             return rc;
         }
         if (c.no_eol && !c.bad_line && !f->final_newline_optional) {
-            rec_problem(&c, r->lines.lineno, "no newline at the end of the last line: is the "
+            rec_problem(&c, r->lines.lineno,
+                        "no newline at the end of the last line: is the "
                         "file truncated?");
         }
         if (c.bad_line) {

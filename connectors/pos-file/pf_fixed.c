@@ -107,7 +107,8 @@ int pf_fixed_next(struct pf_reader *r, struct pf_record *rec)
         }
         r->counted++;
         if ((flags & PF_LINE_NO_EOL) && !f->final_newline_optional) {
-            return pf_bad(r, line, "no newline at the end of the last line: is the file "
+            return pf_bad(r, line,
+                          "no newline at the end of the last line: is the file "
                           "truncated?");
         }
         if (flags & PF_LINE_BAD_ENC) {

@@ -2,7 +2,8 @@
  * POSLog XML) record by record as compact JSON bodies, and writes CSV and fixed-width files for a
  * POS to import. No host API calls: the connector around it picks up, moves and emits.
  *
- * pf_options.c   pf_format_new/free: the options, the column and field specs, the body plan
+ * pf_options.c   pf_format_new/free: the options, the column and field specs
+ * pf_plan.c      the body plan: the tree of dotted field names as a flat list of ops
  * pf_text.c      buffers, JSON strings, UTF-8 checks, decoding lines with iconv
  * pf_value.c     the field types: text to JSON (reading), JSON to text (writing), decimals
  * pf_reader.c    the reader of csv and fixed files: lines, records, header, trailer, end checks
@@ -90,14 +91,14 @@ struct pf_format_options {
                                 count (1: the text after the trailer prefix); 0: no count */
     const char *trailer_count_spec; /* fixed: "start:width" (or "count:start:width") of the count
                                        in the trailer line; NULL: no count */
-    const char *currency;    /* the currency of decimal money fields with no currency of their
-                                own ("PLN"); poslog: of amounts with no CurrencyCode/@Currency */
+    const char *currency; /* the currency of decimal money fields with no currency of their
+                             own ("PLN"); poslog: of amounts with no CurrencyCode/@Currency */
     /* Added beyond the first sketch: */
-    size_t max_line;         /* bytes of a physical line or CSV record; 0: PF_MAX_LINE_DEFAULT */
-    int field_count;         /* csv without header: fields per record; 0: the first record's */
+    size_t max_line; /* bytes of a physical line or CSV record; 0: PF_MAX_LINE_DEFAULT */
+    int field_count; /* csv without header: fields per record; 0: the first record's */
     bool final_newline_optional; /* csv/fixed: a last record with no newline is not bad */
-    const char *line_end;    /* writer: "crlf" or "lf"; NULL: "crlf" (what Windows POSes read) */
-    bool write_bom;          /* writer, utf-8: start the file with a BOM */
+    const char *line_end; /* writer: "crlf" or "lf"; NULL: "crlf" (what Windows POSes read) */
+    bool write_bom;       /* writer, utf-8: start the file with a BOM */
 };
 
 /* Record counts of one reader, for the connector's metrics and logs. */
@@ -113,15 +114,15 @@ struct pf_reader_stats {
 
 /* One record. All pointers are borrowed from the reader, valid until its next call. */
 struct pf_record {
-    unsigned long line;   /* csv/fixed: the record's first physical line, from 1; poslog: the
-                             line of the Transaction element */
-    const char *type;     /* poslog: the canonical event type; csv/fixed: NULL */
-    const char *key;      /* poslog: the event key as events.md defines it; csv/fixed: NULL */
-    const char *dedupe;   /* poslog: "STORE/WS/DAY/SEQ/TYPE", and "/LINE" for stock.delta (see
-                             pf_poslog_emit.c); csv/fixed: NULL */
-    const char *time;     /* poslog: EndDateTime (else BeginDateTime) as written, local time
-                             with no zone: the connector converts it; NULL if none or csv/fixed */
-    const char *body;     /* compact JSON text of an object, UTF-8, NUL-terminated */
+    unsigned long line; /* csv/fixed: the record's first physical line, from 1; poslog: the
+                           line of the Transaction element */
+    const char *type;   /* poslog: the canonical event type; csv/fixed: NULL */
+    const char *key;    /* poslog: the event key as events.md defines it; csv/fixed: NULL */
+    const char *dedupe; /* poslog: "STORE/WS/DAY/SEQ/TYPE", and "/LINE" for stock.delta (see
+                           pf_poslog_emit.c); csv/fixed: NULL */
+    const char *time;   /* poslog: EndDateTime (else BeginDateTime) as written, local time
+                           with no zone: the connector converts it; NULL if none or csv/fixed */
+    const char *body;   /* compact JSON text of an object, UTF-8, NUL-terminated */
     size_t body_len;
 };
 

@@ -1,6 +1,6 @@
-/* pos-file format library: pf_format_new/free. Checks the options as the admin wrote them,
- * parses the column and field specs, and builds the body plan (the tree of dotted names, walked
- * in order). Every message names the option and says what was expected. */
+/* pos-file format library: pf_format_new/free. Checks the options as the admin wrote them and
+ * parses the column and field specs (pf_plan.c then builds the body plan). Every message names
+ * the option and says what was expected. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,47 +10,6 @@
 
 static const char types_expected[] =
     "expected string, int, decimal:N, number, date, datetime or bool";
-
-/* A node of the tree of field names: an object (field < 0) or a value. */
-struct node {
-    char *name;
-    long field;          /* >= 0: a field; -1: an object; -2: the currency of kids[i-1] */
-    struct node *kids;
-    size_t nkids;
-};
-
-static void node_free(struct node *n)
-{
-    for (size_t i = 0; i < n->nkids; i++) {
-        node_free(&n->kids[i]);
-    }
-    free(n->kids);
-    free(n->name);
-}
-
-static struct node *node_find(struct node *n, const char *name)
-{
-    for (size_t i = 0; i < n->nkids; i++) {
-        if (strcmp(n->kids[i].name, name) == 0) {
-            return &n->kids[i];
-        }
-    }
-    return NULL;
-}
-
-/* Inserts a new kid at position at; returns it or NULL (ENOMEM). */
-static struct node *node_add(struct node *n, size_t at, const char *name, long field)
-{
-    struct node *k = realloc(n->kids, (n->nkids + 1) * sizeof(*k));
-    if (!k) {
-        return NULL;
-    }
-    n->kids = k;
-    memmove(&k[at + 1], &k[at], (n->nkids - at) * sizeof(*k));
-    n->nkids++;
-    k[at] = (struct node){.name = strdup(name), .field = field};
-    return k[at].name ? &k[at] : NULL;
-}
 
 static void field_free(struct pf_field *fl)
 {
@@ -237,20 +196,22 @@ static int parse_name(const char *opt, const char *spec, const char *name, struc
     }
     for (size_t i = 0; i < n; i++) {
         if ((unsigned char)name[i] < 0x20 || name[i] == '"' || name[i] == '\\') {
-            return pf_fail(err, errlen, "%s: \"%s\": the field name has a quote, backslash or "
-                           "control character", opt, spec);
+            return pf_fail(err, errlen,
+                           "%s: \"%s\": the field name has a quote, backslash or "
+                           "control character",
+                           opt, spec);
         }
         if (name[i] == '.') {
             if (i == 0 || i == n - 1 || name[i + 1] == '.') {
-                return pf_fail(err, errlen, "%s: \"%s\": empty part in the field name \"%s\"",
-                               opt, spec, name);
+                return pf_fail(err, errlen, "%s: \"%s\": empty part in the field name \"%s\"", opt,
+                               spec, name);
             }
             segs++;
         }
     }
     if (segs > PF_MAX_NAME_DEPTH) {
-        return pf_fail(err, errlen, "%s: \"%s\": the field name has more than %d parts", opt,
-                       spec, PF_MAX_NAME_DEPTH);
+        return pf_fail(err, errlen, "%s: \"%s\": the field name has more than %d parts", opt, spec,
+                       PF_MAX_NAME_DEPTH);
     }
     if (!(fl->name = strdup(name)) || !(fl->path = calloc(segs + 1, sizeof(char *)))) {
         return OMB_ENOMEM;
@@ -279,8 +240,10 @@ static int parse_column(struct pf_format *f, const struct pf_format_options *o, 
     size_t coln = (size_t)(eq - spec);
     pf_trim(&col, &coln);
     if (coln == 0) {
-        return pf_fail(err, errlen, "columns: \"%s\": the column (a header name or a 1-based "
-                       "index) is empty", spec);
+        return pf_fail(err, errlen,
+                       "columns: \"%s\": the column (a header name or a 1-based "
+                       "index) is empty",
+                       spec);
     }
     char *rest = strdup(eq + 1);
     char *parts[6];
@@ -313,7 +276,8 @@ static int parse_column(struct pf_format *f, const struct pf_format_options *o, 
         if (!o->header) {
             rc = pf_fail(err, errlen,
                          "columns: \"%s\": a column by name needs header (or give its 1-based "
-                         "index)", spec);
+                         "index)",
+                         spec);
             goto out;
         }
         if (!(fl->column = strndup(col, coln))) {
@@ -350,15 +314,16 @@ static int parse_fixed(const char *spec, struct pf_field *fl, char *err, size_t 
     size_t n = split_colons(copy, parts, 7);
     int rc = 0;
     if (n < 3 || n > 7) {
-        rc = pf_fail(err, errlen, "fields: \"%s\": expected field:start:width[:type[:sign]]",
-                     spec);
+        rc = pf_fail(err, errlen, "fields: \"%s\": expected field:start:width[:type[:sign]]", spec);
         goto out;
     }
     fl->start = small_number(parts[1], strlen(parts[1]));
     fl->width = small_number(parts[2], strlen(parts[2]));
     if (fl->start == 0 || fl->width == 0 || fl->start + fl->width > 1000000) {
-        rc = pf_fail(err, errlen, "fields: \"%s\": start and width must be whole numbers from 1 "
-                     "(start 1-based, in characters)", spec);
+        rc = pf_fail(err, errlen,
+                     "fields: \"%s\": start and width must be whole numbers from 1 "
+                     "(start 1-based, in characters)",
+                     spec);
         goto out;
     }
     fl->start--;
@@ -371,123 +336,6 @@ static int parse_fixed(const char *spec, struct pf_field *fl, char *err, size_t 
     fl->label = lb.p;
 out:
     free(copy);
-    return rc;
-}
-
-/* Inserts the field's path into the tree. */
-static int tree_insert(struct node *root, struct pf_format *f, size_t fi, const char *opt,
-                       char *err, size_t errlen)
-{
-    struct pf_field *fl = &f->fields[fi];
-    struct node *n = root;
-    for (size_t k = 0; fl->path[k]; k++) {
-        bool last = !fl->path[k + 1];
-        struct node *kid = node_find(n, fl->path[k]);
-        if (kid && (last || kid->field >= 0)) {
-            if (last && kid->field >= 0) {
-                return pf_fail(err, errlen, "%s: \"%s\": the field %s is mapped twice", opt,
-                               fl->spec, fl->name);
-            }
-            return pf_fail(err, errlen, "%s: \"%s\": %s is both a value and an object", opt,
-                           fl->spec, last ? fl->name : fl->path[k]);
-        }
-        if (!kid && !(kid = node_add(n, n->nkids, fl->path[k], last ? (long)fi : -1))) {
-            return OMB_ENOMEM;
-        }
-        n = kid;
-    }
-    return 0;
-}
-
-/* Money: a decimal or int "x.amount" gets its currency from the option unless "x.currency" is
- * mapped too. */
-static int tree_money(struct node *n, struct pf_format *f, const char *opt, char *err,
-                      size_t errlen)
-{
-    for (size_t i = 0; i < n->nkids; i++) {
-        struct node *k = &n->kids[i];
-        if (k->field == -1) {
-            int rc = tree_money(k, f, opt, err, errlen);
-            if (rc != 0) {
-                return rc;
-            }
-            continue;
-        }
-        if (k->field < 0 || strcmp(k->name, "amount") != 0) {
-            continue;
-        }
-        struct pf_field *fl = &f->fields[k->field];
-        if ((fl->type != PF_T_DECIMAL && fl->type != PF_T_INT) || !fl->path[1]) {
-            continue;
-        }
-        struct node *cur = node_find(n, "currency");
-        size_t plen = strlen(fl->name) - strlen("amount");
-        struct pf_buf sib = {0};
-        if (pf_buf_printf(&sib, "%.*scurrency", (int)plen, fl->name) != 0) {
-            return OMB_ENOMEM;
-        }
-        fl->currency_sibling = sib.p;
-        if (cur) {
-            continue; /* mapped: written from the file, checked by nobody */
-        }
-        if (!f->currency) {
-            return pf_fail(err, errlen, "%s: \"%s\": a money amount needs the currency option "
-                           "(or a mapping for %s)", opt, fl->spec, fl->currency_sibling);
-        }
-        fl->money = true;
-        if (!node_add(n, i + 1, "currency", -2)) {
-            return OMB_ENOMEM;
-        }
-        i++; /* past the currency just added */
-    }
-    return 0;
-}
-
-static int add_op(struct pf_format *f, size_t *cap, enum pf_op_kind kind, const char *name,
-                  size_t field)
-{
-    if (f->nops == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        struct pf_op *ops = realloc(f->ops, c * sizeof(*ops));
-        if (!ops) {
-            return OMB_ENOMEM;
-        }
-        f->ops = ops;
-        *cap = c;
-    }
-    struct pf_op *op = &f->ops[f->nops];
-    *op = (struct pf_op){.kind = kind, .field = field};
-    if (name) {
-        struct pf_buf b = {0};
-        if (pf_json_key(&b, name) != 0) {
-            pf_buf_free(&b);
-            return OMB_ENOMEM;
-        }
-        pf_buf_nul(&b);
-        op->key = b.p;
-        op->key_len = b.len;
-    }
-    f->nops++;
-    return 0;
-}
-
-static int tree_ops(const struct node *n, struct pf_format *f, size_t *cap, int depth)
-{
-    int rc = 0;
-    if (depth > f->max_depth) {
-        f->max_depth = depth;
-    }
-    for (size_t i = 0; i < n->nkids && rc == 0; i++) {
-        const struct node *k = &n->kids[i];
-        if (k->field >= 0) {
-            rc = add_op(f, cap, PF_OP_FIELD, k->name, (size_t)k->field);
-        } else if (k->field == -2) {
-            rc = add_op(f, cap, PF_OP_CURRENCY, k->name, (size_t)n->kids[i - 1].field);
-        } else if ((rc = add_op(f, cap, PF_OP_OPEN, k->name, 0)) == 0 &&
-                   (rc = tree_ops(k, f, cap, depth + 1)) == 0) {
-            rc = add_op(f, cap, PF_OP_CLOSE, NULL, 0);
-        }
-    }
     return rc;
 }
 
@@ -534,8 +382,7 @@ static int parse_text_options(struct pf_format *f, const struct pf_format_option
         }
     }
     if (f->kind == PF_CSV && f->quote == f->delim) {
-        return pf_fail(err, errlen, "quote: \"%s\": the same character as the delimiter",
-                       o->quote);
+        return pf_fail(err, errlen, "quote: \"%s\": the same character as the delimiter", o->quote);
     }
     if (o->trailer) {
         if (o->trailer[0] == '\0') {
@@ -552,7 +399,8 @@ static int parse_text_options(struct pf_format *f, const struct pf_format_option
     }
     if (o->trailer_count_field > 0) {
         if (f->kind != PF_CSV) {
-            return pf_fail(err, errlen, "trailer_count_field: for csv only (fixed: "
+            return pf_fail(err, errlen,
+                           "trailer_count_field: for csv only (fixed: "
                            "trailer_count_spec \"start:width\")");
         }
         if (!f->trailer) {
@@ -575,19 +423,24 @@ static int parse_text_options(struct pf_format *f, const struct pf_format_option
         }
         free(copy);
         if (s == 0 || w == 0 || w > 18) {
-            return pf_fail(err, errlen, "trailer_count_spec: \"%s\": expected \"start:width\" "
-                           "(1-based start, width 1 to 18)", spec);
+            return pf_fail(err, errlen,
+                           "trailer_count_spec: \"%s\": expected \"start:width\" "
+                           "(1-based start, width 1 to 18)",
+                           spec);
         }
         if (f->kind != PF_FIXED) {
-            return pf_fail(err, errlen, "trailer_count_spec: for fixed only (csv: "
+            return pf_fail(err, errlen,
+                           "trailer_count_spec: for fixed only (csv: "
                            "trailer_count_field)");
         }
         if (!f->trailer) {
             return pf_fail(err, errlen, "trailer_count_spec: needs the trailer option");
         }
         if (s - 1 < f->trailer_len) {
-            return pf_fail(err, errlen, "trailer_count_spec: \"%s\": overlaps the trailer text "
-                           "\"%s\"", spec, f->trailer);
+            return pf_fail(err, errlen,
+                           "trailer_count_spec: \"%s\": overlaps the trailer text "
+                           "\"%s\"",
+                           spec, f->trailer);
         }
         f->tc_start = s - 1;
         f->tc_width = w;
@@ -613,11 +466,11 @@ static int parse_fields(struct pf_format *f, const struct pf_format_options *o, 
     size_t n = 0;
     int rc;
     if (!has_items(list)) {
-        return pf_fail(err, errlen, f->kind == PF_CSV
-                                        ? "columns: missing (csv needs at least one "
-                                          "\"COLUMN=field[:type]\")"
-                                        : "fields: missing (fixed needs at least one "
-                                          "\"field:start:width[:type[:sign]]\")");
+        return pf_fail(err, errlen,
+                       f->kind == PF_CSV ? "columns: missing (csv needs at least one "
+                                           "\"COLUMN=field[:type]\")"
+                                         : "fields: missing (fixed needs at least one "
+                                           "\"field:start:width[:type[:sign]]\")");
     }
     while (list[n]) {
         n++;
@@ -640,13 +493,14 @@ static int parse_fields(struct pf_format *f, const struct pf_format_options *o, 
             const struct pf_field *g = &f->fields[j];
             if (f->kind == PF_CSV && ((fl->column && strcmp(fl->column, g->column) == 0) ||
                                       (!fl->column && fl->index == g->index))) {
-                return pf_fail(err, errlen, "columns: \"%s\": the column is mapped twice (also "
-                               "\"%s\")", fl->spec, g->spec);
+                return pf_fail(err, errlen,
+                               "columns: \"%s\": the column is mapped twice (also "
+                               "\"%s\")",
+                               fl->spec, g->spec);
             }
             if (f->kind == PF_FIXED && fl->start < g->start + g->width &&
                 g->start < fl->start + fl->width) {
-                return pf_fail(err, errlen, "fields: \"%s\": overlaps \"%s\"", fl->spec,
-                               g->spec);
+                return pf_fail(err, errlen, "fields: \"%s\": overlaps \"%s\"", fl->spec, g->spec);
             }
         }
         if (f->kind == PF_FIXED && fl->start + fl->width > f->line_chars) {
@@ -656,20 +510,7 @@ static int parse_fields(struct pf_format *f, const struct pf_format_options *o, 
     if (f->kind == PF_CSV && f->by_name) {
         f->ncolumns = n;
     }
-    struct node root = {0};
-    size_t cap = 0;
-    rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = tree_insert(&root, f, i, opt, err, errlen);
-    }
-    if (rc == 0) {
-        rc = tree_money(&root, f, opt, err, errlen);
-    }
-    if (rc == 0) {
-        rc = tree_ops(&root, f, &cap, 0);
-    }
-    node_free(&root);
-    return rc;
+    return pf_plan_build(f, opt, err, errlen);
 }
 
 int pf_format_new(const struct pf_format_options *o, struct pf_format **out, char *err,
@@ -705,23 +546,29 @@ int pf_format_new(const struct pf_format_options *o, struct pf_format **out, cha
         }
         iconv_t cd = iconv_open("UTF-8", o->encoding);
         if (cd == (iconv_t)-1) {
-            rc = pf_fail(err, errlen, "encoding: \"%s\": not known to iconv (try utf-8, cp1250 "
-                         "or iso-8859-2)", o->encoding);
+            rc = pf_fail(err, errlen,
+                         "encoding: \"%s\": not known to iconv (try utf-8, cp1250 "
+                         "or iso-8859-2)",
+                         o->encoding);
             goto out;
         }
         iconv_close(cd);
         if (f->kind != PF_POSLOG && !pf_encoding_ascii_compatible(o->encoding)) {
-            rc = pf_fail(err, errlen, "encoding: \"%s\": not ASCII-compatible (csv and fixed "
-                         "need an encoding such as utf-8, cp1250 or iso-8859-2)", o->encoding);
+            rc = pf_fail(err, errlen,
+                         "encoding: \"%s\": not ASCII-compatible (csv and fixed "
+                         "need an encoding such as utf-8, cp1250 or iso-8859-2)",
+                         o->encoding);
             goto out;
         }
     }
     if (o->currency) {
         const char *c = o->currency;
-        if (strlen(c) != 3 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' ||
-            c[2] < 'A' || c[2] > 'Z') {
-            rc = pf_fail(err, errlen, "currency: \"%s\": expected an ISO 4217 code such as "
-                         "\"PLN\"", c);
+        if (strlen(c) != 3 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' || c[2] < 'A' ||
+            c[2] > 'Z') {
+            rc = pf_fail(err, errlen,
+                         "currency: \"%s\": expected an ISO 4217 code such as "
+                         "\"PLN\"",
+                         c);
             goto out;
         }
         if (!(f->currency = strdup(c))) {

@@ -24,29 +24,77 @@ static const char ns_v5[] = "http://www.nrf-arts.org/IXRetail/namespace/";
 static const char ns_v6[] = "http://www.nrf-arts.org/IXRetail/v6.0.0/poslog";
 
 enum el {
-    E_OTHER, E_POSLOG, E_TRANSACTION, E_RETAILSTOREID, E_BUSINESSUNIT, E_UNITID, E_WORKSTATIONID,
-    E_SEQUENCENUMBER, E_BUSINESSDAYDATE, E_BEGINDATETIME, E_ENDDATETIME, E_CURRENCYCODE,
-    E_CANCELFLAG, E_TRAININGMODEFLAG, E_RETAILTRANSACTION, E_LINEITEM, E_VOIDFLAG, E_SALE,
-    E_RETURN, E_ITEMID, E_POSIDENTITY, E_POSITEMID, E_REGULARPRICE, E_ACTUALPRICE, E_EXTENDED,
-    E_EXTDISCOUNT, E_QUANTITY, E_PRICEMODIFIER, E_AMOUNT, E_CUSTOMER, E_CUSTOMERID,
-    E_LOYALTYACCOUNT, E_LOYALTYACCOUNTID, E_POINTS, E_TRANSACTIONLINK
+    E_OTHER,
+    E_POSLOG,
+    E_TRANSACTION,
+    E_RETAILSTOREID,
+    E_BUSINESSUNIT,
+    E_UNITID,
+    E_WORKSTATIONID,
+    E_SEQUENCENUMBER,
+    E_BUSINESSDAYDATE,
+    E_BEGINDATETIME,
+    E_ENDDATETIME,
+    E_CURRENCYCODE,
+    E_CANCELFLAG,
+    E_TRAININGMODEFLAG,
+    E_RETAILTRANSACTION,
+    E_LINEITEM,
+    E_VOIDFLAG,
+    E_SALE,
+    E_RETURN,
+    E_ITEMID,
+    E_POSIDENTITY,
+    E_POSITEMID,
+    E_REGULARPRICE,
+    E_ACTUALPRICE,
+    E_EXTENDED,
+    E_EXTDISCOUNT,
+    E_QUANTITY,
+    E_PRICEMODIFIER,
+    E_AMOUNT,
+    E_CUSTOMER,
+    E_CUSTOMERID,
+    E_LOYALTYACCOUNT,
+    E_LOYALTYACCOUNTID,
+    E_POINTS,
+    E_TRANSACTIONLINK
 };
 
 static const char *const el_names[] = {
-    [E_POSLOG] = "POSLog", [E_TRANSACTION] = "Transaction", [E_RETAILSTOREID] = "RetailStoreID",
-    [E_BUSINESSUNIT] = "BusinessUnit", [E_UNITID] = "UnitID", [E_WORKSTATIONID] = "WorkstationID",
-    [E_SEQUENCENUMBER] = "SequenceNumber", [E_BUSINESSDAYDATE] = "BusinessDayDate",
-    [E_BEGINDATETIME] = "BeginDateTime", [E_ENDDATETIME] = "EndDateTime",
-    [E_CURRENCYCODE] = "CurrencyCode", [E_CANCELFLAG] = "CancelFlag",
-    [E_TRAININGMODEFLAG] = "TrainingModeFlag", [E_RETAILTRANSACTION] = "RetailTransaction",
-    [E_LINEITEM] = "LineItem", [E_VOIDFLAG] = "VoidFlag", [E_SALE] = "Sale",
-    [E_RETURN] = "Return", [E_ITEMID] = "ItemID", [E_POSIDENTITY] = "POSIdentity",
-    [E_POSITEMID] = "POSItemID", [E_REGULARPRICE] = "RegularSalesUnitPrice",
-    [E_ACTUALPRICE] = "ActualSalesUnitPrice", [E_EXTENDED] = "ExtendedAmount",
-    [E_EXTDISCOUNT] = "ExtendedDiscountAmount", [E_QUANTITY] = "Quantity",
-    [E_PRICEMODIFIER] = "RetailPriceModifier", [E_AMOUNT] = "Amount", [E_CUSTOMER] = "Customer",
-    [E_CUSTOMERID] = "CustomerID", [E_LOYALTYACCOUNT] = "LoyaltyAccount",
-    [E_LOYALTYACCOUNTID] = "LoyaltyAccountID", [E_POINTS] = "Points",
+    [E_POSLOG] = "POSLog",
+    [E_TRANSACTION] = "Transaction",
+    [E_RETAILSTOREID] = "RetailStoreID",
+    [E_BUSINESSUNIT] = "BusinessUnit",
+    [E_UNITID] = "UnitID",
+    [E_WORKSTATIONID] = "WorkstationID",
+    [E_SEQUENCENUMBER] = "SequenceNumber",
+    [E_BUSINESSDAYDATE] = "BusinessDayDate",
+    [E_BEGINDATETIME] = "BeginDateTime",
+    [E_ENDDATETIME] = "EndDateTime",
+    [E_CURRENCYCODE] = "CurrencyCode",
+    [E_CANCELFLAG] = "CancelFlag",
+    [E_TRAININGMODEFLAG] = "TrainingModeFlag",
+    [E_RETAILTRANSACTION] = "RetailTransaction",
+    [E_LINEITEM] = "LineItem",
+    [E_VOIDFLAG] = "VoidFlag",
+    [E_SALE] = "Sale",
+    [E_RETURN] = "Return",
+    [E_ITEMID] = "ItemID",
+    [E_POSIDENTITY] = "POSIdentity",
+    [E_POSITEMID] = "POSItemID",
+    [E_REGULARPRICE] = "RegularSalesUnitPrice",
+    [E_ACTUALPRICE] = "ActualSalesUnitPrice",
+    [E_EXTENDED] = "ExtendedAmount",
+    [E_EXTDISCOUNT] = "ExtendedDiscountAmount",
+    [E_QUANTITY] = "Quantity",
+    [E_PRICEMODIFIER] = "RetailPriceModifier",
+    [E_AMOUNT] = "Amount",
+    [E_CUSTOMER] = "Customer",
+    [E_CUSTOMERID] = "CustomerID",
+    [E_LOYALTYACCOUNT] = "LoyaltyAccount",
+    [E_LOYALTYACCOUNTID] = "LoyaltyAccountID",
+    [E_POINTS] = "Points",
     [E_TRANSACTIONLINK] = "TransactionLink",
 };
 
@@ -54,14 +102,14 @@ struct pf_poslog {
     xmlTextReaderPtr xr;
     enum { NS_UNKNOWN, NS_NONE, NS_ARTS } ns;
     bool root_seen;
-    unsigned depth;                 /* elements open */
+    unsigned depth; /* elements open */
     enum el stack[PL_MAX_DEPTH];
-    bool earned[PL_MAX_DEPTH];      /* Points@Type="PointsEarned" */
-    bool subtract[PL_MAX_DEPTH];    /* Amount@Action is Subtract (or absent) */
+    bool earned[PL_MAX_DEPTH];   /* Points@Type="PointsEarned" */
+    bool subtract[PL_MAX_DEPTH]; /* Amount@Action is Subtract (or absent) */
     bool in_txn;
-    bool item_open;                 /* a LineItem of the transaction is open */
+    bool item_open; /* a LineItem of the transaction is open */
     struct pl_txn txn;
-    struct pf_buf text;             /* the text of the element being read */
+    struct pf_buf text; /* the text of the element being read */
     struct pl_queue q;
     /* The first error libxml2 reported. */
     bool xml_error;
@@ -226,7 +274,7 @@ static struct pl_item *cur_item(struct pf_poslog *pl)
 static enum el up(const struct pf_poslog *pl, unsigned k)
 {
     return pl->depth > k && pl->depth - 1 - k < PL_MAX_DEPTH ? pl->stack[pl->depth - 1 - k]
-                                                              : E_OTHER;
+                                                             : E_OTHER;
 }
 
 static bool inside(const struct pf_poslog *pl, enum el e)
@@ -341,8 +389,10 @@ static void add_modifier(struct pl_txn *t, struct pl_item *it, const char *s, si
     pf_trim(&s, &n);
     if (pf_dec_parse(s, n, '.', &d) != 0 || pf_dec_minor(d, 9, &v) != 0 || v < 0 ||
         it->modifiers.units > INT64_MAX - v) {
-        txn_problem(t, line, "line item %u: RetailPriceModifier Amount is not a decimal "
-                    "amount", it->ordinal);
+        txn_problem(t, line,
+                    "line item %u: RetailPriceModifier Amount is not a decimal "
+                    "amount",
+                    it->ordinal);
         return;
     }
     it->modifiers.units += v;
@@ -367,8 +417,7 @@ static void add_points(struct pl_txn *t, const char *s, size_t n, unsigned long 
 }
 
 /* An element of interest closes (still on the stack): its text is s/n. */
-static int element_end(struct pf_poslog *pl, enum el e, const char *s, size_t n,
-                       unsigned long line)
+static int element_end(struct pf_poslog *pl, enum el e, const char *s, size_t n, unsigned long line)
 {
     struct pl_txn *t = &pl->txn;
     struct pl_item *it = cur_item(pl);
@@ -390,8 +439,8 @@ static int element_end(struct pf_poslog *pl, enum el e, const char *s, size_t n,
         dst = p == E_TRANSACTION ? &t->ws : p == E_TRANSACTIONLINK ? &t->link_ws : NULL;
         break;
     case E_SEQUENCENUMBER:
-        dst = p == E_TRANSACTION       ? &t->seq
-              : p == E_TRANSACTIONLINK ? &t->link_seq
+        dst = p == E_TRANSACTION        ? &t->seq
+              : p == E_TRANSACTIONLINK  ? &t->link_seq
               : (p == E_LINEITEM && it) ? &it->seq
                                         : NULL;
         break;
@@ -404,8 +453,8 @@ static int element_end(struct pf_poslog *pl, enum el e, const char *s, size_t n,
     case E_ENDDATETIME:
         dst = p == E_TRANSACTION ? &t->end_time : NULL;
         break;
-    case E_CURRENCYCODE:
-        dst = p == E_TRANSACTION ? &t->currency : NULL;
+    case E_CURRENCYCODE: /* some POSes put it in the RetailTransaction */
+        dst = p == E_TRANSACTION || p == E_RETAILTRANSACTION ? &t->currency : NULL;
         break;
     case E_CANCELFLAG:
     case E_TRAININGMODEFLAG:
@@ -530,9 +579,10 @@ static int step(struct pf_poslog *pl, char *why, size_t whylen)
             if (!pl->root_seen) {
                 pl->root_seen = true;
                 if (!name || strcmp(name, "POSLog") != 0 || (ns && !arts)) {
-                    snprintf(why, whylen, "line %lu: the root element is %s%s%s, not an ARTS "
-                             "POSLog", line, name ? name : "?", ns ? " in namespace " : "",
-                             ns ? ns : "");
+                    snprintf(why, whylen,
+                             "line %lu: the root element is %s%s%s, not an ARTS "
+                             "POSLog",
+                             line, name ? name : "?", ns ? " in namespace " : "", ns ? ns : "");
                     return STEP_NOT_POSLOG;
                 }
                 pl->ns = arts ? NS_ARTS : NS_NONE;

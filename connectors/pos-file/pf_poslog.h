@@ -5,9 +5,9 @@
 
 #include "pf_priv.h"
 
-#define PL_MAX_ITEMS 10000                 /* LineItems of one transaction */
+#define PL_MAX_ITEMS 10000                  /* LineItems of one transaction */
 #define PL_MAX_TXN_BYTES (16 * 1024 * 1024) /* text kept of one transaction */
-#define PL_MAX_ORDER_LINES 1000            /* what order.created and return.created allow */
+#define PL_MAX_ORDER_LINES 1000             /* what order.created and return.created allow */
 
 /* A text of the transaction: an offset into its arena; len 0 and !set when absent. */
 struct pl_str {
@@ -20,33 +20,33 @@ enum pl_kind { PL_OTHER, PL_SALE, PL_RETURN };
 
 struct pl_item {
     unsigned long line;
-    unsigned ordinal;           /* 1-based among the transaction's LineItems */
+    unsigned ordinal; /* 1-based among the transaction's LineItems */
     enum pl_kind kind;
     bool voided;
-    bool nonstock;              /* ItemType other than Stock: no stock.delta */
+    bool nonstock; /* ItemType other than Stock: no stock.delta */
     struct pl_str seq, sku, gtin, regular, actual, extended, ext_discount, quantity, currency;
-    struct pf_dec modifiers;    /* sum of RetailPriceModifier/Amount, scale 9 */
+    struct pf_dec modifiers; /* sum of RetailPriceModifier/Amount, scale 9 */
     bool has_modifiers;
-    bool modifier_unsupported;  /* an Action other than Subtract */
+    bool modifier_unsupported; /* an Action other than Subtract */
 };
 
 struct pl_txn {
-    unsigned long line;         /* of the Transaction element */
-    struct pf_buf arena;        /* the texts */
+    unsigned long line;  /* of the Transaction element */
+    struct pf_buf arena; /* the texts */
     struct pl_str store, ws, seq, day, end_time, begin_time, currency, customer_id, loyalty_id;
     struct pl_str link_store, link_ws, link_seq, link_day;
     bool training, cancelled;
-    int64_t points;             /* PointsEarned, summed */
+    int64_t points; /* PointsEarned, summed */
     bool points_set;
     struct pl_item *items;
     size_t nitems, cap;
-    unsigned long bad_line;     /* a problem found while reading: the transaction is bad */
+    unsigned long bad_line; /* a problem found while reading: the transaction is bad */
     char why[240];
 };
 
 /* One record waiting to be returned: offsets into the queue's arena. */
 struct pl_out {
-    const char *type;           /* static */
+    const char *type; /* static */
     size_t key, dedupe, time, body, body_len;
     bool has_time;
 };

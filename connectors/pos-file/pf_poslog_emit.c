@@ -48,7 +48,7 @@
 struct line {
     const struct pl_item *it;
     const char *sku;
-    const char *seq;      /* LINE of the ref */
+    const char *seq; /* LINE of the ref */
     char ordinal[16];
     int64_t qty, unit, net, discount;
 };
@@ -112,14 +112,16 @@ static int line_amounts(const struct pl_txn *t, struct line *l, int places, cons
     const char *ext = pl_text(t, it->extended), *extd = pl_text(t, it->ext_discount);
     int64_t v;
     bool has_unit = false, has_net = false;
-#define AMOUNT(text, name, dst, flag)                                                         \
-    if (text) {                                                                               \
-        if (amount(text, places, &v) != 0) {                                                  \
-            return fail(why, whylen, txid, "line item %u: %s \"%s\" is not an amount with at " \
-                        "most %d decimal places", n, name, text, places);                    \
-        }                                                                                     \
-        dst = v;                                                                              \
-        flag = true;                                                                          \
+#define AMOUNT(text, name, dst, flag)                                                              \
+    if (text) {                                                                                    \
+        if (amount(text, places, &v) != 0) {                                                       \
+            return fail(why, whylen, txid,                                                         \
+                        "line item %u: %s \"%s\" is not an amount with at "                        \
+                        "most %d decimal places",                                                  \
+                        n, name, text, places);                                                    \
+        }                                                                                          \
+        dst = v;                                                                                   \
+        flag = true;                                                                               \
     }
     int64_t regular_v = 0, actual_v = 0, ext_v = 0, extd_v = 0;
     bool has_regular = false, has_actual = false, has_ext = false, has_extd = false;
@@ -139,26 +141,34 @@ static int line_amounts(const struct pl_txn *t, struct line *l, int places, cons
         l->net = ext_v;
         has_net = true;
         if (it->modifier_unsupported) {
-            return fail(why, whylen, txid, "line item %u: a RetailPriceModifier Amount with an "
-                        "Action other than Subtract (and no ExtendedDiscountAmount)", n);
+            return fail(why, whylen, txid,
+                        "line item %u: a RetailPriceModifier Amount with an "
+                        "Action other than Subtract (and no ExtendedDiscountAmount)",
+                        n);
         }
         if (it->has_modifiers) {
             int64_t m;
             if (pf_dec_minor(it->modifiers, places, &m) != 0 || m > l->net) {
-                return fail(why, whylen, txid, "line item %u: the RetailPriceModifier amounts "
-                            "do not fit the ExtendedAmount", n);
+                return fail(why, whylen, txid,
+                            "line item %u: the RetailPriceModifier amounts "
+                            "do not fit the ExtendedAmount",
+                            n);
             }
             l->net -= m;
         }
     }
     if (!has_unit && !has_net) {
-        return fail(why, whylen, txid, "line item %u: no price (RegularSalesUnitPrice, "
-                    "ActualSalesUnitPrice or ExtendedAmount)", n);
+        return fail(why, whylen, txid,
+                    "line item %u: no price (RegularSalesUnitPrice, "
+                    "ActualSalesUnitPrice or ExtendedAmount)",
+                    n);
     }
     if (!has_unit) {
         if (l->net % l->qty != 0) {
-            return fail(why, whylen, txid, "line item %u: no unit price, and the amount does "
-                        "not divide by the quantity", n);
+            return fail(why, whylen, txid,
+                        "line item %u: no unit price, and the amount does "
+                        "not divide by the quantity",
+                        n);
         }
         l->unit = l->net / l->qty;
     }
@@ -170,8 +180,10 @@ static int line_amounts(const struct pl_txn *t, struct line *l, int places, cons
         l->net = gross;
     }
     if (l->net > gross) {
-        return fail(why, whylen, txid, "line item %u: the line's amount %" PRId64 " is more "
-                    "than price x quantity %" PRId64 " (minor units)", n, l->net, gross);
+        return fail(why, whylen, txid,
+                    "line item %u: the line's amount %" PRId64 " is more "
+                    "than price x quantity %" PRId64 " (minor units)",
+                    n, l->net, gross);
     }
     l->discount = gross - l->net;
     return 0;
@@ -243,8 +255,8 @@ static int member(struct pf_buf *b, char lead, const char *name, const char *val
 
 static int money(struct pf_buf *b, const char *name, int64_t amount_v, const char *cur)
 {
-    return pf_buf_printf(b, ",\"%s\":{\"amount\":%" PRId64 ",\"currency\":\"%s\"}", name,
-                         amount_v, cur);
+    return pf_buf_printf(b, ",\"%s\":{\"amount\":%" PRId64 ",\"currency\":\"%s\"}", name, amount_v,
+                         cur);
 }
 
 static int customer(struct pf_buf *b, const struct pl_txn *t)
@@ -275,8 +287,7 @@ static int emit_customer(struct pl_queue *q, const struct pl_txn *t, const char 
     int rc;
     if ((rc = q_add(q, "customer.identified", &o)) != 0 ||
         (rc = q_text(q, &o->dedupe, "%s/customer.identified", txid)) != 0 ||
-        (rc = q_text(q, &o->key, "%s:%s", card ? "loyalty_card" : "pos", card ? card : id)) !=
-            0) {
+        (rc = q_text(q, &o->key, "%s:%s", card ? "loyalty_card" : "pos", card ? card : id)) != 0) {
         return rc;
     }
     struct pf_buf *b = &q->arena;
@@ -386,8 +397,7 @@ static int emit_return(struct pl_queue *q, const char *txid, const char *order_i
     return rc == 0 ? body_end(q, o) : OMB_ENOMEM;
 }
 
-static int emit_delta(struct pl_queue *q, const char *txid, const char *store,
-                      const struct line *l)
+static int emit_delta(struct pl_queue *q, const char *txid, const char *store, const struct line *l)
 {
     struct pl_out *o;
     int rc;
@@ -424,8 +434,7 @@ static int emit_loyalty(struct pl_queue *q, const struct pl_txn *t, const char *
     body_begin(q, o);
     rc = member(b, '{', "txn_id", txid);
     rc = rc == 0 ? customer(b, t) : rc;
-    rc = rc == 0 ? pf_buf_printf(b, ",\"points\":%" PRId64 ",\"channel\":\"pos\"", t->points)
-                 : rc;
+    rc = rc == 0 ? pf_buf_printf(b, ",\"points\":%" PRId64 ",\"channel\":\"pos\"", t->points) : rc;
     rc = rc == 0 ? member(b, ',', "ref", txid) : rc;
     rc = rc == 0 ? pf_buf_putc(b, '}') : rc;
     return rc == 0 ? body_end(q, o) : OMB_ENOMEM;
@@ -446,8 +455,8 @@ static bool currency_ok(const char *c)
 
 /* Checks the lines and works out their amounts into lines[]; *cur is their currency. */
 static int collect(const struct pf_format *f, const struct pl_txn *t, const char *txid,
-                   struct line *lines, size_t *nlines, const char **cur,
-                   struct pf_reader_stats *st, char *why, size_t whylen)
+                   struct line *lines, size_t *nlines, const char **cur, struct pf_reader_stats *st,
+                   char *why, size_t whylen)
 {
     size_t n = 0, sales = 0, returns = 0;
     *cur = NULL;
@@ -464,24 +473,30 @@ static int collect(const struct pf_format *f, const struct pl_txn *t, const char
         memset(l, 0, sizeof(*l));
         l->it = it;
         l->sku = pl_text(t, it->sku) && *pl_text(t, it->sku) ? pl_text(t, it->sku)
-                                                               : pl_text(t, it->gtin);
+                                                             : pl_text(t, it->gtin);
         if (!l->sku || !*l->sku) {
             return fail(why, whylen, txid, "line item %u: no ItemID", it->ordinal);
         }
         if (!id_ok(l->sku, 64)) {
-            return fail(why, whylen, txid, "line item %u: the SKU \"%.64s\" has a blank, '/' or "
-                        "'@', or is longer than 64 bytes", it->ordinal, l->sku);
+            return fail(why, whylen, txid,
+                        "line item %u: the SKU \"%.64s\" has a blank, '/' or "
+                        "'@', or is longer than 64 bytes",
+                        it->ordinal, l->sku);
         }
         snprintf(l->ordinal, sizeof(l->ordinal), "%u", it->ordinal);
         l->seq = pl_text(t, it->seq) && *pl_text(t, it->seq) ? pl_text(t, it->seq) : l->ordinal;
         if (!id_ok(l->seq, 32)) {
-            return fail(why, whylen, txid, "line item %u: SequenceNumber \"%.32s\" has a blank, "
-                        "'/' or '@'", it->ordinal, l->seq);
+            return fail(why, whylen, txid,
+                        "line item %u: SequenceNumber \"%.32s\" has a blank, "
+                        "'/' or '@'",
+                        it->ordinal, l->seq);
         }
         for (size_t k = 0; k + 1 < n; k++) {
             if (strcmp(lines[k].seq, l->seq) == 0) {
-                return fail(why, whylen, txid, "line items %u and %u have the same "
-                            "SequenceNumber %s", lines[k].it->ordinal, it->ordinal, l->seq);
+                return fail(why, whylen, txid,
+                            "line items %u and %u have the same "
+                            "SequenceNumber %s",
+                            lines[k].it->ordinal, it->ordinal, l->seq);
             }
         }
         const char *qty = pl_text(t, it->quantity);
@@ -489,13 +504,16 @@ static int collect(const struct pf_format *f, const struct pl_txn *t, const char
         l->qty = 1; /* ARTS: Quantity is optional, one unit when absent */
         if (qty && (pf_dec_parse(qty, strlen(qty), '.', &d) != 0 ||
                     pf_dec_minor(d, 0, &l->qty) != 0 || l->qty < 1 || l->qty > 1000000000)) {
-            return fail(why, whylen, txid, "line item %u: Quantity \"%.40s\" is not a whole "
-                        "number of units from 1", it->ordinal, qty);
+            return fail(why, whylen, txid,
+                        "line item %u: Quantity \"%.40s\" is not a whole "
+                        "number of units from 1",
+                        it->ordinal, qty);
         }
         const char *c = pl_text(t, it->currency);
         c = c && *c ? c : txn_currency(f, t);
         if (!c) {
-            return fail(why, whylen, txid, "no CurrencyCode, no @Currency and no currency "
+            return fail(why, whylen, txid,
+                        "no CurrencyCode, no @Currency and no currency "
                         "option");
         }
         if (!currency_ok(c)) {
@@ -530,23 +548,26 @@ int pl_emit(const struct pf_format *f, const struct pl_txn *t, struct pl_queue *
         return fail(why, whylen, NULL, "no RetailStoreID or BusinessUnit/UnitID");
     }
     if (!ws || !*ws || !seq || !*seq || !day || !*day) {
-        return fail(why, whylen, store, "no %s", !ws || !*ws     ? "WorkstationID"
-                                                 : !seq || !*seq ? "SequenceNumber"
-                                                                 : "BusinessDayDate");
+        return fail(why, whylen, store, "no %s",
+                    !ws || !*ws     ? "WorkstationID"
+                    : !seq || !*seq ? "SequenceNumber"
+                                    : "BusinessDayDate");
     }
     if (!id_ok(store, 64) || !id_ok(ws, 32) || !id_ok(seq, 32)) {
-        return fail(why, whylen, store, "the store, workstation or sequence number has a blank, "
+        return fail(why, whylen, store,
+                    "the store, workstation or sequence number has a blank, "
                     "'/' or '@', or is too long");
     }
-    if (!pf_date_valid(day) || (strlen(day) > 10 && day[10] != 'Z' && day[10] != '+' &&
-                                day[10] != '-')) {
+    if (!pf_date_valid(day) ||
+        (strlen(day) > 10 && day[10] != 'Z' && day[10] != '+' && day[10] != '-')) {
         return fail(why, whylen, store, "BusinessDayDate \"%.20s\" is not a date", day);
     }
     char txid[160];
     snprintf(txid, sizeof(txid), "%s/%s/%.10s/%s", store, ws, day, seq);
     const char *card = pl_text(t, t->loyalty_id), *cid = pl_text(t, t->customer_id);
     if ((card && (!*card || strlen(card) > 128)) || (cid && (!*cid || strlen(cid) > 128))) {
-        return fail(why, whylen, txid, "an empty LoyaltyAccountID or CustomerID, or one longer "
+        return fail(why, whylen, txid,
+                    "an empty LoyaltyAccountID or CustomerID, or one longer "
                     "than 128 bytes");
     }
 
@@ -591,8 +612,8 @@ int pl_emit(const struct pf_format *f, const struct pl_txn *t, struct pl_queue *
     if (card && t->points_set && t->points > 0 && (rc = emit_loyalty(q, t, txid)) != 0) {
         goto out;
     }
-    const char *when = pl_text(t, t->end_time) ? pl_text(t, t->end_time)
-                                               : pl_text(t, t->begin_time);
+    const char *when =
+        pl_text(t, t->end_time) ? pl_text(t, t->end_time) : pl_text(t, t->begin_time);
     if (when && *when) {
         size_t off;
         if ((rc = q_text(q, &off, "%s", when)) != 0) {

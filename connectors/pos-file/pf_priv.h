@@ -12,14 +12,21 @@
 
 #include "pf_format.h"
 
-#define PF_MAX_NAME_DEPTH 8    /* dots in a field name */
-#define PF_MAX_FIELDS 4096     /* columns of a CSV record */
+#define PF_MAX_NAME_DEPTH 8 /* dots in a field name */
+#define PF_MAX_FIELDS 4096  /* columns of a CSV record */
 #define PF_READ_CHUNK (64 * 1024)
 
 enum pf_kind { PF_CSV, PF_FIXED, PF_POSLOG };
 
-enum pf_type { PF_T_STRING, PF_T_INT, PF_T_DECIMAL, PF_T_NUMBER, PF_T_DATE, PF_T_DATETIME,
-               PF_T_BOOL };
+enum pf_type {
+    PF_T_STRING,
+    PF_T_INT,
+    PF_T_DECIMAL,
+    PF_T_NUMBER,
+    PF_T_DATE,
+    PF_T_DATETIME,
+    PF_T_BOOL
+};
 
 enum pf_sign { PF_SIGN_DEFAULT, PF_SIGN_LEADING, PF_SIGN_TRAILING };
 
@@ -90,8 +97,8 @@ int pf_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((forma
 
 /* Decoding lines of an ASCII-compatible encoding into UTF-8. */
 struct pf_decoder {
-    bool utf8;    /* no conversion: checked only */
-    iconv_t cd;   /* to UTF-8; (iconv_t)-1 when utf8 */
+    bool utf8;  /* no conversion: checked only */
+    iconv_t cd; /* to UTF-8; (iconv_t)-1 when utf8 */
     struct pf_buf out;
 };
 int pf_decoder_init(struct pf_decoder *d, const char *encoding, bool utf8);
@@ -104,24 +111,24 @@ int pf_decode(struct pf_decoder *d, const char *s, size_t n, const char **out, s
 bool pf_encoding_ascii_compatible(const char *encoding);
 bool pf_encoding_is_utf8(const char *encoding);
 
-/* ---- the format (pf_options.c) ---- */
+/* ---- the format (pf_options.c, pf_plan.c) ---- */
 
 /* One mapped CSV column or fixed-width field. */
 struct pf_field {
-    char *spec;         /* as the admin wrote it, for messages */
-    char *name;         /* the dotted field name */
-    char **path;        /* name split at the dots, NULL-terminated (writer) */
-    char *column;       /* csv: the header name, or NULL when by index */
-    char *label;        /* for messages: "column STAN", "column 5", "field quantity" */
-    size_t index;       /* csv: 0-based column (by name: resolved from the header per reader) */
-    size_t start;       /* fixed: 0-based first character */
-    size_t width;       /* fixed: characters */
+    char *spec;   /* as the admin wrote it, for messages */
+    char *name;   /* the dotted field name */
+    char **path;  /* name split at the dots, NULL-terminated (writer) */
+    char *column; /* csv: the header name, or NULL when by index */
+    char *label;  /* for messages: "column STAN", "column 5", "field quantity" */
+    size_t index; /* csv: 0-based column (by name: resolved from the header per reader) */
+    size_t start; /* fixed: 0-based first character */
+    size_t width; /* fixed: characters */
     enum pf_type type;
-    int places;         /* decimal:N */
+    int places; /* decimal:N */
     enum pf_sign sign;
-    char *true_text;    /* bool: what the writer writes */
+    char *true_text; /* bool: what the writer writes */
     char *false_text;
-    bool money;         /* "x.amount" whose currency comes from the currency option */
+    bool money;             /* "x.amount" whose currency comes from the currency option */
     char *currency_sibling; /* money: the sibling "x.currency" field name (writer check) */
 };
 
@@ -130,39 +137,44 @@ enum pf_op_kind { PF_OP_OPEN, PF_OP_CLOSE, PF_OP_FIELD, PF_OP_CURRENCY };
 /* The body plan: a flat walk of the tree of field names. */
 struct pf_op {
     enum pf_op_kind kind;
-    char *key;          /* "name": (JSON, quoted, with the colon) */
+    char *key; /* "name": (JSON, quoted, with the colon) */
     size_t key_len;
-    size_t field;       /* FIELD: the field; CURRENCY: the money field it goes with */
+    size_t field; /* FIELD: the field; CURRENCY: the money field it goes with */
 };
 
 struct pf_format {
     enum pf_kind kind;
-    char *encoding;     /* as written; NULL: utf-8 */
+    char *encoding; /* as written; NULL: utf-8 */
     bool utf8;
     char delim;
-    int quote;          /* -1: none */
+    int quote; /* -1: none */
     bool header;
     bool decimal_comma;
     struct pf_field *fields;
     size_t nfields;
-    bool by_name;       /* csv: the columns name header columns */
-    size_t ncolumns;    /* csv: the highest mapped column (1-based); writer: columns written */
+    bool by_name;    /* csv: the columns name header columns */
+    size_t ncolumns; /* csv: the highest mapped column (1-based); writer: columns written */
     struct pf_op *ops;
     size_t nops;
     int max_depth;
     char *trailer;
     size_t trailer_len;
-    int trailer_count_field;      /* csv */
-    size_t tc_start, tc_width;    /* fixed: 0-based */
+    int trailer_count_field;   /* csv */
+    size_t tc_start, tc_width; /* fixed: 0-based */
     bool has_trailer_count;
     char *currency;
     size_t max_line;
     size_t field_count;
-    size_t line_chars;  /* fixed: the end of the last field */
+    size_t line_chars; /* fixed: the end of the last field */
     bool final_newline_optional;
     bool crlf;
     bool write_bom;
 };
+
+/* Builds f->ops from f->fields (pf_plan.c); opt names the option for messages. 0, OMB_EINVAL
+ * (a field mapped twice, a name both a value and an object, money with no currency),
+ * OMB_ENOMEM. */
+int pf_plan_build(struct pf_format *f, const char *opt, char *err, size_t errlen);
 
 /* ---- values (pf_value.c) ---- */
 
@@ -210,11 +222,11 @@ struct pf_lines {
     char *raw;
     size_t raw_pos, raw_len;
     bool eof;
-    struct pf_buf acc;        /* a line that spans reads */
+    struct pf_buf acc; /* a line that spans reads */
     struct pf_decoder dec;
     size_t max_line;
-    unsigned long lineno;     /* of the line last returned */
-    bool bom;                 /* skip a UTF-8 BOM on line 1 */
+    unsigned long lineno; /* of the line last returned */
+    bool bom;             /* skip a UTF-8 BOM on line 1 */
     int read_errno;
 };
 
@@ -226,24 +238,24 @@ struct pf_reader {
     unsigned long err_line;
     struct pf_reader_stats st;
     struct pf_buf body;
-    bool done;                /* the end was returned (or a fatal error): 0 from now on */
+    bool done; /* the end was returned (or a fatal error): 0 from now on */
     /* csv/fixed */
     struct pf_lines lines;
     bool header_done;
     bool trailer_seen;
     int eof_step;
-    unsigned long counted;    /* data records, good and bad, for the trailer */
-    const char **vals;        /* per field */
+    unsigned long counted; /* data records, good and bad, for the trailer */
+    const char **vals;     /* per field */
     size_t *lens;
     /* csv */
-    struct pf_buf rec;        /* the fields' text of the record being read */
-    size_t *fstart;           /* per column: offset in rec */
+    struct pf_buf rec; /* the fields' text of the record being read */
+    size_t *fstart;    /* per column: offset in rec */
     size_t *flen;
     size_t fcap;
-    size_t *colmap;           /* per field: its column (0-based) */
-    size_t expect;            /* fields per record; 0: not known yet */
+    size_t *colmap; /* per field: its column (0-based) */
+    size_t expect;  /* fields per record; 0: not known yet */
     /* fixed */
-    size_t *offs;             /* character -> byte offset of the line */
+    size_t *offs; /* character -> byte offset of the line */
     size_t offs_cap;
     /* poslog */
     struct pf_poslog *pl;

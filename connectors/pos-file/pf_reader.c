@@ -147,8 +147,8 @@ int pf_trailer_check(struct pf_reader *r, unsigned long line, const char *v, siz
         return pf_bad(r, line, "trailer: %s is not a record count", q);
     }
     if ((unsigned long)d.units != r->counted) {
-        return pf_bad(r, line, "trailer says %lld records, the file has %lu",
-                      (long long)d.units, r->counted);
+        return pf_bad(r, line, "trailer says %lld records, the file has %lu", (long long)d.units,
+                      r->counted);
     }
     return 0;
 }
@@ -166,8 +166,10 @@ int pf_text_at_end(struct pf_reader *r)
     case 1:
         if (f->trailer && !r->trailer_seen) {
             r->done = true;
-            return pf_bad(r, 0, "no trailer line (starting \"%s\") at the end of the file: is "
-                          "the file truncated?", f->trailer);
+            return pf_bad(r, 0,
+                          "no trailer line (starting \"%s\") at the end of the file: is "
+                          "the file truncated?",
+                          f->trailer);
         }
         /* fall through */
     default:

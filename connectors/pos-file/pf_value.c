@@ -52,9 +52,24 @@ int pf_dec_parse(const char *s, size_t n, char sep, struct pf_dec *d)
 }
 
 static const int64_t pow10_tab[19] = {
-    1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL, 100000000LL,
-    1000000000LL, 10000000000LL, 100000000000LL, 1000000000000LL, 10000000000000LL,
-    100000000000000LL, 1000000000000000LL, 10000000000000000LL, 100000000000000000LL,
+    1LL,
+    10LL,
+    100LL,
+    1000LL,
+    10000LL,
+    100000LL,
+    1000000LL,
+    10000000LL,
+    100000000LL,
+    1000000000LL,
+    10000000000LL,
+    100000000000LL,
+    1000000000000LL,
+    10000000000000LL,
+    100000000000000LL,
+    1000000000000000LL,
+    10000000000000000LL,
+    100000000000000000LL,
     1000000000000000000LL,
 };
 
@@ -471,8 +486,7 @@ int pf_value_write(const struct pf_format *f, const struct pf_field *fl, const j
         return pf_buf_put(out, json_string_value(v), json_string_length(v));
     case PF_T_INT:
         if (!json_is_integer(v)) {
-            return pf_fail(err, errlen, "%s: expected an integer, got %s", fl->name,
-                           json_kind(v));
+            return pf_fail(err, errlen, "%s: expected an integer, got %s", fl->name, json_kind(v));
         }
         *numeric = true;
         return pf_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -529,8 +543,8 @@ int pf_value_write(const struct pf_format *f, const struct pf_field *fl, const j
                            fl->name);
         }
         if (f->kind == PF_FIXED && fl->width == 14) {
-            return pf_buf_printf(out, "%.4s%.2s%.2s%.2s%.2s%.2s", d, d + 5, d + 8, d + 11,
-                                 d + 14, d + 17);
+            return pf_buf_printf(out, "%.4s%.2s%.2s%.2s%.2s%.2s", d, d + 5, d + 8, d + 11, d + 14,
+                                 d + 17);
         }
         return pf_buf_printf(out, "%.10s %.8s", d, d + 11);
     }
@@ -545,9 +559,9 @@ int pf_value_write(const struct pf_format *f, const struct pf_field *fl, const j
 
 int pf_currency_places(const char *code)
 {
-    static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
-                                       "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
-                                       "XPF", NULL};
+    static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
+                                       "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+                                       "VND", "VUV", "XAF", "XOF", "XPF", NULL};
     static const char *const three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND", NULL};
     for (int i = 0; zero[i]; i++) {
         if (strcmp(code, zero[i]) == 0) {

@@ -12,13 +12,13 @@
 struct pf_writer {
     const struct pf_format *f;
     int fd;
-    iconv_t cd;            /* UTF-8 to the encoding; (iconv_t)-1 for utf-8 */
-    struct pf_buf out;     /* encoded, waiting for write() */
-    struct pf_buf line;    /* the record being built, encoded */
-    struct pf_buf text;    /* the record being built, UTF-8 (fixed: the trailer check) */
-    struct pf_buf val;     /* one value, UTF-8 */
-    long *colfield;        /* csv: per column, its field or -1 */
-    size_t *order;         /* fixed: the fields by start */
+    iconv_t cd;         /* UTF-8 to the encoding; (iconv_t)-1 for utf-8 */
+    struct pf_buf out;  /* encoded, waiting for write() */
+    struct pf_buf line; /* the record being built, encoded */
+    struct pf_buf text; /* the record being built, UTF-8 (fixed: the trailer check) */
+    struct pf_buf val;  /* one value, UTF-8 */
+    long *colfield;     /* csv: per column, its field or -1 */
+    size_t *order;      /* fixed: the fields by start */
     unsigned long count;
     unsigned long max_count; /* what the trailer's count can hold */
 };
@@ -67,8 +67,7 @@ static int encode_field(struct pf_writer *w, const struct pf_field *fl, const ch
     if (rc == OMB_EINVAL) {
         char q[200];
         pf_quote_value(q, sizeof(q), s, n);
-        return pf_fail(err, errlen, "%s: %s cannot be written in %s", fl->name, q,
-                       w->f->encoding);
+        return pf_fail(err, errlen, "%s: %s cannot be written in %s", fl->name, q, w->f->encoding);
     }
     return rc;
 }
@@ -120,9 +119,9 @@ static bool needs_quotes(const struct pf_format *f, const char *s, size_t n, boo
     }
     /* A first field that starts like the trailer, or the only field blank (a blank line is
      * skipped when read). */
-    return first && ((f->trailer && n >= f->trailer_len &&
-                      memcmp(s, f->trailer, f->trailer_len) == 0) ||
-                     (f->ncolumns == 1 && pf_blank(s, n)));
+    return first &&
+           ((f->trailer && n >= f->trailer_len && memcmp(s, f->trailer, f->trailer_len) == 0) ||
+            (f->ncolumns == 1 && pf_blank(s, n)));
 }
 
 static int csv_value(struct pf_writer *w, const struct pf_field *fl, const char *s, size_t n,
@@ -135,8 +134,10 @@ static int csv_value(struct pf_writer *w, const struct pf_field *fl, const char 
     if (f->quote < 0) {
         char q[200];
         pf_quote_value(q, sizeof(q), s, n);
-        return pf_fail(err, errlen, "%s: %s needs quotes (a delimiter, a newline, or the "
-                       "trailer's text) and the format has none", fl ? fl->name : "header", q);
+        return pf_fail(err, errlen,
+                       "%s: %s needs quotes (a delimiter, a newline, or the "
+                       "trailer's text) and the format has none",
+                       fl ? fl->name : "header", q);
     }
     char qc = (char)f->quote;
     int rc = pf_buf_putc(&w->line, qc);
@@ -202,8 +203,8 @@ static int pad_fixed(struct pf_writer *w, const struct pf_field *fl, bool numeri
         if (chars > fl->width) {
             char q[200];
             pf_quote_value(q, sizeof(q), s, n);
-            return pf_fail(err, errlen, "%s: %s is %zu characters, the field has %zu", fl->name,
-                           q, chars, fl->width);
+            return pf_fail(err, errlen, "%s: %s is %zu characters, the field has %zu", fl->name, q,
+                           chars, fl->width);
         }
         if (pf_buf_put(t, s, n) != 0 || pf_buf_reserve(t, fl->width - chars + 1) != 0) {
             return OMB_ENOMEM;
@@ -217,8 +218,7 @@ static int pad_fixed(struct pf_writer *w, const struct pf_field *fl, bool numeri
     size_t dn = n - neg;
     bool sign = fl->sign != PF_SIGN_DEFAULT || neg;
     if (dn + sign > fl->width) {
-        return pf_fail(err, errlen, "%s: %s does not fit %zu characters", fl->name, s,
-                       fl->width);
+        return pf_fail(err, errlen, "%s: %s does not fit %zu characters", fl->name, s, fl->width);
     }
     if (pf_buf_reserve(t, fl->width + 1) != 0) {
         return OMB_ENOMEM;
@@ -262,8 +262,7 @@ static int put_fixed(struct pf_writer *w, const json_t *body, char *err, size_t 
     }
     if (f->trailer && w->text.len >= f->trailer_len &&
         memcmp(w->text.p, f->trailer, f->trailer_len) == 0) {
-        return pf_fail(err, errlen, "the record starts with the trailer's text \"%s\"",
-                       f->trailer);
+        return pf_fail(err, errlen, "the record starts with the trailer's text \"%s\"", f->trailer);
     }
     return 0;
 }
@@ -278,8 +277,7 @@ int pf_writer_put(struct pf_writer *w, const json_t *body, char *err, size_t err
                        w->max_count);
     }
     w->line.len = 0;
-    int rc = w->f->kind == PF_CSV ? put_csv(w, body, err, errlen)
-                                  : put_fixed(w, body, err, errlen);
+    int rc = w->f->kind == PF_CSV ? put_csv(w, body, err, errlen) : put_fixed(w, body, err, errlen);
     if (rc == 0) {
         rc = end_line(w);
         if (rc == OMB_EIO) {
@@ -358,8 +356,8 @@ int pf_writer_open(const struct pf_format *f, int fd, struct pf_writer **out)
             w->order[i] = i;
         }
         for (size_t i = 1; i < f->nfields; i++) { /* by start: an insertion sort of a few */
-            for (size_t j = i; j > 0 && f->fields[w->order[j]].start <
-                                            f->fields[w->order[j - 1]].start; j--) {
+            for (size_t j = i;
+                 j > 0 && f->fields[w->order[j]].start < f->fields[w->order[j - 1]].start; j--) {
                 size_t t = w->order[j];
                 w->order[j] = w->order[j - 1];
                 w->order[j - 1] = t;

@@ -5,7 +5,8 @@
 noinst_LTLIBRARIES += connectors/pos-file/libposfmt.la
 connectors_pos_file_libposfmt_la_SOURCES = \
 	connectors/pos-file/pf_format.h connectors/pos-file/pf_priv.h \
-	connectors/pos-file/pf_options.c connectors/pos-file/pf_text.c \
+	connectors/pos-file/pf_options.c connectors/pos-file/pf_plan.c \
+	connectors/pos-file/pf_text.c \
 	connectors/pos-file/pf_value.c connectors/pos-file/pf_reader.c \
 	connectors/pos-file/pf_csv.c connectors/pos-file/pf_fixed.c \
 	connectors/pos-file/pf_poslog.c connectors/pos-file/pf_poslog.h \

@@ -1012,6 +1012,12 @@ static void test_poslog(void)
                 "3|stock.delta|A@S1|S1/1/2026-11-20/11/stock.delta/1|-|{\"sku\":\"A\","
                 "\"location\":\"S1\",\"delta\":-1,\"reason\":\"sale\",\"ref\":"
                 "\"S1/1/2026-11-20/11/1\"}\n");
+    char *eur = malloc(strlen(one) + 64);
+    snprintf(eur, strlen(one) + 64, "<CurrencyCode>EUR</CurrencyCode>%s", one);
+    got = poslog_drain(f, nocur, eur);
+    free(eur);
+    CHECK(strstr(got, "\"total\":{\"amount\":100000,\"currency\":\"EUR\"}") != NULL);
+    free(got);
     /* Escaping: a quote and a backslash in an id; CDATA; a POS item id without ItemID; only
      * a customer (no sale): customer.identified alone. No namespace at all is accepted. */
     CHECK_DRAIN(drain(f, str_fd("<POSLog><Transaction>" HDR("12") "<RetailTransaction>"
@@ -1258,6 +1264,50 @@ static void test_writer_fixed(void)
                          "\"delta\":1,\"day\":\"2026-11-20\",\"ok\":true}"),
               "the record starts with the trailer's text \"TRL\"");
     CHECK(pf_writer_close(&w, true) == 0);
+    close(fd);
+    pf_format_free(&f);
+
+    /* Many records (the output goes out in 64 KiB blocks), read back; a one-digit trailer
+     * count holds 9 records. */
+    char *small[] = {"sku:1:10", "qty:11:4:int", NULL};
+    struct pf_format_options m = {.format = "fixed", .fields = small, .trailer = "T",
+                                  .trailer_count_spec = "2:6"};
+    f = fmt(&m);
+    fd = memfd_create("posfmt-out", MFD_CLOEXEC);
+    CHECK(pf_writer_open(f, fd, &w) == 0);
+    char err[256];
+    for (int i = 0; i < 20000; i++) {
+        json_t *b = json_pack("{s:s, s:i}", "sku", "OB-1", "qty", i % 10000);
+        CHECK(pf_writer_put(w, b, err, sizeof(err)) == 0);
+        json_decref(b);
+    }
+    CHECK(pf_writer_close(&w, true) == 0);
+    CHECK(lseek(fd, 0, SEEK_END) == 20000 * 16 + 9);
+    lseek(fd, 0, SEEK_SET);
+    struct pf_reader_stats st;
+    char *got = drain_fd(f, fd, &st);
+    CHECK(st.records == 20000 && st.bad == 0);
+    const char *first2 = "1|{\"sku\":\"OB-1\",\"qty\":0}\n2|{\"sku\":\"OB-1\",\"qty\":1}\n";
+    CHECK(strncmp(got, first2, strlen(first2)) == 0);
+    free(got);
+    close(fd);
+    pf_format_free(&f);
+    m.trailer_count_spec = "2:1";
+    f = fmt(&m);
+    fd = memfd_create("posfmt-out", MFD_CLOEXEC);
+    CHECK(pf_writer_open(f, fd, &w) == 0);
+    for (int i = 0; i < 9; i++) {
+        json_t *b = json_pack("{s:s, s:i}", "sku", "OB-1", "qty", i);
+        CHECK(pf_writer_put(w, b, err, sizeof(err)) == 0);
+        json_decref(b);
+    }
+    CHECK_STR(put_err(w, "{\"sku\":\"OB-1\",\"qty\":9}"),
+              "the trailer's count cannot hold more than 9 records");
+    CHECK(pf_writer_close(&w, true) == 0);
+    size_t n9;
+    got = fd_bytes(fd, &n9);
+    CHECK(n9 == 9 * 16 + 4 && strcmp(got + 9 * 16, "T9\r\n") == 0);
+    free(got);
     close(fd);
     pf_format_free(&f);
 }
