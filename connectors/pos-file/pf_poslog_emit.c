@@ -459,6 +459,7 @@ static int collect(const struct pf_format *f, const struct pl_txn *t, const char
                    char *why, size_t whylen)
 {
     size_t n = 0, sales = 0, returns = 0;
+    int64_t sum_sales = 0, sum_returns = 0; /* checked here, summed again when emitted */
     *cur = NULL;
     for (size_t i = 0; i < t->nitems; i++) {
         const struct pl_item *it = &t->items[i];
@@ -529,6 +530,10 @@ static int collect(const struct pf_format *f, const struct pl_txn *t, const char
         }
         sales += it->kind == PL_SALE;
         returns += it->kind == PL_RETURN;
+        int64_t *sum = it->kind == PL_SALE ? &sum_sales : &sum_returns;
+        if (__builtin_add_overflow(*sum, l->net, sum)) {
+            return fail(why, whylen, txid, "the amounts add up to more than a 64-bit integer");
+        }
     }
     if (sales > PL_MAX_ORDER_LINES || returns > PL_MAX_ORDER_LINES) {
         return fail(why, whylen, txid, "more than %d sale or return lines", PL_MAX_ORDER_LINES);

@@ -991,6 +991,14 @@ static void test_poslog(void)
                                            "</LoyaltyAccountID><Points Type=\"PointsEarned\">"
                                            "2.5</Points></LoyaltyAccount>"),
                 "3!line 3: transaction: Points \"2.5\" is not a whole number of points\n");
+    CHECK_DRAIN(poslog_drain(f, HDR("13"), "<LineItem><Sale><ItemID>A</ItemID>"
+                                           "<RegularSalesUnitPrice>50000000000000000"
+                                           "</RegularSalesUnitPrice></Sale></LineItem><LineItem>"
+                                           "<Sale><ItemID>B</ItemID><RegularSalesUnitPrice>"
+                                           "50000000000000000</RegularSalesUnitPrice></Sale>"
+                                           "</LineItem>"),
+                "3!line 3: transaction S1/1/2026-11-20/13: the amounts add up to more than a "
+                "64-bit integer\n");
     /* No currency anywhere: the option gives it; without it the transaction is bad. */
     const char *nocur = "<RetailStoreID>S1</RetailStoreID><WorkstationID>1</WorkstationID>"
                         "<SequenceNumber>11</SequenceNumber><BusinessDayDate>2026-11-20"
