@@ -1,1 +1,13 @@
 # connectors/square: build fragment (see docs/connectors/square.md), included by Makefile.am.
+# The plugin talks to Square over libcurl and parses with jansson; webhooks come through the
+# daemon's HTTP ingress (host->http_route_add), signatures through host->hmac.
+plugin_LTLIBRARIES += connectors/square/square.la
+connectors_square_square_la_SOURCES = connectors/square/square.c connectors/square/square.h \
+	connectors/square/square_api.c connectors/square/square_catalog.c \
+	connectors/square/square_stock.c connectors/square/square_price.c \
+	connectors/square/square_webhook.c connectors/square/square_util.c
+# Only the SDK on the include path.
+connectors_square_square_la_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/core/include
+connectors_square_square_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
+connectors_square_square_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
+connectors_square_square_la_LIBADD = $(CURL_LIBS) $(JANSSON_LIBS) -lm
