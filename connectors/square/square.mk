@@ -11,3 +11,8 @@ connectors_square_square_la_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/core/includ
 connectors_square_square_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
 connectors_square_square_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
 connectors_square_square_la_LIBADD = $(CURL_LIBS) $(JANSSON_LIBS) -lm
+
+# End-to-end tests against the real daemon and the fake Square API (python3, stdlib only).
+TESTS += tests/square/square_delivery_test.py
+EXTRA_DIST += tests/square/square_delivery_test.py tests/square/square_helpers.py \
+	tests/fakes/square_fake.py docs/connectors/square.md
