@@ -323,9 +323,9 @@ int sq_fail(struct sq_ctx *c, const struct sq_resp *r, const char *what,
     }
     if (st == 401 || st == 403) {
         snprintf(res->reason, sizeof(res->reason),
-                 "%s: HTTP %ld %s: Square refused the access token (%s); fix access-token, then "
-                 "replay the dead letters", what, st, desc,
-                 st == 401 ? "wrong, expired or revoked" : "it lacks a permission");
+                 "%s: Square refused the access token (%s; fix access-token, then replay the "
+                 "dead letters): HTTP %ld %s", what,
+                 st == 401 ? "wrong, expired or revoked" : "it lacks a permission", st, desc);
         c->host->metric_counter_add(c->self, "api_unauthorized", 1);
         return OMB_EREJECT;
     }

@@ -19,9 +19,13 @@ LOCATIONS = "WAW01=LWAW01SQUARE,KRK02=LKRK02SQUARE,web=LWEBSQUARE"
 
 
 def connector(name, fake_url, extra=(), attrs=""):
-    """A square connector on the fake (the token from $OMB_TEST_SQUARE_TOKEN)."""
-    opts = [("base-url", fake_url), ("access-token", "env:OMB_TEST_SQUARE_TOKEN"),
-            ("locations", LOCATIONS), ("currency", "PLN"), ("timeout", "5s")] + list(extra)
+    """A square connector on the fake (the token from $OMB_TEST_SQUARE_TOKEN); extra options
+    replace the defaults of the same name."""
+    given = {k for k, _ in extra}
+    opts = [(k, v) for k, v in [("base-url", fake_url),
+                                ("access-token", "env:OMB_TEST_SQUARE_TOKEN"),
+                                ("locations", LOCATIONS), ("currency", "PLN"),
+                                ("timeout", "5s")] if k not in given] + list(extra)
     lines = "".join(f'    <option name="{k}">{v}</option>\n' for k, v in opts)
     return f'  <connector name="{name}" plugin="square"{attrs}>\n{lines}  </connector>\n'
 
