@@ -13,7 +13,9 @@ connectors_square_square_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
 connectors_square_square_la_LIBADD = $(CURL_LIBS) $(JANSSON_LIBS) -lm
 
 # End-to-end tests against the real daemon and the fake Square API (python3, stdlib only).
-TESTS += tests/square/square_delivery_test.py tests/square/square_errors_test.py
+TESTS += tests/square/square_delivery_test.py tests/square/square_errors_test.py \
+	tests/square/square_webhook_test.py
 EXTRA_DIST += tests/square/square_delivery_test.py tests/square/square_errors_test.py \
+	tests/square/square_webhook_test.py \
 	tests/square/square_helpers.py \
 	tests/fakes/square_fake.py docs/connectors/square.md

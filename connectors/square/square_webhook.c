@@ -125,10 +125,11 @@ static json_t *count_event(struct sq_ctx *c, const json_t *count, const char *ev
         c->host->metric_counter_add(c->self, "webhook_counts_other_state", 1);
         return NULL; /* SOLD, WASTE... are not stock on hand: nothing to say */
     }
-    if (!var_id || !loc_id || !whole_quantity(qty, &on_hand) || !calc ||
-        sq_time_parse(calc, &at_ms) != 0) {
-        skip = "malformed (catalog_object_id, location_id, a whole quantity and calculated_at "
-               "are needed)";
+    if (!var_id || !loc_id || !qty || !calc || sq_time_parse(calc, &at_ms) != 0) {
+        skip = "malformed (catalog_object_id, location_id, quantity and an RFC 3339 "
+               "calculated_at are needed)";
+    } else if (!whole_quantity(qty, &on_hand)) {
+        skip = "the quantity is not a whole number (canonical stock is counted in units)";
     } else if (!(location = json_string_value(json_object_get(c->loc_from_square, loc_id)))) {
         skip = "its location is not in the option locations";
     } else if (!(sku = sq_catalog_sku(c, var_id, failed))) {
