@@ -122,10 +122,13 @@ static int sq_validate(const void *ctx, char *err, size_t errlen)
     return 0;
 }
 
+static void sq_destroy(void *ctx);
+
 static int sq_create(const struct omb_host_api *host, struct omb_instance *self, void *ctx)
 {
     struct sq_ctx *c = ctx;
     char err[256];
+    int rc;
     c->host = host;
     c->self = self;
     c->base = strdup(c->base_url ? c->base_url : "");
@@ -139,11 +142,19 @@ static int sq_create(const struct omb_host_api *host, struct omb_instance *self,
     if (sq_locations_parse(c->locations, &c->loc_to_square, &c->loc_from_square, err,
                            sizeof(err)) != 0) {
         host->log(self, OMB_LOG_ERROR, "%s", err);
-        return OMB_EINVAL;
+        rc = OMB_EINVAL;
+        goto fail;
     }
     /* The webhook path is registered now, so that the daemon's listener knows of it when it
      * starts; requests that come before start() are answered 503 by the host. */
-    return sq_webhook_register(c);
+    rc = sq_webhook_register(c);
+    if (rc != 0) {
+        goto fail;
+    }
+    return 0;
+fail:
+    sq_destroy(c); /* destroy is not called after a failed create: free what was made */
+    return rc;
 }
 
 static int sq_start(void *ctx)

@@ -12,6 +12,14 @@ connectors_square_square_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
 connectors_square_square_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
 connectors_square_square_la_LIBADD = $(CURL_LIBS) $(JANSSON_LIBS) -lm
 
+# The plugin in the harness host (tests/plugins/harness.c), and in a host of its own with the
+# webhook functions (OpenSSL behind hmac and base64).
+check_PROGRAMS += tests/square/square_test
+tests_square_square_test_SOURCES = tests/square/square_test.c $(PLUGIN_TEST_HARNESS)
+tests_square_square_test_CFLAGS = $(PLUGIN_TEST_CFLAGS) $(OPENSSL_CFLAGS)
+tests_square_square_test_LDADD = $(PLUGIN_TEST_LDADD) $(OPENSSL_LIBS)
+TESTS += tests/square/square_test
+
 # End-to-end tests against the real daemon and the fake Square API (python3, stdlib only).
 TESTS += tests/square/square_delivery_test.py tests/square/square_errors_test.py \
 	tests/square/square_webhook_test.py
