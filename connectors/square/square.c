@@ -11,8 +11,10 @@
 
 #include "square.h"
 
-#define OPT(name, type, def, flags, min, max, field, doc) \
-    { name, type, def, flags, min, max, NULL, offsetof(struct sq_ctx, field), doc }
+#define OPT(name, type, def, flags, min, max, field, doc)                                          \
+    {                                                                                              \
+        name, type, def, flags, min, max, NULL, offsetof(struct sq_ctx, field), doc                \
+    }
 
 static const struct omb_option options[] = {
     OPT("base-url", OMB_OPT_URL, "https://connect.squareup.com", 0, 0, 0, base_url,
@@ -46,12 +48,11 @@ static const struct omb_option options[] = {
         "PEM file of CA certificates to verify Square with instead of the system's"),
     OPT("retry-after-max", OMB_OPT_DURATION, "1h", 0, 1000, 86400000, retry_after_max_ms,
         "the longest Retry-After from Square that is honoured"),
-    OMB_OPTION_END
-};
+    OMB_OPTION_END};
 
-static const char *const consumes[] = { "stock.level", "stock.delta", "stock.available",
-                                        "price.set", NULL };
-static const char *const produces[] = { "stock.level", NULL };
+static const char *const consumes[] = {"stock.level", "stock.delta", "stock.available", "price.set",
+                                       NULL};
+static const char *const produces[] = {"stock.level", NULL};
 
 static bool http_url(const char *u)
 {
@@ -90,20 +91,21 @@ static int sq_validate(const void *ctx, char *err, size_t errlen)
         snprintf(err, errlen, "locations maps no location (LOCATION=SQUARE_LOCATION_ID, ...)");
         return OMB_EINVAL;
     }
-    if (c->currency && (strlen(c->currency) != 3 || !isupper((unsigned char)c->currency[0]) ||
-                        !isupper((unsigned char)c->currency[1]) ||
-                        !isupper((unsigned char)c->currency[2]))) {
-        snprintf(err, errlen, "currency \"%.20s\" is not an ISO 4217 code like PLN",
-                 c->currency);
+    if (c->currency &&
+        (strlen(c->currency) != 3 || !isupper((unsigned char)c->currency[0]) ||
+         !isupper((unsigned char)c->currency[1]) || !isupper((unsigned char)c->currency[2]))) {
+        snprintf(err, errlen, "currency \"%.20s\" is not an ISO 4217 code like PLN", c->currency);
         return OMB_EINVAL;
     }
     if (c->signature_key && !c->notification_url) {
-        snprintf(err, errlen, "signature-key needs notification-url (the URL configured at "
+        snprintf(err, errlen,
+                 "signature-key needs notification-url (the URL configured at "
                  "Square: the signature covers it)");
         return OMB_EINVAL;
     }
     if (c->notification_url && !c->signature_key) {
-        snprintf(err, errlen, "notification-url is set but signature-key is not: webhooks are "
+        snprintf(err, errlen,
+                 "notification-url is set but signature-key is not: webhooks are "
                  "only taken signed");
         return OMB_EINVAL;
     }
@@ -179,14 +181,17 @@ static int sq_deliver(void *ctx, const json_t *event, struct omb_deliver_result 
     } else if (type && strcmp(type, "price.set") == 0) {
         rc = sq_price_deliver(c, event, res);
     } else {
-        snprintf(res->reason, sizeof(res->reason), "event type %.64s is not one the square "
+        snprintf(res->reason, sizeof(res->reason),
+                 "event type %.64s is not one the square "
                  "connector takes (stock.level, stock.delta, stock.available, price.set)",
                  type ? type : "(none)");
         rc = OMB_EREJECT;
     }
-    c->host->metric_counter_add(c->self, rc == OMB_OK       ? "deliveries_ok"
-                                         : rc == OMB_ERETRY ? "deliveries_retried"
-                                                            : "deliveries_rejected", 1);
+    c->host->metric_counter_add(c->self,
+                                rc == OMB_OK       ? "deliveries_ok"
+                                : rc == OMB_ERETRY ? "deliveries_retried"
+                                                   : "deliveries_rejected",
+                                1);
     return rc;
 }
 

@@ -31,13 +31,13 @@
 
 /* The SKU map, built from the catalog's ITEM_VARIATION objects. */
 struct sq_catalog {
-    json_t *sku_to_id;  /* sku -> variation id (string) */
-    json_t *id_to_sku;  /* variation id -> sku (string) */
-    json_t *ambiguous;  /* sku -> array of the variation ids that share it */
-    int64_t loaded_ms;  /* wall clock of the last complete load; 0: never loaded */
-    bool stale;         /* a catalog.version.updated webhook came: reload on the next need */
+    json_t *sku_to_id; /* sku -> variation id (string) */
+    json_t *id_to_sku; /* variation id -> sku (string) */
+    json_t *ambiguous; /* sku -> array of the variation ids that share it */
+    int64_t loaded_ms; /* wall clock of the last complete load; 0: never loaded */
+    bool stale;        /* a catalog.version.updated webhook came: reload on the next need */
     int64_t webhook_refresh_ms; /* monotonic time of the last refresh a webhook caused */
-    size_t variations;  /* how many variations the last load saw */
+    size_t variations;          /* how many variations the last load saw */
 };
 
 /* The body of the answer being read (square_api.c). */

@@ -176,7 +176,7 @@ void sq_api_stop(struct sq_ctx *c)
     curl_slist_free_all(c->headers);
     c->headers = NULL;
     free(c->reply.data);
-    c->reply = (struct sq_buf){ 0 };
+    c->reply = (struct sq_buf){0};
     if (c->curl_global) {
         curl_global_cleanup();
         c->curl_global = false;
@@ -292,8 +292,7 @@ static void describe_error(const struct sq_ctx *c, const struct sq_resp *r, char
                  field ? field : "", field ? ")" : "");
         if (n > 1) {
             size_t used = strlen(out);
-            snprintf(out + used, outlen - used, " (and %zu more error%s)", n - 1,
-                     n > 2 ? "s" : "");
+            snprintf(out + used, outlen - used, " (and %zu more error%s)", n - 1, n > 2 ? "s" : "");
         }
     } else {
         size_t n = c->reply.len < 160 ? c->reply.len : 160;
@@ -324,13 +323,13 @@ int sq_fail(struct sq_ctx *c, const struct sq_resp *r, const char *what,
     if (st == 401 || st == 403) {
         snprintf(res->reason, sizeof(res->reason),
                  "%s: Square refused the access token (%s; fix access-token, then replay the "
-                 "dead letters): HTTP %ld %s", what,
-                 st == 401 ? "wrong, expired or revoked" : "it lacks a permission", st, desc);
+                 "dead letters): HTTP %ld %s",
+                 what, st == 401 ? "wrong, expired or revoked" : "it lacks a permission", st, desc);
         c->host->metric_counter_add(c->self, "api_unauthorized", 1);
         return OMB_EREJECT;
     }
-    if (st == 429 || st == 408 || (st >= 500 && st <= 599) ||
-        strcmp(code, "RATE_LIMITED") == 0 || strcmp(code, "TEMPORARY_ERROR") == 0) {
+    if (st == 429 || st == 408 || (st >= 500 && st <= 599) || strcmp(code, "RATE_LIMITED") == 0 ||
+        strcmp(code, "TEMPORARY_ERROR") == 0) {
         res->retry_after_ms = r->retry_after_ms > 0 ? r->retry_after_ms : 0;
         if (r->retry_after_ms >= 0) {
             snprintf(res->reason, sizeof(res->reason), "%s: HTTP %ld %s (Retry-After %lld ms)",

@@ -29,7 +29,7 @@ static int load(struct sq_ctx *c, struct omb_deliver_result *res)
     char err[256];
     int rc = OMB_OK;
     size_t pages = 0, n = 0;
-    struct sq_resp r = { 0 };
+    struct sq_resp r = {0};
     if (!sku_to_id || !id_to_sku || !ambiguous) {
         snprintf(res->reason, sizeof(res->reason), "out of memory");
         rc = OMB_ERETRY;
@@ -68,7 +68,8 @@ static int load(struct sq_ctx *c, struct omb_deliver_result *res)
         const json_t *objects = json_object_get(r.json, "objects");
         size_t i;
         const json_t *o;
-        json_array_foreach(objects, i, o) {
+        json_array_foreach(objects, i, o)
+        {
             const char *type = json_string_value(json_object_get(o, "type"));
             const char *id = json_string_value(json_object_get(o, "id"));
             const json_t *data = json_object_get(o, "item_variation_data");
@@ -116,7 +117,8 @@ static int load(struct sq_ctx *c, struct omb_deliver_result *res)
     /* Every SKU that several variations share leaves the plain map. */
     const char *sku;
     json_t *v;
-    json_object_foreach(ambiguous, sku, v) {
+    json_object_foreach(ambiguous, sku, v)
+    {
         json_object_del(sku_to_id, sku);
     }
     sq_catalog_free(&c->catalog);
@@ -129,8 +131,8 @@ static int load(struct sq_ctx *c, struct omb_deliver_result *res)
     sku_to_id = id_to_sku = ambiguous = NULL;
     c->host->metric_counter_add(c->self, "catalog_loads", 1);
     c->host->metric_gauge_set(c->self, "catalog_variations", (int64_t)n);
-    c->host->log(c->self, OMB_LOG_INFO, "catalog read: %zu variations with a SKU in %zu page(s)",
-                 n, pages);
+    c->host->log(c->self, OMB_LOG_INFO, "catalog read: %zu variations with a SKU in %zu page(s)", n,
+                 pages);
 out:
     sq_resp_clear(&r);
     free(cursor);
@@ -158,7 +160,8 @@ static int lookup(struct sq_ctx *c, const char *sku, const char **id,
         char ids[256] = "";
         size_t i, used = 0;
         const json_t *v;
-        json_array_foreach(arr, i, v) {
+        json_array_foreach(arr, i, v)
+        {
             if (used < sizeof(ids)) {
                 used += (size_t)snprintf(ids + used, sizeof(ids) - used, "%s%s", i ? ", " : "",
                                          json_string_value(v));
@@ -206,7 +209,8 @@ int sq_catalog_variation(struct sq_ctx *c, const char *sku, int64_t received_ms,
     sq_time_format(c->catalog.loaded_ms, when, sizeof(when));
     snprintf(res->reason, sizeof(res->reason),
              "unknown SKU %s: no ITEM_VARIATION in the Square catalog has this sku (catalog read "
-             "at %s, %zu variations)", sku, when, c->catalog.variations);
+             "at %s, %zu variations)",
+             sku, when, c->catalog.variations);
     c->host->metric_counter_add(c->self, "unknown_skus", 1);
     return OMB_EREJECT;
 }
@@ -222,7 +226,7 @@ void sq_catalog_forget(struct sq_ctx *c, const char *sku)
 
 const char *sq_catalog_sku(struct sq_ctx *c, const char *variation_id, bool *failed)
 {
-    struct omb_deliver_result res = { 0 };
+    struct omb_deliver_result res = {0};
     *failed = false;
     if (!c->catalog.loaded_ms || c->catalog.stale) {
         if (load(c, &res) != OMB_OK) {
@@ -236,7 +240,8 @@ const char *sq_catalog_sku(struct sq_ctx *c, const char *variation_id, bool *fai
         return sku;
     }
     int64_t now = c->host->monotonic_ms();
-    if (c->catalog.webhook_refresh_ms && now - c->catalog.webhook_refresh_ms < SQ_WEBHOOK_REFRESH_MS) {
+    if (c->catalog.webhook_refresh_ms &&
+        now - c->catalog.webhook_refresh_ms < SQ_WEBHOOK_REFRESH_MS) {
         return NULL;
     }
     c->catalog.webhook_refresh_ms = now;

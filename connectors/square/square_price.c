@@ -28,13 +28,15 @@ static int check_price(struct sq_ctx *c, const json_t *event, json_int_t *amount
     *currency = json_string_value(json_object_get(price, "currency"));
     if (!json_is_integer(amt) || json_integer_value(amt) < 0 || !*currency ||
         strlen(*currency) != 3) {
-        snprintf(res->reason, sizeof(res->reason), "price.set without body.price {amount: an "
+        snprintf(res->reason, sizeof(res->reason),
+                 "price.set without body.price {amount: an "
                  "integer >= 0 in minor units, currency: an ISO 4217 code}");
         return OMB_EREJECT;
     }
     *amount = json_integer_value(amt);
     if (c->currency && strcmp(c->currency, *currency) != 0) {
-        snprintf(res->reason, sizeof(res->reason), "currency mismatch: the price is in %s, the "
+        snprintf(res->reason, sizeof(res->reason),
+                 "currency mismatch: the price is in %s, the "
                  "Square seller's currency (option currency) is %s; Square does not convert",
                  *currency, c->currency);
         c->host->metric_counter_add(c->self, "currency_mismatches", 1);
@@ -42,7 +44,8 @@ static int check_price(struct sq_ctx *c, const json_t *event, json_int_t *amount
     }
     const char *list = json_string_value(json_object_get(body, "price_list"));
     if (list && strcmp(list, "base") != 0) {
-        snprintf(res->reason, sizeof(res->reason), "price list \"%.40s\": Square keeps one price "
+        snprintf(res->reason, sizeof(res->reason),
+                 "price list \"%.40s\": Square keeps one price "
                  "per variation; route only the base list (no price_list, or \"base\") here",
                  list);
         return OMB_EREJECT;
@@ -51,8 +54,10 @@ static int check_price(struct sq_ctx *c, const json_t *event, json_int_t *amount
     const char *from = json_string_value(json_object_get(body, "valid_from"));
     const char *to = json_string_value(json_object_get(body, "valid_to"));
     if (from && sq_time_parse(from, &t) == 0 && t > now) {
-        snprintf(res->reason, sizeof(res->reason), "the price is valid from %s: Square cannot "
-                 "schedule a price; let the price book send it when the window opens", from);
+        snprintf(res->reason, sizeof(res->reason),
+                 "the price is valid from %s: Square cannot "
+                 "schedule a price; let the price book send it when the window opens",
+                 from);
         return OMB_EREJECT;
     }
     if (to && sq_time_parse(to, &t) == 0 && t < now) {
@@ -67,7 +72,7 @@ static int check_price(struct sq_ctx *c, const json_t *event, json_int_t *amount
 static int read_variation(struct sq_ctx *c, const char *var_id, const char *what, json_t **obj,
                           struct omb_deliver_result *res)
 {
-    struct sq_resp r = { 0 };
+    struct sq_resp r = {0};
     char err[256], path[512];
     int rc;
     *obj = NULL;
@@ -90,8 +95,10 @@ static int read_variation(struct sq_ctx *c, const char *var_id, const char *what
         const char *type = json_string_value(json_object_get(o, "type"));
         if (!json_is_object(json_object_get(o, "item_variation_data")) || !type ||
             strcmp(type, "ITEM_VARIATION") != 0) {
-            snprintf(res->reason, sizeof(res->reason), "%s: catalog object %s is not an "
-                     "ITEM_VARIATION with item_variation_data", what, var_id);
+            snprintf(res->reason, sizeof(res->reason),
+                     "%s: catalog object %s is not an "
+                     "ITEM_VARIATION with item_variation_data",
+                     what, var_id);
             rc = OMB_EREJECT;
         } else if (json_is_true(json_object_get(o, "is_deleted"))) {
             rc = OMB_ENOTFOUND;
@@ -116,9 +123,10 @@ static int set_price(struct sq_ctx *c, json_t *obj, const char *var_id, json_int
     const char *old_cur = json_string_value(json_object_get(old, "currency"));
     const char *pricing = json_string_value(json_object_get(data, "pricing_type"));
     if (old_cur && strcmp(old_cur, currency) != 0) {
-        snprintf(res->reason, sizeof(res->reason), "currency mismatch: Square variation %s is "
-                 "priced in %s, the event in %s; Square does not convert", var_id, old_cur,
-                 currency);
+        snprintf(res->reason, sizeof(res->reason),
+                 "currency mismatch: Square variation %s is "
+                 "priced in %s, the event in %s; Square does not convert",
+                 var_id, old_cur, currency);
         c->host->metric_counter_add(c->self, "currency_mismatches", 1);
         return OMB_EREJECT;
     }
@@ -143,7 +151,7 @@ int sq_price_deliver(struct sq_ctx *c, const json_t *event, struct omb_deliver_r
     const char *currency = NULL, *var_id = NULL;
     json_int_t amount = 0;
     json_t *obj = NULL, *req = NULL;
-    struct sq_resp r = { 0 };
+    struct sq_resp r = {0};
     char err[256], what[160], key[200];
     bool reloaded = false;
     int rc;
@@ -152,7 +160,8 @@ int sq_price_deliver(struct sq_ctx *c, const json_t *event, struct omb_deliver_r
         return OMB_EREJECT;
     }
     if (!event_id || strlen(event_id) > 100) {
-        snprintf(res->reason, sizeof(res->reason), "the event has no usable id for the "
+        snprintf(res->reason, sizeof(res->reason),
+                 "the event has no usable id for the "
                  "idempotency key");
         return OMB_EREJECT;
     }
@@ -172,8 +181,10 @@ int sq_price_deliver(struct sq_ctx *c, const json_t *event, struct omb_deliver_r
             /* Deleted in Square since the map was read: read the map again (once). */
             sq_catalog_forget(c, sku);
             if (reloaded) {
-                snprintf(res->reason, sizeof(res->reason), "%s: variation %s is gone from the "
-                         "Square catalog and no other has this SKU", what, var_id);
+                snprintf(res->reason, sizeof(res->reason),
+                         "%s: variation %s is gone from the "
+                         "Square catalog and no other has this SKU",
+                         what, var_id);
                 rc = OMB_EREJECT;
                 goto out;
             }
@@ -219,14 +230,17 @@ int sq_price_deliver(struct sq_ctx *c, const json_t *event, struct omb_deliver_r
         }
         c->host->metric_counter_add(c->self, "version_mismatches", 1);
         if (++mismatches >= 2) {
-            snprintf(res->reason, sizeof(res->reason), "%s: variation %s changed in Square "
+            snprintf(res->reason, sizeof(res->reason),
+                     "%s: variation %s changed in Square "
                      "while it was being written, twice (VERSION_MISMATCH): retrying later",
                      what, var_id);
             rc = OMB_ERETRY;
             goto out;
         }
-        c->host->log(c->self, OMB_LOG_INFO, "%s: variation %s was changed meanwhile "
-                     "(VERSION_MISMATCH): reading it again", what, var_id);
+        c->host->log(c->self, OMB_LOG_INFO,
+                     "%s: variation %s was changed meanwhile "
+                     "(VERSION_MISMATCH): reading it again",
+                     what, var_id);
         sq_resp_clear(&r);
         json_decref(req);
         json_decref(obj);

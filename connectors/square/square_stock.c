@@ -29,11 +29,11 @@ struct transition {
 };
 
 static const struct transition transitions[] = {
-    { "sale", "IN_STOCK", "SOLD", "UNLINKED_RETURN", "IN_STOCK" },
-    { "return", "IN_STOCK", "SOLD", "UNLINKED_RETURN", "IN_STOCK" },
-    { "receipt", "IN_STOCK", "WASTE", "NONE", "IN_STOCK" },
-    { "adjustment", "IN_STOCK", "WASTE", "NONE", "IN_STOCK" },
-    { "transfer", "IN_STOCK", "WASTE", "NONE", "IN_STOCK" },
+    {"sale", "IN_STOCK", "SOLD", "UNLINKED_RETURN", "IN_STOCK"},
+    {"return", "IN_STOCK", "SOLD", "UNLINKED_RETURN", "IN_STOCK"},
+    {"receipt", "IN_STOCK", "WASTE", "NONE", "IN_STOCK"},
+    {"adjustment", "IN_STOCK", "WASTE", "NONE", "IN_STOCK"},
+    {"transfer", "IN_STOCK", "WASTE", "NONE", "IN_STOCK"},
 };
 
 /* An integer member of the body, or false. */
@@ -62,8 +62,10 @@ static int occurred_at(struct sq_ctx *c, const json_t *event, const char *t, con
     }
     int64_t t_ms = 0, r_ms = 0;
     if (!t || sq_time_parse(t, &t_ms) != 0) {
-        snprintf(res->reason, sizeof(res->reason), "the event's time \"%.60s\" is not an "
-                 "RFC 3339 time", t ? t : "");
+        snprintf(res->reason, sizeof(res->reason),
+                 "the event's time \"%.60s\" is not an "
+                 "RFC 3339 time",
+                 t ? t : "");
         return OMB_EREJECT;
     }
     if (received && sq_time_parse(received, &r_ms) == 0 && t_ms > r_ms) {
@@ -74,7 +76,8 @@ static int occurred_at(struct sq_ctx *c, const json_t *event, const char *t, con
     if (age > SQ_CHANGE_MAX_AGE_MS) {
         snprintf(res->reason, sizeof(res->reason),
                  "occurred at %s, %" PRId64 " h ago: Square takes inventory changes of the last "
-                 "24 hours only", t, age / 3600000);
+                 "24 hours only",
+                 t, age / 3600000);
         return OMB_EREJECT;
     }
     *out = t;
@@ -98,8 +101,9 @@ static json_t *count_change(struct sq_ctx *c, const json_t *event, const char *t
         return NULL;
     }
     if (qty < 0) {
-        c->host->log(c->self, OMB_LOG_WARN, "%s of SKU %s at %s is %" JSON_INTEGER_FORMAT
-                     ": sent to Square as 0", type, sq_body_string(event, "sku"), location, qty);
+        c->host->log(c->self, OMB_LOG_WARN,
+                     "%s of SKU %s at %s is %" JSON_INTEGER_FORMAT ": sent to Square as 0", type,
+                     sq_body_string(event, "sku"), location, qty);
         c->host->metric_counter_add(c->self, "negative_levels_sent_as_zero", 1);
         qty = 0;
     }
@@ -133,8 +137,10 @@ static json_t *delta_change(struct sq_ctx *c, const json_t *event, const char *v
         }
     }
     if (!tr) {
-        snprintf(res->reason, sizeof(res->reason), "stock.delta with reason \"%.40s\": expected "
-                 "sale, return, receipt, adjustment or transfer", reason ? reason : "");
+        snprintf(res->reason, sizeof(res->reason),
+                 "stock.delta with reason \"%.40s\": expected "
+                 "sale, return, receipt, adjustment or transfer",
+                 reason ? reason : "");
         return NULL;
     }
     const char *when = NULL;
@@ -143,14 +149,13 @@ static json_t *delta_change(struct sq_ctx *c, const json_t *event, const char *v
     }
     char q[32];
     /* |delta| without overflowing on the most negative value */
-    unsigned long long mag = delta < 0 ? 0ULL - (unsigned long long)delta
-                                       : (unsigned long long)delta;
+    unsigned long long mag =
+        delta < 0 ? 0ULL - (unsigned long long)delta : (unsigned long long)delta;
     snprintf(q, sizeof(q), "%llu", mag);
     json_t *ch = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "type", "ADJUSTMENT",
                            "adjustment", "catalog_object_id", var_id, "location_id", loc_id,
-                           "from_state", delta < 0 ? tr->from_neg : tr->from_pos,
-                           "to_state", delta < 0 ? tr->to_neg : tr->to_pos, "quantity", q,
-                           "occurred_at", when);
+                           "from_state", delta < 0 ? tr->from_neg : tr->from_pos, "to_state",
+                           delta < 0 ? tr->to_neg : tr->to_pos, "quantity", q, "occurred_at", when);
     if (ch && ref && ref[0] && strlen(ref) <= 255) {
         json_object_set_new(json_object_get(ch, "adjustment"), "reference_id", json_string(ref));
     }
@@ -168,7 +173,7 @@ int sq_stock_deliver(struct sq_ctx *c, const json_t *event, const char *type,
     const char *event_id = json_string_value(json_object_get(event, "id"));
     bool delta = strcmp(type, "stock.delta") == 0;
     json_t *change = NULL, *req = NULL;
-    struct sq_resp r = { 0 };
+    struct sq_resp r = {0};
     char err[256], key[160];
     int rc;
     if (!location && strcmp(type, "stock.available") == 0) {
@@ -179,14 +184,17 @@ int sq_stock_deliver(struct sq_ctx *c, const json_t *event, const char *type,
         return OMB_EREJECT;
     }
     if (!event_id || strlen(event_id) > 100) {
-        snprintf(res->reason, sizeof(res->reason), "the event has no usable id for the "
+        snprintf(res->reason, sizeof(res->reason),
+                 "the event has no usable id for the "
                  "idempotency key");
         return OMB_EREJECT;
     }
     const char *loc_id = json_string_value(json_object_get(c->loc_to_square, location));
     if (!loc_id) {
-        snprintf(res->reason, sizeof(res->reason), "location %s is not in the option locations "
-                 "(LOCATION=SQUARE_LOCATION_ID): add it, then replay", location);
+        snprintf(res->reason, sizeof(res->reason),
+                 "location %s is not in the option locations "
+                 "(LOCATION=SQUARE_LOCATION_ID): add it, then replay",
+                 location);
         return OMB_EREJECT;
     }
     const char *var_id = NULL;

@@ -108,12 +108,15 @@ void sq_time_format(int64_t ms, char *out, size_t outlen)
     int64_t y, m, d;
     civil_from_days(days, &y, &m, &d);
     if (rem) {
-        snprintf(out, outlen, "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
-                 ":%02" PRId64 ".%03" PRId64 "Z", y, m, d, sod / 3600, sod / 60 % 60, sod % 60,
-                 rem);
+        snprintf(out, outlen,
+                 "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64 ":%02" PRId64
+                 ".%03" PRId64 "Z",
+                 y, m, d, sod / 3600, sod / 60 % 60, sod % 60, rem);
     } else {
-        snprintf(out, outlen, "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
-                 ":%02" PRId64 "Z", y, m, d, sod / 3600, sod / 60 % 60, sod % 60);
+        snprintf(out, outlen,
+                 "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64 ":%02" PRId64
+                 "Z",
+                 y, m, d, sod / 3600, sod / 60 % 60, sod % 60);
     }
 }
 
@@ -169,8 +172,10 @@ int sq_locations_parse(char *const *list, json_t **to_square, json_t **from_squa
             vl--;
         }
         if (!good_name(s, kl) || !good_name(v, vl)) {
-            snprintf(err, errlen, "locations: \"%.*s\": both sides must be 1-128 characters "
-                     "without blanks, '@' or '='", (int)(n > 80 ? 80 : n), s);
+            snprintf(err, errlen,
+                     "locations: \"%.*s\": both sides must be 1-128 characters "
+                     "without blanks, '@' or '='",
+                     (int)(n > 80 ? 80 : n), s);
             goto fail;
         }
         char key[130], val[130];

@@ -27,12 +27,12 @@
 #define SIG_HEADER "x-square-hmacsha256-signature"
 #define BUSY_RETRY_AFTER_S 5
 
-static void answer(struct sq_ctx *c, struct omb_http_response *res, int status,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void answer(struct sq_ctx *c, struct omb_http_response *res, int status, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
 
 /* Set the status and a one-line text body (kept in c->msg until the handler returns). */
-static void answer(struct sq_ctx *c, struct omb_http_response *res, int status,
-                   const char *fmt, ...)
+static void answer(struct sq_ctx *c, struct omb_http_response *res, int status, const char *fmt,
+                   ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -78,7 +78,8 @@ static int verify(struct sq_ctx *c, const struct omb_http_request *req, char *wh
         return rc;
     }
     if (claimed_len != maclen || !c->host->mem_equal_ct(claimed, mac, maclen)) {
-        snprintf(why, whylen, "signature does not match (is notification-url exactly the URL "
+        snprintf(why, whylen,
+                 "signature does not match (is notification-url exactly the URL "
                  "configured at Square?)");
         return OMB_EINVAL;
     }
@@ -139,9 +140,11 @@ static json_t *count_event(struct sq_ctx *c, const json_t *count, const char *ev
         skip = "its variation is not in the catalog map (or has no SKU)";
     }
     if (skip) {
-        c->host->log(c->self, OMB_LOG_WARN, "webhook %s: count %zu (variation %s, location %s, "
-                     "quantity %s) skipped: %s", event_id, index, var_id ? var_id : "?",
-                     loc_id ? loc_id : "?", qty ? qty : "?", skip);
+        c->host->log(c->self, OMB_LOG_WARN,
+                     "webhook %s: count %zu (variation %s, location %s, "
+                     "quantity %s) skipped: %s",
+                     event_id, index, var_id ? var_id : "?", loc_id ? loc_id : "?", qty ? qty : "?",
+                     skip);
         c->host->metric_counter_add(c->self, "webhook_counts_skipped", 1);
         return NULL;
     }
@@ -153,15 +156,14 @@ static json_t *count_event(struct sq_ctx *c, const json_t *count, const char *ev
     } else {
         snprintf(dedupe, sizeof(dedupe), "%.200s", event_id);
     }
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:I, s:s, s:{s:{s:s, s:s}}}}",
-                           "type", "stock.level", "key", key, "time", as_of, "dedupe", dedupe,
-                           "body", "sku", sku, "location", location, "on_hand", on_hand,
-                           "as_of", as_of, "ext", "square", "catalog_object_id", var_id,
-                           "location_id", loc_id);
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:I, s:s, s:{s:{s:s, s:s}}}}", "type",
+                           "stock.level", "key", key, "time", as_of, "dedupe", dedupe, "body",
+                           "sku", sku, "location", location, "on_hand", on_hand, "as_of", as_of,
+                           "ext", "square", "catalog_object_id", var_id, "location_id", loc_id);
     if (ev && merchant) {
-        json_object_set_new(json_object_get(json_object_get(json_object_get(ev, "body"), "ext"),
-                                            "square"),
-                            "merchant_id", json_string(merchant));
+        json_object_set_new(
+            json_object_get(json_object_get(json_object_get(ev, "body"), "ext"), "square"),
+            "merchant_id", json_string(merchant));
     }
     return ev;
 }
@@ -169,13 +171,13 @@ static json_t *count_event(struct sq_ctx *c, const json_t *count, const char *ev
 /* The notification's events, in order, into out (an array). 0, or 503 when the map failed. */
 static int build_events(struct sq_ctx *c, const json_t *body, const char *event_id, json_t *out)
 {
-    const json_t *counts =
-        json_object_get(json_object_get(json_object_get(body, "data"), "object"),
-                        "inventory_counts");
+    const json_t *counts = json_object_get(json_object_get(json_object_get(body, "data"), "object"),
+                                           "inventory_counts");
     const char *merchant = json_string_value(json_object_get(body, "merchant_id"));
     size_t n = json_array_size(counts), i;
     const json_t *count;
-    json_array_foreach(counts, i, count) {
+    json_array_foreach(counts, i, count)
+    {
         bool failed = false;
         json_t *ev = count_event(c, count, event_id, i, n, merchant, &failed);
         if (failed) {
@@ -196,14 +198,14 @@ void sq_webhook_request(void *arg, const struct omb_http_request *req,
     json_t *body = NULL, *events = NULL;
     if (strcmp(req->method, "POST") != 0) {
         answer(c, res, 405, "only POST");
-        res->headers[0] = (struct omb_http_header){ "Allow", "POST" };
+        res->headers[0] = (struct omb_http_header){"Allow", "POST"};
         res->n_headers = 1;
         return;
     }
     if (verify(c, req, why, sizeof(why)) != 0) {
         c->host->metric_counter_add(c->self, "webhooks_unauthorized", 1);
-        c->host->log(c->self, OMB_LOG_WARN, "webhook from %s refused (401): %s",
-                     req->remote_addr, why);
+        c->host->log(c->self, OMB_LOG_WARN, "webhook from %s refused (401): %s", req->remote_addr,
+                     why);
         answer(c, res, 401, "%s", why);
         return;
     }
@@ -214,8 +216,8 @@ void sq_webhook_request(void *arg, const struct omb_http_request *req,
     if (!json_is_object(body) || !event_id || !event_id[0] || !type) {
         c->host->metric_counter_add(c->self, "webhooks_bad", 1);
         answer(c, res, 400, "expected a JSON object with event_id and type");
-        c->host->log(c->self, OMB_LOG_INFO, "webhook from %s refused (400): %s",
-                     req->remote_addr, body ? "no event_id or type" : jerr.text);
+        c->host->log(c->self, OMB_LOG_INFO, "webhook from %s refused (400): %s", req->remote_addr,
+                     body ? "no event_id or type" : jerr.text);
         goto out;
     }
     if (strcmp(type, "inventory.count.updated") != 0) {
@@ -247,13 +249,11 @@ void sq_webhook_request(void *arg, const struct omb_http_request *req,
         if (rc != OMB_OK) {
             if (rc == OMB_EAGAIN || rc == OMB_ESTOPPED) {
                 c->host->metric_counter_add(c->self, "webhooks_deferred", 1);
-                answer(c, res, 503, "%s: try again later",
-                       rc == OMB_EAGAIN ? "busy" : "stopping");
+                answer(c, res, 503, "%s: try again later", rc == OMB_EAGAIN ? "busy" : "stopping");
                 res->retry_after_s = BUSY_RETRY_AFTER_S;
             } else {
                 c->host->event_check(ev, why, sizeof(why));
-                c->host->log(c->self, OMB_LOG_WARN, "webhook %s: event refused: %s", event_id,
-                             why);
+                c->host->log(c->self, OMB_LOG_WARN, "webhook %s: event refused: %s", event_id, why);
                 answer(c, res, 500, "the event could not be queued");
             }
             json_decref(ev); /* not taken: still ours */
@@ -276,7 +276,8 @@ int sq_webhook_register(struct sq_ctx *c)
     }
     if (!OMB_HOST_HAS(c->host, http_route_add) || !OMB_HOST_HAS(c->host, hmac) ||
         !OMB_HOST_HAS(c->host, mem_equal_ct) || !OMB_HOST_HAS(c->host, base64_decode)) {
-        c->host->log(c->self, OMB_LOG_ERROR, "signature-key (webhooks) needs omnibusd with ABI "
+        c->host->log(c->self, OMB_LOG_ERROR,
+                     "signature-key (webhooks) needs omnibusd with ABI "
                      "1.1 (the HTTP ingress); this one has no http_route_add");
         return OMB_EINVAL;
     }

@@ -76,7 +76,8 @@ def main():
     wait_for(lambda: len(batch_creates(fake)) == 9, what="four more batch-creates")
     check(fake.count(var["OB-1"], WAW) == Decimal(18 - 2 + 1 + 10 - 3),
           f"18 - 2 + 1 + 10 - 3 = 24: {fake.count(var['OB-1'], WAW)}")
-    adj = [ch["adjustment"] for _, ch in changes_of(fake, var["OB-1"]) if ch["type"] == "ADJUSTMENT"]
+    adj = [ch["adjustment"] for _, ch in changes_of(fake, var["OB-1"])
+           if ch["type"] == "ADJUSTMENT"]
     check([(a["from_state"], a["to_state"], a["quantity"], a.get("reference_id")) for a in adj] ==
           [("IN_STOCK", "SOLD", "2", "WAW01-3-1042/1"),
            ("UNLINKED_RETURN", "IN_STOCK", "1", "WAW01-3-1043/1"),

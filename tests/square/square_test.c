@@ -35,10 +35,10 @@
 
 /* Every option with an explicit value (the harness fills defaults only in harness_create). */
 static const char *const base_opts[][2] = {
-    { "base-url", "http://127.0.0.1:1" },  { "access-token", "EAAAtest" },
-    { "square-version", "2025-01-23" },    { "locations", "WAW01=LWAW,KRK02=LKRK" },
-    { "webhook-path", "webhooks" },        { "timeout", "2s" },
-    { "connect-timeout", "1s" },           { "retry-after-max", "1h" },
+    {"base-url", "http://127.0.0.1:1"}, {"access-token", "EAAAtest"},
+    {"square-version", "2025-01-23"},   {"locations", "WAW01=LWAW,KRK02=LKRK"},
+    {"webhook-path", "webhooks"},       {"timeout", "2s"},
+    {"connect-timeout", "1s"},          {"retry-after-max", "1h"},
 };
 
 /* A harness with base_opts, then the NULL-terminated name/value pairs of `more`. */
@@ -82,16 +82,16 @@ static void test_docs_and_validate(void)
         const char *opts[5];
         const char *expect;
     } bad[] = {
-        { { "square-version", "2025-1-23", NULL }, "square-version \"2025-1-23\" is not a date" },
-        { { "currency", "pln", NULL }, "currency \"pln\" is not an ISO 4217 code" },
-        { { "locations", "WAW01", NULL }, "\"WAW01\" is not LOCATION=SQUARE_LOCATION_ID" },
-        { { "locations", "WAW01=A,WAW01=B", NULL }, "location WAW01 is mapped twice" },
-        { { "locations", "WAW01=A,KRK02=A", NULL }, "Square location A is mapped twice" },
-        { { "locations", "WAW 01=A", NULL }, "without blanks" },
-        { { "signature-key", "k", NULL }, "signature-key needs notification-url" },
-        { { "notification-url", VECTOR_URL, NULL }, "but signature-key is not" },
-        { { "access-token", "a\nb", NULL }, "access-token is empty or holds a line break" },
-        { { "base-url", "ftp://x.example.com", NULL }, "base-url must be an http://" },
+        {{"square-version", "2025-1-23", NULL}, "square-version \"2025-1-23\" is not a date"},
+        {{"currency", "pln", NULL}, "currency \"pln\" is not an ISO 4217 code"},
+        {{"locations", "WAW01", NULL}, "\"WAW01\" is not LOCATION=SQUARE_LOCATION_ID"},
+        {{"locations", "WAW01=A,WAW01=B", NULL}, "location WAW01 is mapped twice"},
+        {{"locations", "WAW01=A,KRK02=A", NULL}, "Square location A is mapped twice"},
+        {{"locations", "WAW 01=A", NULL}, "without blanks"},
+        {{"signature-key", "k", NULL}, "signature-key needs notification-url"},
+        {{"notification-url", VECTOR_URL, NULL}, "but signature-key is not"},
+        {{"access-token", "a\nb", NULL}, "access-token is empty or holds a line break"},
+        {{"base-url", "ftp://x.example.com", NULL}, "base-url must be an http://"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         h = make(bad[i].opts);
@@ -122,7 +122,7 @@ static json_t *event(const char *type, const char *id, const char *body)
 
 static void test_deliver_without_square(void)
 {
-    struct harness *h = make((const char *const[]){ "currency", "PLN", NULL });
+    struct harness *h = make((const char *const[]){"currency", "PLN", NULL});
     if (!h) {
         return;
     }
@@ -133,18 +133,18 @@ static void test_deliver_without_square(void)
         const char *type, *id, *body, *expect;
         int rc;
     } cases[] = {
-        { "order.created", "01A", "{\"order_id\":\"A-1\"}",
-          "event type order.created is not one the square connector takes", OMB_EREJECT },
-        { "stock.level", "01B", "{\"sku\":\"OB-1\",\"location\":\"GDN03\",\"on_hand\":1}",
-          "location GDN03 is not in the option locations", OMB_EREJECT },
-        { "price.set", "01C", "{\"sku\":\"OB-1\",\"price\":{\"amount\":100,\"currency\":\"EUR\"}}",
-          "currency mismatch: the price is in EUR", OMB_EREJECT },
-        { "price.set", "01D", "{\"sku\":\"OB-1\",\"price\":{\"amount\":1.5,\"currency\":\"PLN\"}}",
-          "price.set without body.price {amount: an integer", OMB_EREJECT },
-        { "stock.level", NULL, "{\"sku\":\"OB-1\",\"location\":\"WAW01\",\"on_hand\":1}",
-          "no usable id", OMB_EREJECT },
-        { "stock.level", "01E", "{\"sku\":\"OB-1\",\"location\":\"WAW01\",\"on_hand\":1}",
-          "reading the catalog: GET /v2/catalog/list?types=ITEM_VARIATION: ", OMB_ERETRY },
+        {"order.created", "01A", "{\"order_id\":\"A-1\"}",
+         "event type order.created is not one the square connector takes", OMB_EREJECT},
+        {"stock.level", "01B", "{\"sku\":\"OB-1\",\"location\":\"GDN03\",\"on_hand\":1}",
+         "location GDN03 is not in the option locations", OMB_EREJECT},
+        {"price.set", "01C", "{\"sku\":\"OB-1\",\"price\":{\"amount\":100,\"currency\":\"EUR\"}}",
+         "currency mismatch: the price is in EUR", OMB_EREJECT},
+        {"price.set", "01D", "{\"sku\":\"OB-1\",\"price\":{\"amount\":1.5,\"currency\":\"PLN\"}}",
+         "price.set without body.price {amount: an integer", OMB_EREJECT},
+        {"stock.level", NULL, "{\"sku\":\"OB-1\",\"location\":\"WAW01\",\"on_hand\":1}",
+         "no usable id", OMB_EREJECT},
+        {"stock.level", "01E", "{\"sku\":\"OB-1\",\"location\":\"WAW01\",\"on_hand\":1}",
+         "reading the catalog: GET /v2/catalog/list?types=ITEM_VARIATION: ", OMB_ERETRY},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *ev = event(cases[i].type, cases[i].id, cases[i].body);
@@ -164,8 +164,7 @@ static void test_deliver_without_square(void)
     harness_destroy(&h);
 
     /* signature-key needs the HTTP ingress, which the harness host does not offer. */
-    h = make((const char *const[]){ "signature-key", "k", "notification-url", VECTOR_URL,
-                                    NULL });
+    h = make((const char *const[]){"signature-key", "k", "notification-url", VECTOR_URL, NULL});
     if (h) {
         CHECK(harness_create(h) == OMB_EINVAL);
         CHECK(harness_log_count(h, OMB_LOG_ERROR, "needs omnibusd with ABI 1.1") == 1);
@@ -257,8 +256,8 @@ static int h_route_add(struct omb_instance *self, const char *suffix, omb_http_f
     return 0;
 }
 
-static int h_hmac(const char *alg, const void *key, size_t keylen, const void *data,
-                  size_t datalen, unsigned char *out, size_t *outlen)
+static int h_hmac(const char *alg, const void *key, size_t keylen, const void *data, size_t datalen,
+                  unsigned char *out, size_t *outlen)
 {
     unsigned int n = 0;
     if (strcmp(alg, "sha256") != 0 || *outlen < 32 ||
@@ -292,23 +291,39 @@ static int h_b64_decode(const char *in, size_t inlen, unsigned char *out, size_t
 }
 
 static const struct omb_host_api full_host = {
-    .abi_minor = OMB_ABI_MINOR, .size = sizeof(struct omb_host_api), .log = h_log,
-    .emit = h_emit, .event_check = h_event_check, .instance_name = h_instance_name,
-    .metric_counter_add = h_counter, .metric_gauge_set = h_gauge, .now_ms = h_now,
-    .monotonic_ms = h_mono, .stopping = h_stopping, .http_route_add = h_route_add,
-    .hmac = h_hmac, .mem_equal_ct = h_equal, .base64_decode = h_b64_decode,
+    .abi_minor = OMB_ABI_MINOR,
+    .size = sizeof(struct omb_host_api),
+    .log = h_log,
+    .emit = h_emit,
+    .event_check = h_event_check,
+    .instance_name = h_instance_name,
+    .metric_counter_add = h_counter,
+    .metric_gauge_set = h_gauge,
+    .now_ms = h_now,
+    .monotonic_ms = h_mono,
+    .stopping = h_stopping,
+    .http_route_add = h_route_add,
+    .hmac = h_hmac,
+    .mem_equal_ct = h_equal,
+    .base64_decode = h_b64_decode,
 };
 
 /* Call the handler with a POST of body, signed with sig (NULL: no header). */
 static int post(const char *method, const char *body, const char *sig,
                 struct omb_http_response *res)
 {
-    struct omb_http_header hdr[2] = { { "Content-Type", "application/json" },
-                                      { "X-Square-HmacSha256-Signature", sig } };
+    struct omb_http_header hdr[2] = {{"Content-Type", "application/json"},
+                                     {"X-Square-HmacSha256-Signature", sig}};
     struct omb_http_request req = {
-        .method = method, .path = "/hooks/sq/webhooks", .suffix = "webhooks", .query = "",
-        .headers = hdr, .n_headers = sig ? 2 : 1, .body = (const unsigned char *)body,
-        .body_len = strlen(body), .remote_addr = "127.0.0.1",
+        .method = method,
+        .path = "/hooks/sq/webhooks",
+        .suffix = "webhooks",
+        .query = "",
+        .headers = hdr,
+        .n_headers = sig ? 2 : 1,
+        .body = (const unsigned char *)body,
+        .body_len = strlen(body),
+        .remote_addr = "127.0.0.1",
     };
     memset(res, 0, sizeof(*res));
     host_state.fn(host_state.arg, &req, res);
@@ -393,9 +408,9 @@ static void fake_stop(struct fake *f)
 /* Create an instance on the full host; NULL when it cannot. */
 static struct harness *webhook_instance(const char *base_url)
 {
-    struct harness *h = make((const char *const[]){ "base-url", base_url, "signature-key",
-                                                    "test_secret", "notification-url",
-                                                    VECTOR_URL, NULL });
+    struct harness *h =
+        make((const char *const[]){"base-url", base_url, "signature-key", "test_secret",
+                                   "notification-url", VECTOR_URL, NULL});
     if (!h) {
         return NULL;
     }
@@ -458,11 +473,14 @@ static void test_webhook_backpressure(void)
         char *body = harness_path(
             "{\"event_id\":\"e9\",\"type\":\"inventory.count.updated\",\"data\":{\"object\":{"
             "\"inventory_counts\":[%s%s%s,%s%s%s,%s%s%s]}}}",
-            "{\"catalog_object_id\":\"", f.vars[0], "\",\"location_id\":\"LWAW\",\"state\":"
+            "{\"catalog_object_id\":\"", f.vars[0],
+            "\",\"location_id\":\"LWAW\",\"state\":"
             "\"IN_STOCK\",\"quantity\":\"1\",\"calculated_at\":\"2026-11-25T06:00:00Z\"}",
-            "{\"catalog_object_id\":\"", f.vars[1], "\",\"location_id\":\"LWAW\",\"state\":"
+            "{\"catalog_object_id\":\"", f.vars[1],
+            "\",\"location_id\":\"LWAW\",\"state\":"
             "\"IN_STOCK\",\"quantity\":\"2\",\"calculated_at\":\"2026-11-25T06:00:00Z\"}",
-            "{\"catalog_object_id\":\"", f.vars[2], "\",\"location_id\":\"LWAW\",\"state\":"
+            "{\"catalog_object_id\":\"", f.vars[2],
+            "\",\"location_id\":\"LWAW\",\"state\":"
             "\"IN_STOCK\",\"quantity\":\"3\",\"calculated_at\":\"2026-11-25T06:00:00Z\"}");
         struct omb_http_response res;
         /* The daemon takes one event, then pushes back: 503, and one event is out. */
@@ -479,7 +497,7 @@ static void test_webhook_backpressure(void)
         /* Square sends it again: all three, with the same keys (the core drops e9#0). */
         host_state.fail_after = -1;
         CHECK(post("POST", body, sign(body), &res) == 200);
-        static const char *const keys[] = { "e9#0", "e9#0", "e9#1", "e9#2" };
+        static const char *const keys[] = {"e9#0", "e9#0", "e9#1", "e9#2"};
         CHECK(json_array_size(host_state.events) == 4);
         for (size_t i = 0; i < json_array_size(host_state.events) && i < 4; i++) {
             json_t *ev = json_array_get(host_state.events, i);
