@@ -50,7 +50,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 DEFAULT_VERSION = "2025-01-23"
 WRITABLE_STATES = {"IN_STOCK", "SOLD", "NONE", "WASTE", "UNLINKED_RETURN"}
