@@ -159,12 +159,31 @@ fail:
     return rc;
 }
 
+/* The one-shot timer after start: read the SKU map now, so that the first delivery or webhook
+ * does not wait for it, and a wrong token shows in the log at once. A failure is only logged:
+ * the map is read again at the first need. */
+static void warm_up(void *arg)
+{
+    struct sq_ctx *c = arg;
+    struct omb_deliver_result res = {0};
+    c->warm_timer = 0;
+    if (!c->catalog.loaded_ms && !c->host->stopping(c->self) &&
+        sq_catalog_load(c, &res) != OMB_OK) {
+        c->host->log(c->self, OMB_LOG_WARN, "%s (read again at the first need)", res.reason);
+    }
+}
+
 static int sq_start(void *ctx)
 {
     struct sq_ctx *c = ctx;
-    /* No call to Square here: the SKU map is read at the first need, so that an outage (or a
-     * wrong token) shows up as failed deliveries, not as a connector that never starts. */
-    return sq_api_start(c);
+    /* No call to Square in start itself: an outage (or a wrong token) shows up as failed
+     * deliveries and a warning, not as a connector that never starts. */
+    int rc = sq_api_start(c);
+    if (rc == 0 && !c->warm_timer &&
+        c->host->timer_add(c->self, 0, 0, warm_up, c, &c->warm_timer) != 0) {
+        c->warm_timer = 0; /* no timer: the map is read at the first need */
+    }
+    return rc;
 }
 
 static int sq_deliver(void *ctx, const json_t *event, struct omb_deliver_result *res)
@@ -197,7 +216,11 @@ static int sq_deliver(void *ctx, const json_t *event, struct omb_deliver_result 
 
 static int sq_stop(void *ctx)
 {
-    (void)ctx;
+    struct sq_ctx *c = ctx;
+    if (c->warm_timer) {
+        c->host->timer_cancel(c->self, c->warm_timer);
+        c->warm_timer = 0;
+    }
     return 0; /* webhooks: the host answers 503 from now on; deliveries: until destroy */
 }
 

@@ -74,7 +74,8 @@ struct sq_ctx {
     struct curl_slist *headers; /* Authorization, Square-Version, Content-Type... */
     struct sq_buf reply;
     bool curl_global;
-    char msg[512]; /* the text of the webhook answer being made (until the handler returns) */
+    uint64_t warm_timer; /* the one-shot timer that reads the SKU map after start (0: none) */
+    char msg[512];       /* the text of the webhook answer being made (until the handler returns) */
 };
 
 /* What one call to Square gave. */
@@ -110,6 +111,9 @@ int sq_transport_fail(struct sq_ctx *c, const char *what, const char *err,
 bool sq_ok(const struct sq_resp *r);
 
 /* square_catalog.c */
+/* Read the whole SKU map now (it replaces the one before only when the read succeeds). OMB_OK,
+ * or what the failed call means, with res filled. */
+int sq_catalog_load(struct sq_ctx *c, struct omb_deliver_result *res);
 /* The variation id of sku (borrowed from the map, valid until the next load). Loads the map
  * when there is none; when sku is unknown and the map is older than the event (received_ms) or
  * marked stale, reloads it once (*reloaded records that, for the whole delivery). OMB_OK with

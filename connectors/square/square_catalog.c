@@ -3,7 +3,8 @@
  * following `cursor` page by page): every variation that is not deleted and has a `sku`.
  *
  * When it is read:
- * - at the first need (no I/O in create or start, so a Square outage does not hold the daemon);
+ * - once after start, from a timer (a failure is only logged: a Square outage or a wrong token
+ *   does not hold the connector back), else at the first need;
  * - after a catalog.version.updated webhook (the map is marked stale);
  * - for a delivery, when its SKU is unknown and the map is older than the event: at most once per
  *   delivery. A SKU that a map read after the event arrived does not know is rejected at once,
@@ -19,6 +20,13 @@
 
 /* Pages are followed up to this many (a cursor loop in the answers must end). */
 #define MAX_PAGES 100000
+
+static int load(struct sq_ctx *c, struct omb_deliver_result *res);
+
+int sq_catalog_load(struct sq_ctx *c, struct omb_deliver_result *res)
+{
+    return load(c, res);
+}
 
 /* Read the whole map; on success it replaces the one before. OMB_OK, or what a failed call
  * means (res filled). */

@@ -128,6 +128,11 @@ static void test_deliver_without_square(void)
     }
     CHECK(harness_create(h) == 0);
     CHECK(harness_start(h) == 0);
+    /* start arms one timer that reads the SKU map; Square is not there: a warning, no more. */
+    CHECK(harness_timers(h) == 1);
+    CHECK(harness_fire_timers(h) == 1);
+    CHECK(harness_log_count(h, OMB_LOG_WARN, "reading the catalog: ") == 1);
+    CHECK(harness_timers(h) == 0);
     struct omb_deliver_result res;
     static const struct {
         const char *type, *id, *body, *expect;
@@ -159,7 +164,7 @@ static void test_deliver_without_square(void)
     }
     CHECK(harness_counter(h, "deliveries_rejected") == 5);
     CHECK(harness_counter(h, "deliveries_retried") == 1);
-    CHECK(harness_counter(h, "api_transport_errors") == 1);
+    CHECK(harness_counter(h, "api_transport_errors") == 2);
     CHECK(harness_stop(h) == 0);
     harness_destroy(&h);
 
@@ -241,6 +246,19 @@ static int64_t h_mono(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int h_timer_add(struct omb_instance *self, uint64_t delay_ms, uint64_t interval_ms,
+                       omb_timer_fn fn, void *arg, uint64_t *id_out)
+{
+    (void)self, (void)delay_ms, (void)interval_ms, (void)fn, (void)arg, (void)id_out;
+    return OMB_EINVAL; /* no timers here: the SKU map is read at the first need */
+}
+
+static int h_timer_cancel(struct omb_instance *self, uint64_t id)
+{
+    (void)self, (void)id;
+    return 0;
+}
+
 static bool h_stopping(struct omb_instance *self)
 {
     (void)self;
@@ -297,6 +315,8 @@ static const struct omb_host_api full_host = {
     .emit = h_emit,
     .event_check = h_event_check,
     .instance_name = h_instance_name,
+    .timer_add = h_timer_add,
+    .timer_cancel = h_timer_cancel,
     .metric_counter_add = h_counter,
     .metric_gauge_set = h_gauge,
     .now_ms = h_now,

@@ -5,12 +5,12 @@ the events they become in a file sink, and the fake Square API for the SKU map.
 
 Proves, with counts: the test vector of vendor-apis.md section 4 verifies (200, and it carries no
 counts, so nothing is emitted); a wrong, missing or not-base64 signature, or one made for another
-URL than notification-url, is 401 and emits nothing; a catalog that cannot be read is 503 with
-Retry-After (Square sends again) and the resend is 200; inventory.count.updated becomes one
+URL than notification-url, is 401 and emits nothing; a catalog that cannot be read when a
+notification needs it is 503 with Retry-After (Square sends again) and the resend is 200; inventory.count.updated becomes one
 stock.level per IN_STOCK count (location and SKU mapped back, on_hand, as_of, key, dedupe from
 event_id); a repeated event_id yields one event; counts of unknown locations or variations,
 other states and fractional quantities are skipped and counted; other types are acknowledged;
-catalog.version.updated makes the map be read again. No assertion is about speed."""
+the map is read once after start, and again after catalog.version.updated. No assertion is about speed."""
 import time
 
 from square_helpers import TOKEN, connector, route
@@ -41,6 +41,8 @@ def main():
     dm = Daemon(write_config(d, cfg), env={"OMB_TEST_SQUARE_TOKEN": TOKEN,
                                             "OMB_TEST_SQUARE_KEY": KEY})
     port = listen_port(dm)
+    wait_for(lambda: "catalog read: 3 variations" in dm.text(), what="the map read after start")
+    check(len(fake.seen("/v2/catalog/list")) == 2, "the map is read once after start (2 pages)")
 
     def hook(body, **kw):
         return send_webhook(port, PATH, body, KEY, URL, **kw)
@@ -62,7 +64,12 @@ def main():
     st, h, _ = request(port, PATH, method="GET")
     check(st == 405 and h.get("allow") == "POST", f"GET: {st}")
 
-    # The catalog cannot be read (the first webhook that needs the map): 503, Retry-After.
+    # catalog.version.updated: acknowledged, and the map is stale; when it cannot be read for
+    # the next notification, that one is answered 503 with Retry-After.
+    cat = (b'{"merchant_id":"MLFAKE0MERCHANT","type":"catalog.version.updated","event_id":"e-0",'
+           b'"data":{"type":"catalog","id":"","object":{"catalog_version":{"updated_at":"x"}}}}')
+    st, _, resp = hook(cat)
+    check(st == 200 and resp == b"ignored: catalog.version.updated\n", f"catalog: {st} {resp}")
     fake.fail_next(1, 500, path="/v2/catalog/list")
     at = "2026-11-25T06:00:00.5Z"
     two = inventory_count_webhook("e-2", [count_entry(var["OB-1"], WAW, 12, calculated_at=at),
@@ -123,9 +130,7 @@ def main():
 
     # Other types are acknowledged; catalog.version.updated marks the map stale.
     new_var = fake.add_variation("NEW-9", price=1)
-    cat = (b'{"merchant_id":"MLFAKE0MERCHANT","type":"catalog.version.updated","event_id":"e-6",'
-           b'"data":{"type":"catalog","id":"","object":{"catalog_version":{"updated_at":"x"}}}}')
-    st, _, resp = hook(cat)
+    st, _, resp = hook(cat.replace(b'"e-0"', b'"e-6"'))
     check(st == 200 and resp == b"ignored: catalog.version.updated\n", f"catalog: {st} {resp}")
     st, _, resp = hook(inventory_count_webhook("e-7", [count_entry(new_var, KRK, 11)]))
     check(st == 200 and resp == b"accepted: 1 stock level(s)\n", f"the new SKU: {st} {resp}")
