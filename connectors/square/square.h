@@ -152,6 +152,8 @@ int sq_locations_parse(char *const *list, json_t **to_square, json_t **from_squa
                        size_t errlen);
 /* The envelope's `received` (else `time`) of a delivered event in ms; 0 when absent. */
 int64_t sq_event_received_ms(const json_t *event);
+/* A canonical SKU: 1-64 characters, no white space, no '@' (docs/events.md). */
+bool sq_sku_ok(const char *sku);
 /* A member of the event's body as a string (borrowed) or NULL. */
 const char *sq_body_string(const json_t *event, const char *name);
 

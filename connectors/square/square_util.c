@@ -123,7 +123,7 @@ void sq_time_format(int64_t ms, char *out, size_t outlen)
 /* A location code or id: printable, no blanks, no '@' (keys join SKU and location with it). */
 static bool good_name(const char *s, size_t n)
 {
-    if (n == 0 || n > 128) {
+    if (n == 0 || n > 64) {
         return false;
     }
     for (size_t i = 0; i < n; i++) {
@@ -173,7 +173,7 @@ int sq_locations_parse(char *const *list, json_t **to_square, json_t **from_squa
         }
         if (!good_name(s, kl) || !good_name(v, vl)) {
             snprintf(err, errlen,
-                     "locations: \"%.*s\": both sides must be 1-128 characters "
+                     "locations: \"%.*s\": both sides must be 1-64 characters "
                      "without blanks, '@' or '='",
                      (int)(n > 80 ? 80 : n), s);
             goto fail;
@@ -221,4 +221,18 @@ int64_t sq_event_received_ms(const json_t *event)
 const char *sq_body_string(const json_t *event, const char *name)
 {
     return json_string_value(json_object_get(json_object_get(event, "body"), name));
+}
+
+bool sq_sku_ok(const char *sku)
+{
+    size_t n = sku ? strlen(sku) : 0;
+    if (n == 0 || n > 64) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (isspace((unsigned char)sku[i]) || sku[i] == '@') {
+            return false;
+        }
+    }
+    return true;
 }

@@ -138,6 +138,8 @@ static json_t *count_event(struct sq_ctx *c, const json_t *count, const char *ev
             return NULL;
         }
         skip = "its variation is not in the catalog map (or has no SKU)";
+    } else if (!sq_sku_ok(sku)) {
+        skip = "its SKU is not a canonical one (1-64 characters, no blanks or '@')";
     }
     if (skip) {
         c->host->log(c->self, OMB_LOG_WARN,
@@ -164,6 +166,18 @@ static json_t *count_event(struct sq_ctx *c, const json_t *count, const char *ev
         json_object_set_new(
             json_object_get(json_object_get(json_object_get(ev, "body"), "ext"), "square"),
             "merchant_id", json_string(merchant));
+    }
+    char why[256];
+    if (ev && c->host->event_check(ev, why, sizeof(why)) != 0) {
+        /* A SKU with a blank or an '@' (Square allows them, canonical SKUs do not): answering
+         * anything but 200 would only make Square send it again for a day. */
+        c->host->log(c->self, OMB_LOG_WARN,
+                     "webhook %s: count %zu (variation %s, SKU \"%s\") "
+                     "skipped: not a valid stock.level: %s",
+                     event_id, index, var_id, sku, why);
+        c->host->metric_counter_add(c->self, "webhook_counts_skipped", 1);
+        json_decref(ev);
+        return NULL;
     }
     return ev;
 }

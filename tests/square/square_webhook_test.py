@@ -9,7 +9,7 @@ URL than notification-url, is 401 and emits nothing; a catalog that cannot be re
 notification needs it is 503 with Retry-After (Square sends again) and the resend is 200; inventory.count.updated becomes one
 stock.level per IN_STOCK count (location and SKU mapped back, on_hand, as_of, key, dedupe from
 event_id); a repeated event_id yields one event; counts of unknown locations or variations,
-other states and fractional quantities are skipped and counted; other types are acknowledged;
+non-canonical SKUs, other states and fractional quantities are skipped and counted; other types are acknowledged;
 the map is read once after start, and again after catalog.version.updated. No assertion is about speed."""
 import time
 
@@ -31,6 +31,7 @@ def main():
     for loc in (WAW, KRK):
         fake.add_location(loc)
     var = {sku: fake.add_variation(sku, price=1000) for sku in ("OB-1", "OB-2", "OB-3")}
+    spaced = fake.add_variation("HAS SPACE")  # Square allows it; a canonical SKU does not
     d = workdir("square-webhook")
     out = d + "/out.ndjson"
     cfg = config(
@@ -41,7 +42,7 @@ def main():
     dm = Daemon(write_config(d, cfg), env={"OMB_TEST_SQUARE_TOKEN": TOKEN,
                                             "OMB_TEST_SQUARE_KEY": KEY})
     port = listen_port(dm)
-    wait_for(lambda: "catalog read: 3 variations" in dm.text(), what="the map read after start")
+    wait_for(lambda: "catalog read: 4 variations" in dm.text(), what="the map read after start")
     check(len(fake.seen("/v2/catalog/list")) == 2, "the map is read once after start (2 pages)")
 
     def hook(body, **kw):
@@ -115,7 +116,7 @@ def main():
     mixed = inventory_count_webhook("e-4", [
         count_entry(var["OB-1"], "LUNKNOWN", 1), count_entry("NOSUCHVARIATION", WAW, 2),
         count_entry(var["OB-1"], WAW, 3, state="WASTE"), count_entry(var["OB-2"], WAW, "1.5"),
-        count_entry(var["OB-2"], WAW, 4)])
+        count_entry(var["OB-2"], WAW, 4), count_entry(spaced, WAW, 5)])
     st, _, resp = hook(mixed)
     check(st == 200 and resp == b"accepted: 1 stock level(s)\n", f"mixed: {st} {resp}")
     check(len(fake.seen("/v2/catalog/list")) - lists == 2,
@@ -145,8 +146,9 @@ def main():
     check(dm.stop() == 0, "clean stop")
     log = dm.text()
     check(log.count("refused (401)") == 5, "each refused signature is logged")
-    check(log.count("skipped:") == 4, "each skipped count is logged: three of e-4 (its WASTE "
+    check(log.count("skipped:") == 5, "each skipped count is logged: four of e-4 (its WASTE "
           "count is another state, not a skip) and e-5's")
+    check("skipped: its SKU is not a canonical one" in log, "the SKU with a blank")
     check(KEY not in log and TOKEN not in log, "no secret in the log")
     check("connector 'sq': emitted 7," in log and "route 'in': in 5," in log,
           "7 emitted (e-3 three times), 5 routed: the core dropped e-3's two repeats")
