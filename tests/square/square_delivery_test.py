@@ -7,9 +7,10 @@ ADJUSTMENTs with the documented states, decimal-string quantities, the event's t
 occurred_at and an idempotency key from the event id, so that the fake's counts come out right;
 the SKU map is read once, over every page of the catalog; price.set reads the variation and
 upserts the whole object with the version it read and the price in minor units; a version
-bumped behind the connector's back is re-read and written once more; unknown SKUs, an error
-inside a 200, a TEMPORARY_ERROR, a foreign currency, a price list and an unmapped location end
-as the documented dead letters or retries. No assertion is about speed."""
+bumped behind the connector's back is re-read and written once more; unknown, deleted and
+ambiguous SKUs, an error inside a 200, a TEMPORARY_ERROR, a foreign currency, a price list, a
+future price and an unmapped location end as the documented dead letters or retries. No
+assertion is about speed."""
 from decimal import Decimal
 
 from square_helpers import (batch_creates, changes_of, connector, dead_letters, delta, env,
@@ -30,7 +31,8 @@ def main():
     for loc in (WAW, KRK, WEB):
         fake.add_location(loc)
     var = {sku: fake.add_variation(sku, price=p) for sku, p in
-           [("OB-1", 12999), ("OB-2", 5000), ("OB-3", None), ("OB-4", 100), ("OB-5", 200)]}
+           [("OB-1", 12999), ("OB-2", 5000), ("OB-3", None), ("OB-4", 100), ("OB-5", 200),
+            ("GONE-1", 300)]}
     d = workdir("square-delivery")
     cfg = config(file_source("src", d + "/in") + connector("sq", fake.url) +
                  route("out", "src", "sq"), drain="30s")
@@ -139,14 +141,27 @@ def main():
     wait_for(lambda: fake.count(new_var, KRK) == 4, what="the new SKU's count")
     check(fake.count(new_var, KRK) == 4, "a SKU added after the map was read is found")
 
+    # A variation deleted since the map was read (404, the map read again: gone), and a SKU
+    # that two variations share: dead letters that say so.
+    fake.delete_object(var["GONE-1"])
+    dups = [fake.add_variation("DUP-1"), fake.add_variation("DUP-1")]
+    drop(d + "/in", "5c-gone.ndjson", [price("GONE-1", 100), price("DUP-1", 100)])
+    dl = dead_count(dm, 4, "the gone and the ambiguous SKU")
+    reasons = [x["last_error"] for x in dl[2:]]
+    check(len(reasons) == 2 and "unknown SKU GONE-1" in reasons[0] and
+          f"SKU DUP-1 is ambiguous: 2 Square variations have it ({dups[0]}, {dups[1]})" in
+          reasons[1], f"the reasons: {reasons}")
+    check([r["status"] for r in fake.seen("/v2/catalog/object/" + var["GONE-1"])] == [404],
+          "the deleted variation was asked for once")
+
     # 6. An error inside a 200 rejects; a TEMPORARY_ERROR there is retried with the same key.
     fake.item_error(var["OB-4"], "INVALID_VALUE", "Inventory is not tracked for this item.")
     fake.item_error(var["OB-5"], "TEMPORARY_ERROR", "Try again.", times=1)
     drop(d + "/in", "6-item-errors.ndjson", [level("OB-4", "WAW01", 9), level("OB-5", "WAW01", 6)])
-    dl = dead_count(dm, 3, "the item error's dead letter")
+    dl = dead_count(dm, 5, "the item error's dead letter")
     wait_for(lambda: fake.count(var["OB-5"], WAW) == 6, what="OB-5 after its temporary error")
-    check(len(dl) == 3 and "INVALID_VALUE" in dl[2]["last_error"] and
-          "Inventory is not tracked" in dl[2]["last_error"] and dl[2]["key"] == "OB-4@WAW01",
+    check(len(dl) == 5 and "INVALID_VALUE" in dl[4]["last_error"] and
+          "Inventory is not tracked" in dl[4]["last_error"] and dl[4]["key"] == "OB-4@WAW01",
           f"the item error's code and detail: {dl[-1:]}")
     check(fake.count(var["OB-4"], WAW) == 0, "nothing applied for OB-4")
     five = changes_of(fake, var["OB-5"])
@@ -158,8 +173,8 @@ def main():
     drop(d + "/in", "7-refused.ndjson", [
         price("OB-1", 2999, "EUR"), price("OB-1", 100, price_list="b2b"),
         price("OB-1", 100, valid_from=ts(-3600)), level("OB-1", "GDN03", 3)])
-    dl = dead_count(dm, 7, "four more dead letters")
-    reasons = [x["last_error"] for x in dl[3:]]
+    dl = dead_count(dm, 9, "four more dead letters")
+    reasons = [x["last_error"] for x in dl[5:]]
     check(len(reasons) == 4 and "currency mismatch" in reasons[0] and "EUR" in reasons[0] and
           "b2b" in reasons[1] and "cannot schedule" in reasons[2] and
           "location GDN03 is not in the option locations" in reasons[3], f"reasons: {reasons}")
@@ -168,7 +183,7 @@ def main():
     check(dm.stop() == 0, "clean stop")
     log = dm.text()
     check("EAAAfake-t0ken-never-logged" not in log, "the token is never logged")
-    check("connector 'sq': emitted 0, received 21, delivered 14" in log,
+    check("connector 'sq': emitted 0, received 23, delivered 14" in log,
           f"the connector's counters: {[x for x in log.splitlines() if 'connector' in x][-3:]}")
     fake.close()
 
