@@ -11,6 +11,10 @@ bumped behind the connector's back is re-read and written once more; unknown, de
 ambiguous SKUs, an error inside a 200, a TEMPORARY_ERROR, a foreign currency, a price list, a
 future price and an unmapped location end as the documented dead letters or retries. No
 assertion is about speed."""
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+
 from decimal import Decimal
 
 from square_helpers import (batch_creates, changes_of, connector, dead_letters, delta, env,

@@ -13,6 +13,10 @@ source, the fake Square API as the destination):
 - a 400 with Square's error is a dead letter with its code, detail and field; a sale older than
   Square's 24 hours is one without a call.
 No assertion is about speed beyond "at least Retry-After"."""
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+
 from square_helpers import (TOKEN, batch_creates, changes_of, connector, dead_letters, delta,
                             env, level, price, route, ts)
 from omb import Daemon, check, config, done, drop, file_source, wait_for, workdir, write_config

@@ -379,7 +379,8 @@ static bool fake_start(struct fake *f)
 {
     const char *src = getenv("top_srcdir");
     char *script = harness_path(
-        "import sys, json; sys.path.insert(0, '%s/tests/fakes'); import square_fake as sf\n"
+        "import sys, json; sys.dont_write_bytecode = True\n"
+        "sys.path.insert(0, '%s/tests/fakes'); import square_fake as sf\n"
         "f = sf.SquareFake(token='EAAAtest', page_size=2).start(); f.add_location('LWAW')\n"
         "v = [f.add_variation(s) for s in ('OB-1', 'OB-2', 'OB-3')]\n"
         "print(json.dumps({'port': f.port, 'vars': v}), flush=True); sys.stdin.read()\n",

@@ -11,7 +11,10 @@ stock.level per IN_STOCK count (location and SKU mapped back, on_hand, as_of, ke
 event_id); a repeated event_id yields one event; counts of unknown locations or variations,
 non-canonical SKUs, other states and fractional quantities are skipped and counted; other types are acknowledged;
 the map is read once after start, and again after catalog.version.updated. No assertion is about speed."""
+import sys
 import time
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 
 from square_helpers import TOKEN, connector, route
 from omb import (Daemon, check, config, done, file_sink, read_lines, wait_for, workdir,
