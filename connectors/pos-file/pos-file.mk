@@ -25,3 +25,20 @@ EXTRA_DIST += tests/fixtures/pos/stock-WAW01-20261120.csv \
 	tests/fixtures/pos/names-utf8bom.csv tests/fixtures/pos/quoted.csv \
 	tests/fixtures/pos/sales-cp1250.txt tests/fixtures/pos/poslog-v6-nasty.xml \
 	tests/fixtures/pos/poslog-truncated.xml
+
+# The plugin: sites (a folder, ftp, ftps, sftp over libcurl), the source and the sink.
+plugin_LTLIBRARIES += connectors/pos-file/pos-file.la
+connectors_pos_file_pos_file_la_SOURCES = \
+	connectors/pos-file/posfile.c connectors/pos-file/posfile.h \
+	connectors/pos-file/posfile_site.c connectors/pos-file/posfile_site.h \
+	connectors/pos-file/posfile_remote.c \
+	connectors/pos-file/posfile_source.c connectors/pos-file/posfile_sink.c
+connectors_pos_file_pos_file_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS) $(OPENSSL_CFLAGS)
+connectors_pos_file_pos_file_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
+connectors_pos_file_pos_file_la_LIBADD = connectors/pos-file/libposfmt.la $(CURL_LIBS) \
+	$(OPENSSL_LIBS) $(XML_LIBS) $(JANSSON_LIBS)
+
+# End to end through the daemon: a folder (posfile_dir_test), and real FTP, FTPS and SFTP
+# servers plus a flaky one (posfile_remote_test, tests/servers/servers.py).
+TESTS += tests/posfile/posfile_dir_test.py
+EXTRA_DIST += tests/posfile/posfile_dir_test.py
