@@ -40,5 +40,5 @@ connectors_pos_file_pos_file_la_LIBADD = connectors/pos-file/libposfmt.la $(CURL
 
 # End to end through the daemon: a folder (posfile_dir_test), and real FTP, FTPS and SFTP
 # servers plus a flaky one (posfile_remote_test, tests/servers/servers.py).
-TESTS += tests/posfile/posfile_dir_test.py
-EXTRA_DIST += tests/posfile/posfile_dir_test.py
+TESTS += tests/posfile/posfile_dir_test.py tests/posfile/posfile_remote_test.py
+EXTRA_DIST += tests/posfile/posfile_dir_test.py tests/posfile/posfile_remote_test.py

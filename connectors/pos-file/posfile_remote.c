@@ -231,6 +231,14 @@ static void prepare(struct pf_remote *r, const char *url)
     } else {
         if (r->tls) {
             curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+            curl_easy_setopt(c, CURLOPT_FTPSSLAUTH, (long)CURLFTPAUTH_TLS);
+        }
+        if (r->tls || strncmp(r->base, "ftps://", 7) == 0) {
+            /* Debian 12's vsftpd 3.0.3 loses the end of uploads over TLS 1.3 now and then
+             * (426, CURLE_PARTIAL_FILE: 8 of 30 1 MiB uploads in tests/servers); TLS 1.2 does
+             * not. TLS 1.2 is still sound; lift the cap when the servers are fixed. */
+            curl_easy_setopt(c, CURLOPT_SSLVERSION,
+                             (long)(CURL_SSLVERSION_DEFAULT | CURL_SSLVERSION_MAX_TLSv1_2));
         }
         if (r->ca_file) {
             curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
