@@ -369,6 +369,10 @@ int pf_csv_next(struct pf_reader *r, struct pf_record *rec)
         if (rc != 0) {
             return rc;
         }
+        if (f->nkey > 0 && (rc = pf_key_build(f, r->vals, r->lens, &r->key)) != 0) {
+            return rc;
+        }
+        rec->key = f->nkey > 0 ? r->key.p : NULL;
         rec->line = c.line;
         rec->body = r->body.p;
         rec->body_len = r->body.len;

@@ -99,6 +99,8 @@ struct pf_format_options {
     bool final_newline_optional; /* csv/fixed: a last record with no newline is not bad */
     const char *line_end; /* writer: "crlf" or "lf"; NULL: "crlf" (what Windows POSes read) */
     bool write_bom;       /* writer, utf-8: start the file with a BOM */
+    char *const *key_fields; /* csv/fixed: NULL-terminated mapped field names whose values
+                                (trimmed, as written) joined by '@' are each record's key */
 };
 
 /* Record counts of one reader, for the connector's metrics and logs. */
@@ -117,7 +119,8 @@ struct pf_record {
     unsigned long line; /* csv/fixed: the record's first physical line, from 1; poslog: the
                            line of the Transaction element */
     const char *type;   /* poslog: the canonical event type; csv/fixed: NULL */
-    const char *key;    /* poslog: the event key as events.md defines it; csv/fixed: NULL */
+    const char *key;    /* poslog: the event key as events.md defines it; csv/fixed: the
+                           key_fields' values joined by '@', or NULL without key_fields */
     const char *dedupe; /* poslog: "STORE/WS/DAY/SEQ/TYPE", and "/LINE" for stock.delta (see
                            pf_poslog_emit.c); csv/fixed: NULL */
     const char *time;   /* poslog: EndDateTime (else BeginDateTime) as written, local time

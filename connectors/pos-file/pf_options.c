@@ -38,6 +38,7 @@ void pf_format_free(struct pf_format **fp)
         field_free(&f->fields[i]);
     }
     free(f->fields);
+    free(f->key_idx);
     for (size_t i = 0; i < f->nops; i++) {
         free(f->ops[i].key);
     }
@@ -513,6 +514,36 @@ static int parse_fields(struct pf_format *f, const struct pf_format_options *o, 
     return pf_plan_build(f, opt, err, errlen);
 }
 
+/* key_fields: each a mapped field's name. */
+static int parse_key(struct pf_format *f, const struct pf_format_options *o, char *err,
+                     size_t errlen)
+{
+    size_t n = 0;
+    while (o->key_fields && o->key_fields[n]) {
+        n++;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    if (f->kind == PF_POSLOG) {
+        return pf_fail(err, errlen, "key: not used by poslog (each event type has its key)");
+    }
+    if (!(f->key_idx = calloc(n, sizeof(*f->key_idx)))) {
+        return OMB_ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++) {
+        size_t i = 0;
+        while (i < f->nfields && strcmp(f->fields[i].name, o->key_fields[k]) != 0) {
+            i++;
+        }
+        if (i == f->nfields) {
+            return pf_fail(err, errlen, "key: \"%s\" is not a mapped field", o->key_fields[k]);
+        }
+        f->key_idx[f->nkey++] = i;
+    }
+    return 0;
+}
+
 int pf_format_new(const struct pf_format_options *o, struct pf_format **out, char *err,
                   size_t errlen)
 {
@@ -605,7 +636,7 @@ int pf_format_new(const struct pf_format_options *o, struct pf_format **out, cha
         goto out;
     }
     if ((rc = parse_text_options(f, o, err, errlen)) != 0 ||
-        (rc = parse_fields(f, o, err, errlen)) != 0) {
+        (rc = parse_fields(f, o, err, errlen)) != 0 || (rc = parse_key(f, o, err, errlen)) != 0) {
         goto out;
     }
 out:

@@ -169,6 +169,8 @@ struct pf_format {
     bool final_newline_optional;
     bool crlf;
     bool write_bom;
+    size_t *key_idx; /* key_fields as indexes into fields */
+    size_t nkey;
 };
 
 /* Builds f->ops from f->fields (pf_plan.c); opt names the option for messages. 0, OMB_EINVAL
@@ -206,6 +208,10 @@ int pf_value_write(const struct pf_format *f, const struct pf_field *fl, const j
  * NULL: absent) into out (cleared first). OMB_EINVAL with the message in err naming the field. */
 int pf_body_build(const struct pf_format *f, const char *const *vals, const size_t *lens,
                   struct pf_buf *out, char *err, size_t errlen);
+/* The record's key: the key fields' values, trimmed, joined by '@' into out (cleared first).
+ * OMB_ENOMEM. */
+int pf_key_build(const struct pf_format *f, const char *const *vals, const size_t *lens,
+                 struct pf_buf *out);
 
 /* ---- reading (pf_reader.c, pf_csv.c, pf_fixed.c, pf_poslog*.c) ---- */
 
@@ -238,6 +244,7 @@ struct pf_reader {
     unsigned long err_line;
     struct pf_reader_stats st;
     struct pf_buf body;
+    struct pf_buf key; /* csv/fixed with key_fields */
     bool done; /* the end was returned (or a fatal error): 0 from now on */
     /* csv/fixed */
     struct pf_lines lines;

@@ -274,6 +274,27 @@ unsigned long pf_reader_skipped(const struct pf_reader *r)
     return r->st.training + r->st.cancelled;
 }
 
+int pf_key_build(const struct pf_format *f, const char *const *vals, const size_t *lens,
+                 struct pf_buf *out)
+{
+    out->len = 0;
+    if (pf_buf_reserve(out, 1) != 0) {
+        return OMB_ENOMEM;
+    }
+    for (size_t k = 0; k < f->nkey; k++) {
+        const char *v = vals[f->key_idx[k]];
+        size_t n = v ? lens[f->key_idx[k]] : 0;
+        if (v) {
+            pf_trim(&v, &n);
+        }
+        if ((k > 0 && pf_buf_putc(out, '@') != 0) || (n > 0 && pf_buf_put(out, v, n) != 0)) {
+            return OMB_ENOMEM;
+        }
+    }
+    pf_buf_nul(out);
+    return 0;
+}
+
 void pf_reader_close(struct pf_reader **rp)
 {
     struct pf_reader *r = rp ? *rp : NULL;
@@ -285,6 +306,7 @@ void pf_reader_close(struct pf_reader **rp)
     }
     pf_lines_free(&r->lines);
     pf_buf_free(&r->body);
+    pf_buf_free(&r->key);
     pf_buf_free(&r->rec);
     free(r->vals);
     free(r->lens);

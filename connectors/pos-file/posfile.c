@@ -126,7 +126,8 @@ static int build_format(const struct posfile_ctx *c, struct pf_format **out, cha
         .quote = c->quote, .header = c->header, .decimal_comma = c->decimal_comma,
         .columns = c->columns, .fields = c->fields, .trailer = c->trailer,
         .trailer_count_field = c->trailer ? (int)c->trailer_count_field : 0,
-        .trailer_count_spec = c->trailer_count, .currency = c->currency };
+        .trailer_count_spec = c->trailer_count, .currency = c->currency,
+        .key_fields = c->format && strcmp(c->format, "poslog") != 0 ? c->key : NULL };
     return pf_format_new(&fo, out, err, errlen);
 }
 

@@ -309,46 +309,26 @@ static void batch_ack(void *arg, int rc)
     }
 }
 
-/* The key of a csv/fixed record: the values of the `key` fields, joined by '@'. New or NULL. */
-static char *record_key(const struct posfile_ctx *c, const json_t *body)
+/* The string value of top-level member `name` in a body the format library wrote (compact
+ * JSON, so "name": is found as written; a datetime or date holds no escapes). New or NULL. */
+static char *body_string(const char *body, size_t len, const char *name)
 {
-    if (!c->key || !c->key[0]) {
+    char pat[160];
+    int n = snprintf(pat, sizeof(pat), "\"%s\":\"", name);
+    if (n < 0 || (size_t)n >= sizeof(pat)) {
         return NULL;
     }
-    size_t cap = 64, len = 0;
-    char *k = malloc(cap);
-    for (size_t i = 0; k && c->key[i]; i++) {
-        const json_t *v = json_object_get(body, c->key[i]);
-        char num[32];
-        const char *text = json_is_string(v) ? json_string_value(v) : NULL;
-        if (json_is_integer(v)) {
-            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-            text = num;
-        }
-        if (!text) {
-            text = "";
-        }
-        size_t tl = strlen(text);
-        if (len + tl + 2 > cap) {
-            cap = (len + tl + 2) * 2;
-            char *nk = realloc(k, cap);
-            if (!nk) {
-                free(k);
-                return NULL;
-            }
-            k = nk;
-        }
-        if (i > 0) {
-            k[len++] = '@';
-        }
-        memcpy(k + len, text, tl);
-        len += tl;
-        k[len] = '\0';
+    const char *p = memmem(body, len, pat, (size_t)n);
+    if (!p) {
+        return NULL;
     }
-    return k;
+    p += n;
+    const char *end = memchr(p, '"', len - (size_t)(p - body));
+    return end && !memchr(p, '\\', (size_t)(end - p)) ? strndup(p, (size_t)(end - p)) : NULL;
 }
 
-/* The envelope of a record (new). */
+/* The envelope of a record (new): its type, key (the format library builds it from `key`),
+ * time (`time-field`) and dedupe key. No parse of the body: this runs for every record. */
 static json_t *envelope_of(struct pf_source *s, const struct pf_record *rec)
 {
     struct posfile_ctx *c = s->c;
@@ -357,26 +337,16 @@ static json_t *envelope_of(struct pf_source *s, const struct pf_record *rec)
         return NULL;
     }
     json_object_set_new(env, "type", json_string(rec->type ? rec->type : c->type));
-    json_t *body = NULL;
-    if (!rec->key || (c->time_field && !rec->type)) {
-        body = json_loadb(rec->body, rec->body_len, 0, NULL);
-    }
-    if (rec->key) {
+    if (rec->key && rec->key[0]) {
         json_object_set_new(env, "key", json_string(rec->key));
-    } else {
-        char *k = record_key(c, body);
-        if (k) {
-            json_object_set_new(env, "key", json_string(k));
-            free(k);
+    }
+    if (c->time_field && !rec->type) {
+        char *t = body_string(rec->body, rec->body_len, c->time_field);
+        if (t) {
+            json_object_set_new(env, "time", json_string(t));
+            free(t);
         }
     }
-    if (c->time_field && body) {
-        const json_t *t = json_object_get(body, c->time_field);
-        if (json_is_string(t)) {
-            json_object_set(env, "time", (json_t *)t);
-        }
-    }
-    json_decref(body);
     if (c->dedupe) {
         char d[SUM_HEX + 32];
         if (rec->dedupe) {

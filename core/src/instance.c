@@ -215,6 +215,10 @@ int omb_instance_post(struct omb_instance *inst, omb_instance_task_fn fn, void *
         free(t);
         return OMB_ESTOPPED;
     }
+    /* One wake-up per batch: a list that is not empty has a wake-up pending already (the
+     * thread takes the whole list, under this lock, after it reads the eventfd). An ack per
+     * event made this a write(2) per event. */
+    bool was_empty = inst->tasks == NULL;
     if (inst->tasks_tail) {
         inst->tasks_tail->next = t;
     } else {
@@ -222,7 +226,9 @@ int omb_instance_post(struct omb_instance *inst, omb_instance_task_fn fn, void *
     }
     inst->tasks_tail = t;
     pthread_mutex_unlock(&inst->tasks_lock);
-    omb_instance_wake(inst);
+    if (was_empty) {
+        omb_instance_wake(inst);
+    }
     return 0;
 }
 
