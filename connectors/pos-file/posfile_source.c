@@ -352,7 +352,9 @@ static json_t *envelope_of(struct pf_source *s, const struct pf_record *rec)
         if (rec->dedupe) {
             json_object_set_new(env, "dedupe", json_string(rec->dedupe));
         } else {
-            snprintf(d, sizeof(d), "%s:%lu", s->sum, rec->line);
+            /* 64 bits of the sum name a file well enough (a clash needs ~4e9 files in one
+             * window) and keep the key short: it is stored twice per event. */
+            snprintf(d, sizeof(d), "%.16s:%lu", s->sum, rec->line);
             json_object_set_new(env, "dedupe", json_string(d));
         }
     }

@@ -106,7 +106,8 @@ static int init_schema(struct omb_store *s, const char *path, char *err, size_t 
                   " ON parked (consumer, state, id);"
                   "CREATE TABLE IF NOT EXISTS dedupe ("
                   " source TEXT NOT NULL, key TEXT NOT NULL, at_us INTEGER NOT NULL,"
-                  " until_us INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (source, key));"
+                  " until_us INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (source, key))"
+                  " WITHOUT ROWID;"
                   "CREATE INDEX IF NOT EXISTS dedupe_until ON dedupe (until_us);",
                   path, err, errlen);
     if (rc < 0) {

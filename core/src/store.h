@@ -12,7 +12,7 @@
 struct omb_store;
 
 #define OMB_STORE_SCHEMA_VERSION 1
-#define OMB_STORE_GROUP_MAX 256      /* default events per commit */
+#define OMB_STORE_GROUP_MAX 4096     /* default events per commit */
 #define OMB_STORE_PENDING_MAX 8192   /* default bound of the queue waiting for a commit */
 #define OMB_STORE_GROUP_WAIT_US 1000 /* default wait to fill a group once it has one event */
 

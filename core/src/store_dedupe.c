@@ -19,8 +19,11 @@ int store_dedupe_prepare(struct omb_store *s, char *err, size_t errlen)
                          " VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, key) DO UPDATE"
                          " SET at_us = excluded.at_us, until_us = excluded.until_us,"
                          " seq = excluded.seq"},
-        {&s->dedupe_prune, "DELETE FROM dedupe WHERE rowid IN (SELECT rowid FROM dedupe"
-                           " WHERE until_us <= ? LIMIT ?)"},
+        /* By key, not rowid: the table is WITHOUT ROWID (one B-tree, not a table and its
+         * primary-key index: each event with a key costs one insert less). A store made
+         * before that has a rowid table, and this works there too. */
+        {&s->dedupe_prune, "DELETE FROM dedupe WHERE (source, key) IN (SELECT source, key"
+                           " FROM dedupe WHERE until_us <= ? LIMIT ?)"},
     };
     for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
         if (sqlite3_prepare_v3(s->wdb, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st,
