@@ -123,7 +123,9 @@ static int build_format(const struct posfile_ctx *c, struct pf_format **out, cha
 {
     struct pf_format_options fo = {
         .format = c->format, .encoding = c->encoding, .delimiter = c->delimiter,
-        .quote = c->quote, .header = c->header, .decimal_comma = c->decimal_comma,
+        .quote = c->quote, .decimal_comma = c->decimal_comma,
+        /* header defaults to true for csv; the other formats have none */
+        .header = c->header && c->format && strcmp(c->format, "csv") == 0,
         .columns = c->columns, .fields = c->fields, .trailer = c->trailer,
         .trailer_count_field = c->trailer ? (int)c->trailer_count_field : 0,
         .trailer_count_spec = c->trailer_count, .currency = c->currency,

@@ -14,8 +14,12 @@
 4. The shared POSLog transaction becomes its canonical events (stock.delta per line,
    order.created/return.created, loyalty.earn, customer.identified); the same transaction in
    another file emits nothing new.
-5. Out: stock.available events written as a CP1250 CSV in the target folder, atomically, with a
-   .done marker; a body missing a column is a dead letter with the reason."""
+5. Out: price events written as a CP1250 CSV in the target folder, atomically, with a .done
+   marker; a body missing a column is a dead letter with the reason.
+6. The shared fixed-width sales file (signed quantities, implied decimals) read with a declared
+   field spec, and reshaped by a route's jq transform into canonical stock.delta events.
+7. complete="stable": a file still growing is not taken; once its size holds for two polls it
+   is. A file declared utf-8 with bytes that are not UTF-8 goes to error/."""
 import json
 import os
 import shutil
@@ -208,10 +212,70 @@ def csv_out():
     check("cannot be written as csv" in dm.text(), "the body without a name is a dead letter")
 
 
+KRK_FIELDS = ("store:1:5,sku:6:12,quantity:18:6:int:leading,price.amount:24:7:int,"
+              "sold_at:31:14:datetime")
+TO_DELTA = ('{sku, location: .store, delta: (0 - .quantity), '
+            'reason: (if .quantity &lt; 0 then "return" else "sale" end), '
+            'ref: "\\(.store)/\\(.sold_at)/\\(.sku)"}')
+
+
+def fixed_and_stable():
+    d = workdir("posfile-fixed")
+    for sub in ("in", "in-stable", "in-utf8"):
+        os.makedirs(f"{d}/{sub}")
+    body = (pos("sales", source=d + "/in", poll="50ms", format="fixed", fields=KRK_FIELDS,
+                currency="PLN", type="pos.sale", key="sku,store", time_field="sold_at") +
+            pos("stable", source=d + "/in-stable", poll="200ms", complete="stable",
+                **STOCK_FORMAT) +
+            pos("utf8", source=d + "/in-utf8", poll="50ms", format="csv",
+                columns="KOD=sku,STAN=on_hand:int", type="stock.level", key="sku") +
+            file_sink("deltas", d + "/deltas.ndjson") + file_sink("stable-out",
+                                                                  d + "/stable.ndjson") +
+            file_sink("utf8-out", d + "/utf8.ndjson") +
+            '  <route name="sales"><from connector="sales"/>'
+            f'<transform type="stock.delta">{TO_DELTA}</transform>'
+            '<to connector="deltas"/></route>\n' +
+            route("r-stable", "stable", "stable-out") + route("r-utf8", "utf8", "utf8-out"))
+    dm = Daemon(write_config(d, config(body)))
+    with open(os.path.join(FIX, "sales-KRK02-20261120.txt"), "rb") as f:
+        put(d + "/in", "sales-KRK02-20261120.txt", f.read())
+    wait_for(lambda: count_lines(d + "/deltas.ndjson") == 6, what="6 sales as stock.delta")
+    ev = read_lines(d + "/deltas.ndjson")
+    check([e["body"]["delta"] for e in ev] == [-1, -1, -2, 1, 1, -1] and
+          all(e["type"] == "stock.delta" for e in ev),
+          f"signed quantities turned into deltas by the route's jq: {[e['body'] for e in ev]}")
+    check(ev[0]["key"] == "OB-1000-S@KRK02" and ev[0]["time"] == "2026-11-20T14:00:00" and
+          ev[3]["body"]["reason"] == "return", f"key, time and reason: {ev[0]} {ev[3]}")
+
+    # complete="stable": written in place, in two goes.
+    data = stock_bytes()
+    path = d + "/in-stable/" + STOCK
+    with open(path, "wb") as f:
+        f.write(data[:300])
+    time.sleep(0.25)
+    check(os.path.exists(path) and count_lines(d + "/stable.ndjson") == 0,
+          "a file seen once (or still growing) is not taken")
+    with open(path, "ab") as f:
+        f.write(data[300:])
+    wait_for(lambda: count_lines(d + "/stable.ndjson") == 12, what="taken once it held still")
+    check(os.path.exists(d + "/in-stable/processed/" + STOCK), "and moved to processed/")
+
+    # utf-8 declared, not what it is.
+    put(d + "/in-utf8", "latin2.csv", "KOD;STAN\nZAŻÓŁĆ;1\n".encode("iso-8859-2"))
+    wait_for(lambda: os.path.exists(d + "/in-utf8/error/latin2.csv.err"),
+             what="the mis-encoded file in error/")
+    err = open(d + "/in-utf8/error/latin2.csv.err", encoding="utf-8").read()
+    check("line 2" in err and ("UTF-8" in err or "utf-8" in err or "encoding" in err),
+          f"the .err says which line is not valid in the encoding:\n{err}")
+    check(count_lines(d + "/utf8.ndjson") == 0, "nothing from it")
+    check(dm.stop() == 0, "the daemon stops cleanly")
+
+
 def main():
     csv_in()
     poslog_in()
     csv_out()
+    fixed_and_stable()
     done()
 
 
