@@ -8,7 +8,7 @@ connectors_http_http_la_SOURCES = connectors/http/http.c connectors/http/http.h 
 connectors_http_http_la_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/core/include
 connectors_http_http_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
 connectors_http_http_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
-connectors_http_http_la_LIBADD = $(CURL_LIBS) $(JQ_LIBS) $(JANSSON_LIBS) -lm
+connectors_http_http_la_LIBADD = connectors/common/libombconn.la $(CURL_LIBS) $(JQ_LIBS) $(JANSSON_LIBS) -lm
 
 # End-to-end tests against the real daemon (python3, stdlib only). The webhook fixtures are
 # copies of ../shared/fixtures/webhooks (signed with the secret test_secret).

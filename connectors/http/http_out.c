@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "../common/retry_after.h"
 
 #define REPLY_KEEP 1024     /* bytes of a response body kept for the reason */
 #define REASON_BODY 200     /* of which shown in a reason */
@@ -46,49 +47,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct http_reply *r = arg;
-    size_t n = size * nmemb;
-    static const char name[] = "retry-after:";
-    if (n > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
-        const char *v = data + sizeof(name) - 1;
-        size_t len = n - (sizeof(name) - 1);
-        while (len > 0 && (*v == ' ' || *v == '\t')) {
-            v++;
-            len--;
-        }
-        while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' ')) {
-            len--;
-        }
-        snprintf(r->retry_after, sizeof(r->retry_after), "%.*s", (int)len, v);
-    }
-    return n;
-}
-
-/* Retry-After as milliseconds from now: "120", "2.0" (Shopify) or an HTTP date; -1 when absent
- * or unreadable. */
-static int64_t retry_after_ms(const struct http_ctx *c, const char *v)
-{
-    if (!v[0]) {
-        return -1;
-    }
-    char *end = NULL;
-    double secs = strtod(v, &end);
-    int64_t ms;
-    if (end != v && *end == '\0' && isfinite(secs) && secs >= 0) {
-        ms = (int64_t)ceil(secs * 1000.0);
-    } else {
-        time_t t = curl_getdate(v, NULL);
-        if (t < 0) {
-            return -1;
-        }
-        ms = (int64_t)t * 1000 - c->host->now_ms();
-        if (ms < 0) {
-            ms = 0;
-        }
-    }
-    if (c->retry_after_max_ms > 0 && ms > c->retry_after_max_ms) {
-        ms = c->retry_after_max_ms;
-    }
-    return ms;
+    omb_retry_after_header(data, size * nmemb, r->retry_after, sizeof(r->retry_after));
+    return size * nmemb;
 }
 
 int http_out_start(struct http_ctx *c)
@@ -274,7 +234,8 @@ int http_out_deliver(struct http_ctx *c, const json_t *event, struct omb_deliver
     }
     set_reason(c, res, status);
     if (status == 408 || status == 429 || (status >= 500 && status <= 599)) {
-        int64_t ms = retry_after_ms(c, c->reply.retry_after);
+        int64_t ms = omb_retry_after_ms(c->reply.retry_after, c->host->now_ms(),
+                                            c->retry_after_max_ms);
         res->retry_after_ms = ms > 0 ? ms : 0;
         c->host->metric_counter_add(c->self, "deliveries_retried", 1);
         return OMB_ERETRY;

@@ -10,7 +10,7 @@ connectors_square_square_la_SOURCES = connectors/square/square.c connectors/squa
 connectors_square_square_la_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/core/include
 connectors_square_square_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
 connectors_square_square_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
-connectors_square_square_la_LIBADD = $(CURL_LIBS) $(JANSSON_LIBS) -lm
+connectors_square_square_la_LIBADD = connectors/common/libombconn.la $(CURL_LIBS) $(JANSSON_LIBS) -lm
 
 # The plugin in the harness host (tests/plugins/harness.c), and in a host of its own with the
 # webhook functions (OpenSSL behind hmac and base64).

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "square.h"
+#include "../common/retry_after.h"
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -55,48 +56,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct sq_buf *b = arg;
-    size_t n = size * nmemb;
-    static const char name[] = "retry-after:";
-    if (n > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
-        const char *v = data + sizeof(name) - 1;
-        size_t len = n - (sizeof(name) - 1);
-        while (len > 0 && (*v == ' ' || *v == '\t')) {
-            v++;
-            len--;
-        }
-        while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' ')) {
-            len--;
-        }
-        snprintf(b->retry_after, sizeof(b->retry_after), "%.*s", (int)len, v);
-    }
-    return n;
-}
-
-/* Retry-After in ms from now: seconds ("2", "1.5") or an HTTP date; -1 when absent or bad. */
-static int64_t retry_after_ms(const struct sq_ctx *c, const char *v)
-{
-    if (!v[0]) {
-        return -1;
-    }
-    char *end = NULL;
-    double secs = strtod(v, &end);
-    int64_t ms;
-    if (end != v && *end == '\0' && isfinite(secs) && secs >= 0) {
-        ms = (int64_t)ceil(secs * 1000.0);
-    } else {
-        time_t t = curl_getdate(v, NULL);
-        if (t < 0) {
-            return -1;
-        }
-        ms = (int64_t)t * 1000 - c->host->now_ms();
-        if (ms < 0) {
-            ms = 0;
-        }
-    }
-    if (c->retry_after_max_ms > 0 && ms > c->retry_after_max_ms) {
-        ms = c->retry_after_max_ms;
-    }
-    return ms;
+    omb_retry_after_header(data, size * nmemb, b->retry_after, sizeof(b->retry_after));
+    return size * nmemb;
 }
 
 int sq_api_start(struct sq_ctx *c)
@@ -250,7 +211,8 @@ int sq_call(struct sq_ctx *c, const char *method, const char *path, const json_t
     if (c->reply.len > 0) {
         r->json = json_loadb(c->reply.data, c->reply.len, 0, NULL);
     }
-    r->retry_after_ms = retry_after_ms(c, c->reply.retry_after);
+    r->retry_after_ms = omb_retry_after_ms(c->reply.retry_after, c->host->now_ms(),
+                                            c->retry_after_max_ms);
 out:
     free(url);
     free(text);

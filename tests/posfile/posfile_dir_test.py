@@ -22,13 +22,27 @@
    is. A file declared utf-8 with bytes that are not UTF-8 goes to error/."""
 import json
 import os
-import shutil
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", "."), "tests", "integration"))
-from omb import (SRCDIR, Daemon, check, config, count_lines, done, file_sink, read_lines,
-                 wait_for, workdir, write_config)
+from omb import (BUILDDIR, SRCDIR, Daemon, check, config, count_lines, done, file_sink,
+                 read_lines, wait_for, workdir, write_config)
+
+OMNIBUSCTL = os.path.join(os.path.abspath(BUILDDIR), "omnibusctl")
+
+
+def deduplicated(dm, name):
+    """The source's count of events dropped as repeats (omnibusctl metrics)."""
+    p = subprocess.run([OMNIBUSCTL, "--socket", dm.admin, "--json", "metrics"],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        return -1
+    for src in json.loads(p.stdout).get("sources", []):
+        if src.get("name") == name:
+            return src.get("deduplicated", 0)
+    return 0
 
 FIX = os.path.join(SRCDIR, "tests", "fixtures", "pos")
 STOCK = "stock-WAW01-20261120.csv"
@@ -87,6 +101,8 @@ def csv_in():
 
     put(inp, STOCK, stock_bytes())
     wait_for(lambda: os.path.exists(f"{inp}/processed/{STOCK}"), what="the export processed")
+    # Stored is not yet delivered: the sink consumes on its own thread.
+    wait_for(lambda: count_lines(out) >= 12, what="the export's events at the sink")
     events = read_lines(out)
     check(len(events) == 12, f"12 stock.level events: {len(events)}")
     first = events[0] if events else {}
@@ -103,7 +119,7 @@ def csv_in():
     # The same bytes again under another name: nothing new.
     put(inp, "again-" + STOCK, stock_bytes())
     wait_for(lambda: os.path.exists(f"{inp}/processed/again-{STOCK}"), what="the repeat")
-    time.sleep(0.3)
+    wait_for(lambda: deduplicated(dm, "pos") == 12, what="its 12 events dropped as repeats")
     check(count_lines(out) == 12, f"the repeated file emitted nothing: {count_lines(out)}")
 
     # Bad files: whole to error/, every bad line listed, nothing emitted.
@@ -160,6 +176,7 @@ def poslog_in():
         xml = f.read()
     put(inp, POSLOG, xml)
     wait_for(lambda: os.path.exists(f"{inp}/processed/{POSLOG}"), what="the POSLog processed")
+    wait_for(lambda: count_lines(out) >= 6, what="the transaction's events at the sink")
     events = read_lines(out)
     types = sorted(e["type"] for e in events)
     check("stock.delta" in types and "loyalty.earn" in types and
@@ -173,7 +190,7 @@ def poslog_in():
     n = len(events)
     put(inp, "copy-" + POSLOG, xml)
     wait_for(lambda: os.path.exists(f"{inp}/processed/copy-{POSLOG}"), what="the copy")
-    time.sleep(0.3)
+    wait_for(lambda: deduplicated(dm, "tills") == n, what=f"its {n} events dropped as repeats")
     check(count_lines(out) == n, "the same transaction in another file: nothing new")
     check(dm.stop() == 0, "the daemon stops cleanly")
 

@@ -79,6 +79,7 @@ def round_trip(kind, server, access, d):
     put(root + "/exports", STOCK, stock())
     wait_for(lambda: os.path.exists(f"{root}/exports/processed/{STOCK}"),
              what=f"{kind}: the export renamed into processed/ on the server")
+    wait_for(lambda: count_lines(d + "/out.ndjson") >= 12, what=f"{kind}: the events delivered")
     events = read_lines(d + "/out.ndjson")
     check(len(events) == 12 and events[0]["key"] == "OB-1000-S@WAW01" and
           events[0]["body"]["on_hand"] == 18,
