@@ -1,0 +1,1 @@
+# tests/fakes/shopify: fake shop APIs for the web shop connectors (issue 7), included by Makefile.am.
