@@ -154,6 +154,8 @@ void omb_consumer_destroy(struct omb_consumer **cp)
         return;
     }
     struct omb_consumer *c = *cp;
+    free(c->batch);
+    c->batch = NULL;
     if (c->reader) {
         consumer_flush_drops(c);
         int64_t done = atomic_load(&c->done);
@@ -429,6 +431,59 @@ static bool dead_letter(struct omb_consumer *c, struct delivery *d, const char *
     return true;
 }
 
+/* The head's attempt is over with rc and res: finish it (delivered, rejected or dead-lettered)
+ * or set it up to be tried again. Returns true when it is finished. */
+static bool settle_head(struct omb_consumer *c, int rc, struct omb_deliver_result *res)
+{
+    struct omb_instance *inst = c->inst;
+    struct delivery *d = head(c);
+    res->reason[sizeof(res->reason) - 1] = '\0';
+    if (rc == OMB_OK) {
+        if (d->received_us > 0) {
+            omb_histogram_record(&inst->latency, omb_now_us() - d->received_us);
+        }
+        atomic_fetch_add(&inst->stats.delivered, 1);
+        finish_head(c, true);
+        return true;
+    }
+    const char *reason = res->reason[0] ? res->reason : omb_strerror(rc);
+    note_error(c, reason);
+    if (rc == OMB_EREJECT) {
+        if (!dead_letter(c, d, reason)) {
+            c->due = omb_monotonic_ms() + 1000;
+            return false;
+        }
+        atomic_fetch_add(&inst->stats.rejected, 1);
+        omb_log(OMB_LOG_ERROR, inst->scope,
+                "route '%s': event %s rejected after %u attempt(s): %s; dead-lettered", d->route,
+                d->id, c->attempts, reason);
+        finish_head(c, false);
+        return true;
+    }
+    /* OMB_ERETRY, or anything unexpected: try again later, never drop. */
+    atomic_fetch_add(&inst->stats.retried, 1);
+    bool too_many = c->lim.max_attempts > 0 && c->attempts >= c->lim.max_attempts;
+    bool too_old = c->lim.max_age_ms > 0 && d->received_us > 0 &&
+                   omb_now_us() - d->received_us >= c->lim.max_age_ms * 1000;
+    if ((too_many || too_old) && dead_letter(c, d, reason)) {
+        atomic_fetch_add(&inst->stats.rejected, 1);
+        omb_log(OMB_LOG_ERROR, inst->scope,
+                "route '%s': event %s: %s after %u attempt(s) (last: %s); dead-lettered",
+                d->route, d->id, too_many ? "gave up" : "too old to retry", c->attempts, reason);
+        finish_head(c, false);
+        return true;
+    }
+    int64_t delay = res->retry_after_ms > 0
+                        ? res->retry_after_ms
+                        : omb_backoff_ms(c->lim.retry_base_ms, c->lim.retry_max_ms, c->attempts);
+    c->due = omb_monotonic_ms() + delay;
+    omb_log(c->attempts == 1 ? OMB_LOG_WARN : OMB_LOG_DEBUG, inst->scope,
+            "route '%s': event %s: attempt %u failed (%s), retrying in %lld ms", d->route, d->id,
+            c->attempts, reason, (long long)delay);
+    return false;
+}
+
+
 /* Try the head once. Returns true when it is finished. */
 static bool deliver_head(struct omb_consumer *c)
 {
@@ -462,50 +517,64 @@ static bool deliver_head(struct omb_consumer *c)
             snprintf(res.reason, sizeof(res.reason), "unreadable event: %s", err);
         }
     }
-    res.reason[sizeof(res.reason) - 1] = '\0';
-    if (rc == OMB_OK) {
-        if (d->received_us > 0) {
-            omb_histogram_record(&inst->latency, omb_now_us() - d->received_us);
+    return settle_head(c, rc, &res);
+}
+
+/* The deliveries a batch may take after the head: behind it in its queue, not superseded or
+ * stale (those are the loop's to drop), at most max in all. */
+static size_t batch_gather(struct omb_consumer *c, struct delivery **v, size_t max)
+{
+    size_t n = 0;
+    for (struct delivery *d = head(c); d && n < max; d = d->next) {
+        if (n > 0 && !consumer_conflate_sendable(c, d)) {
+            break;
         }
-        atomic_fetch_add(&inst->stats.delivered, 1);
-        finish_head(c, true);
-        return true;
+        v[n++] = d;
     }
-    const char *reason = res.reason[0] ? res.reason : omb_strerror(rc);
-    note_error(c, reason);
-    if (rc == OMB_EREJECT) {
-        if (!dead_letter(c, d, reason)) {
-            c->due = omb_monotonic_ms() + 1000;
-            return false;
+    return n;
+}
+
+/* Offer the head and those behind it to deliver_batch (ABI 1.3). Returns true when the head
+ * (at least) was finished. */
+static bool deliver_batch(struct omb_consumer *c)
+{
+    struct omb_instance *inst = c->inst;
+    if (!c->batch && !(c->batch = malloc(sizeof(*c->batch)))) {
+        return deliver_head(c);
+    }
+    struct delivery **v = c->batch->v;
+    struct omb_raw_event *raw = c->batch->raw;
+    struct omb_deliver_result *res = c->batch->res;
+    int *rcs = c->batch->rcs;
+    size_t n = batch_gather(c, v, BATCH_MAX);
+    for (size_t i = 0; i < n; i++) {
+        raw[i] = (struct omb_raw_event){ .route = v[i]->route, .envelope = v[i]->env,
+                                         .envelope_len = v[i]->env_len, .body = v[i]->body,
+                                         .body_len = v[i]->body_len };
+        rcs[i] = OMB_ERETRY;
+    }
+    memset(res, 0, n * sizeof(res[0]));
+    int taken = inst->desc->deliver_batch(inst->ctx, raw, n, rcs, res);
+    if (taken <= 0 || (size_t)taken > n) {
+        rcs[0] = taken < 0 ? taken : OMB_ERETRY;
+        if (taken >= 0 && !res[0].reason[0]) {
+            snprintf(res[0].reason, sizeof(res[0].reason),
+                     "deliver_batch took %d of %zu deliveries", taken, n);
         }
-        atomic_fetch_add(&inst->stats.rejected, 1);
-        omb_log(OMB_LOG_ERROR, inst->scope,
-                "route '%s': event %s rejected after %u attempt(s): %s; dead-lettered", d->route,
-                d->id, c->attempts, reason);
-        finish_head(c, false);
-        return true;
+        taken = 1;
     }
-    /* OMB_ERETRY, or anything unexpected: try again later, never drop. */
-    atomic_fetch_add(&inst->stats.retried, 1);
-    bool too_many = c->lim.max_attempts > 0 && c->attempts >= c->lim.max_attempts;
-    bool too_old = c->lim.max_age_ms > 0 && d->received_us > 0 &&
-                   omb_now_us() - d->received_us >= c->lim.max_age_ms * 1000;
-    if ((too_many || too_old) && dead_letter(c, d, reason)) {
-        atomic_fetch_add(&inst->stats.rejected, 1);
-        omb_log(OMB_LOG_ERROR, inst->scope,
-                "route '%s': event %s: %s after %u attempt(s) (last: %s); dead-lettered",
-                d->route, d->id, too_many ? "gave up" : "too old to retry", c->attempts, reason);
-        finish_head(c, false);
-        return true;
+    bool finished = false;
+    for (int i = 0; i < taken; i++) {
+        /* Each is the head by now: those before it are finished. */
+        if (c->attempts++ == 0) {
+            c->first_attempt_us = omb_now_us();
+        }
+        if (!settle_head(c, rcs[i], &res[i])) {
+            break; /* retried: it and those behind it are offered again later */
+        }
+        finished = true;
     }
-    int64_t delay = res.retry_after_ms > 0
-                        ? res.retry_after_ms
-                        : omb_backoff_ms(c->lim.retry_base_ms, c->lim.retry_max_ms, c->attempts);
-    c->due = omb_monotonic_ms() + delay;
-    omb_log(c->attempts == 1 ? OMB_LOG_WARN : OMB_LOG_DEBUG, inst->scope,
-            "route '%s': event %s: attempt %u failed (%s), retrying in %lld ms", d->route, d->id,
-            c->attempts, reason, (long long)delay);
-    return false;
+    return finished;
 }
 
 /* ---- the loop's side ---- */
@@ -573,7 +642,9 @@ void omb_consumer_run(struct omb_consumer *c, bool started)
             finish_head(c, false); /* superseded or stale: never sent */
             continue;
         }
-        if (!deliver_head(c)) {
+        bool batch = c->attempts == 0 && !c->inst->iso && c->inst->desc->abi_minor >= 3 &&
+                     c->inst->desc->deliver_batch;
+        if (!(batch ? deliver_batch(c) : deliver_head(c))) {
             break;
         }
     }

@@ -164,6 +164,15 @@ bool consumer_conflate_skip(struct omb_consumer *c, const struct delivery *d)
     return false;
 }
 
+bool consumer_conflate_sendable(const struct omb_consumer *c, const struct delivery *d)
+{
+    if (!d->conflating) {
+        return true;
+    }
+    const struct entry *e = find(c->keys, d->ckey);
+    return !d->superseded && !(e && e->delivered_us != INT64_MIN && d->time_us < e->delivered_us);
+}
+
 void consumer_conflate_done(struct omb_consumer *c, const struct delivery *d, bool delivered)
 {
     if (!d->conflating) {

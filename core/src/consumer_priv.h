@@ -16,6 +16,7 @@
 #define READ_BATCH 256       /* journal rows per read */
 #define PARKED_BATCH 64      /* parked rows per read */
 #define RUN_BUDGET 512       /* deliveries per omb_consumer_run */
+#define BATCH_MAX 250        /* deliveries offered to one deliver_batch (ABI 1.3) */
 #define RUN_ROWS 8192        /* journal rows read per omb_consumer_run */
 #define PERSIST_EVERY_MS 20  /* cursor commits, at most this often while busy */
 #define CONFLATE_LIVE_MAX 4096 /* distinct keys pending in memory for conflating routes */
@@ -52,8 +53,17 @@ struct route_state {
     bool conflate;         /* the route sends to us with conflate="key" (from the table) */
 };
 
+/* The arrays one deliver_batch call fills (allocated at the first batch). */
+struct batch_bufs {
+    struct delivery *v[BATCH_MAX];
+    struct omb_raw_event raw[BATCH_MAX];
+    struct omb_deliver_result res[BATCH_MAX];
+    int rcs[BATCH_MAX];
+};
+
 struct omb_consumer {
     struct omb_instance *inst;
+    struct batch_bufs *batch; /* owned; NULL until the plugin's first deliver_batch */
     struct omb_store *store;
     struct omb_store_reader *reader;
     const struct omb_routes *routes;
@@ -118,6 +128,9 @@ void consumer_keys_free(struct consumer_keys **mp);
  * is superseded. 0 or OMB_ENOMEM. */
 int consumer_conflate_add(struct omb_consumer *c, struct delivery *d, const char *key);
 /* True when d must not be sent: superseded, or older than one delivered for its key (counted). */
+/* The same question as consumer_conflate_skip, asked of a delivery behind the head: no count,
+ * no log (a batch stops before one that would be skipped; the loop skips it as the head). */
+bool consumer_conflate_sendable(const struct omb_consumer *c, const struct delivery *d);
 bool consumer_conflate_skip(struct omb_consumer *c, const struct delivery *d);
 /* d is finished (delivered or not): forget it as pending, remember its time if delivered. */
 void consumer_conflate_done(struct omb_consumer *c, const struct delivery *d, bool delivered);

@@ -60,6 +60,11 @@ static int check_descriptor(const char *path, const struct omb_plugin_descriptor
         return OMB_EINVAL;
     }
     bool raw = d->abi_minor >= 1 && d->deliver_raw; /* a 1.0 plugin's slot is reserved */
+    if (d->abi_minor >= 3 && (d->capabilities & OMB_CAP_SNAPSHOT) && !d->snapshot) {
+        snprintf(err, errlen, "%s: plugin %s declares the snapshot capability but has no "
+                 "snapshot", path, d->name);
+        return OMB_EINVAL;
+    }
     if ((d->capabilities & OMB_CAP_SINK) && !d->deliver && !raw) {
         snprintf(err, errlen, "%s: plugin %s declares the sink capability but has no deliver",
                  path, d->name);

@@ -123,6 +123,34 @@ static int sink_create(const struct omb_host_api *host, struct omb_instance *sel
     return 0;
 }
 
+static int sink_deliver(void *ctx, const json_t *event, struct omb_deliver_result *res);
+
+/* fx_batch: take at most 3 of the n offered; each one's outcome as sink_deliver's. */
+static int batch_deliver(void *ctx, const struct omb_raw_event *ev, size_t n, int *rcs,
+                         struct omb_deliver_result *res)
+{
+    struct sink_ctx *c = ctx;
+    struct fx_sink *k = c->k;
+    size_t take = n < 3 ? n : 3;
+    pthread_mutex_lock(&k->lock);
+    if (k->n_batches < 256) {
+        k->batch_offered[k->n_batches] = n;
+        k->batch_taken[k->n_batches++] = take;
+    }
+    pthread_mutex_unlock(&k->lock);
+    for (size_t i = 0; i < take; i++) {
+        char err[256];
+        json_t *e = omb_event_from_frames(ev[i].route, ev[i].envelope, ev[i].envelope_len,
+                                          ev[i].body, ev[i].body_len, err, sizeof(err));
+        if (!e) {
+            abort();
+        }
+        rcs[i] = sink_deliver(ctx, e, &res[i]);
+        json_decref(e);
+    }
+    return (int)take;
+}
+
 static int sink_deliver(void *ctx, const json_t *event, struct omb_deliver_result *res)
 {
     struct sink_ctx *c = ctx;
@@ -180,6 +208,21 @@ static const struct omb_plugin_descriptor sink_desc = {
     .create = sink_create,
     .deliver = sink_deliver,
     .destroy = sink_destroy,
+};
+
+static const struct omb_plugin_descriptor batch_desc = {
+    OMB_DESCRIPTOR_HEADER,
+    .name = "fx_batch",
+    .version = "1",
+    .description = "test sink: records deliveries, takes them in batches of 3 (ABI 1.3)",
+    .kind = OMB_PLUGIN_CONNECTOR,
+    .capabilities = OMB_CAP_SINK,
+    .options = slot_options,
+    .ctx_size = sizeof(struct sink_ctx),
+    .create = sink_create,
+    .deliver = sink_deliver,
+    .destroy = sink_destroy,
+    .deliver_batch = batch_deliver,
 };
 
 /* ---- fx_probe ---- */
@@ -336,6 +379,7 @@ static const struct omb_plugin_descriptor probe_desc = {
 static const struct omb_plugin fx_plugins[] = {
     { "fx_source.so", NULL, &src_desc },
     { "fx_sink.so", NULL, &sink_desc },
+    { "fx_batch.so", NULL, &batch_desc },
     { "fx_probe.so", NULL, &probe_desc },
 };
 
@@ -393,6 +437,7 @@ void fx_reset(void)
         k->n_calls = k->cap = k->n_ok = 0;
         k->head[0] = '\0';
         k->attempts = 0;
+        k->n_batches = 0;
         atomic_store(&k->destroy_calls, 0);
 
         memset(&fx_prb[i], 0, sizeof(fx_prb[i]));

@@ -61,6 +61,10 @@ struct fx_sink {
     char head[320];     /* route and id of the last call (instance thread only) */
     unsigned attempts;  /* attempts of that delivery so far (instance thread only) */
     atomic_int destroy_calls;
+    /* fx_batch (the same sink, with deliver_batch taking at most 3): how many deliveries each
+     * call was offered and took, in order (under lock). */
+    size_t batch_offered[256], batch_taken[256];
+    size_t n_batches;
 };
 
 /* ---- fx_probe: exercises timers, metrics, logging and emit from a sink-less, source-less

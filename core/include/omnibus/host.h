@@ -3,7 +3,8 @@
  * The table is versioned: it starts with the ABI minor and its own size, and functions are only
  * ever appended. A plugin checks OMB_HOST_HAS(host, fn) before calling a function that arrived
  * after ABI 1.0 (http_route_add, hmac, mem_equal_ct, base64_encode, base64_decode and emit_raw
- * came with ABI 1.1; emit_acked and emit_raw_acked with ABI 1.2). Every function is called on the instance's own thread (the thread that runs
+ * came with ABI 1.1; emit_acked and emit_raw_acked with ABI 1.2; state_get and state_put with
+ * ABI 1.3). Every function is called on the instance's own thread (the thread that runs
  * the instance's callbacks), except now_ms/monotonic_ms, which are thread-safe.
  */
 #ifndef OMNIBUS_HOST_H
@@ -143,7 +144,16 @@ struct omb_host_api {
     int (*emit_raw_acked)(struct omb_instance *self, const json_t *envelope, const char *body,
                           size_t body_len, omb_ack_fn ack, void *arg);
 
-    /* ABI 1.2 ends here. */
+    /* ---- ABI 1.3: durable state ---- */
+    /* The instance's own durable key-value store, kept in the daemon's store (under the
+     * connector's name: renaming the connector starts it afresh). The value under key (1-200
+     * bytes of text) as a new reference, or NULL when there is none (or on an error, logged). */
+    json_t *(*state_get)(struct omb_instance *self, const char *key);
+    /* Store value (borrowed, any JSON value; NULL deletes key) under key, and return once it
+     * is committed: 0, OMB_EINVAL (bad key), OMB_EIO. Each call is one commit (about a
+     * millisecond): keep a large map in a few values, not a key per item. */
+    int (*state_put)(struct omb_instance *self, const char *key, const json_t *value);
+    /* ABI 1.3 ends here. */
 };
 
 /* True when the host's table is large enough to hold `fn`. */

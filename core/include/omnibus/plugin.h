@@ -36,7 +36,7 @@
 #include <omnibus/host.h>
 
 #define OMB_ABI_MAJOR 1
-#define OMB_ABI_MINOR 2
+#define OMB_ABI_MINOR 3
 
 enum omb_plugin_kind {
     OMB_PLUGIN_CONNECTOR = 1, /* talks to an outside system */
@@ -45,7 +45,8 @@ enum omb_plugin_kind {
 
 enum omb_plugin_capability {
     OMB_CAP_SOURCE = 1u << 0, /* emits events */
-    OMB_CAP_SINK = 1u << 1    /* takes deliveries */
+    OMB_CAP_SINK = 1u << 1,   /* takes deliveries */
+    OMB_CAP_SNAPSHOT = 1u << 2 /* ABI 1.3: reads back its system's values (snapshot) */
 };
 
 #define OMB_DELIVER_REASON_MAX 512
@@ -96,8 +97,31 @@ struct omb_plugin_descriptor {
      * calls it instead of deliver; its results are those of deliver. */
     int (*deliver_raw)(void *ctx, const struct omb_raw_event *event,
                        struct omb_deliver_result *res);
-
-    void *reserved[7]; /* zero; room for growth within ABI 1 */
+    /* ABI 1.3, in what were the next two reserved slots (a 1.0-1.2 plugin has NULL there). */
+    /* Deliver several at once, for a system with a batch endpoint. When set, the core offers
+     * up to n deliveries (n >= 1: the head and those queued behind it, in order); the plugin
+     * handles a prefix of them — as many as one request of its system takes — and returns how
+     * many (1..n), with the outcome of each in rcs[i] (OMB_OK, OMB_ERETRY, OMB_EREJECT) and
+     * res[i] (zeroed by the core). The outcomes after the first OMB_ERETRY are not looked at:
+     * those deliveries are offered again, so a batch must be idempotent per item (absolute
+     * values, idempotency keys): the system may see a later delivery before an earlier one
+     * that is retried, and then the later one again, so its last write is the newest.
+     * A negative return is OMB_ERETRY for the head, with res[0].
+     * A retried head is offered alone. deliver (or deliver_raw) is still required: the core
+     * calls it where a batch cannot be made (an isolated plugin's child calls deliver_batch
+     * with n = 1 when the plugin has only this). */
+    int (*deliver_batch)(void *ctx, const struct omb_raw_event *events, size_t n, int *rcs,
+                         struct omb_deliver_result *res);
+    /* Read back what the connected system holds now (drift reconciliation, the admin's
+     * `snapshot`); declare OMB_CAP_SNAPSHOT. `request` (borrowed) is
+     *   {"what": "stock" | "price", "skus": ["SKU", ...], "locations": ["LOC", ...]}
+     * (locations: stock only, optional: all the connector maps). On 0, *result is a new object
+     * (the caller's): {"items": [...], "unknown": ["SKU", ...]} with stock items
+     * {"sku", "location", "available"} and price items {"sku", "price": {"amount", "currency"}}
+     * (docs/events.md's money). OMB_ERETRY or OMB_EREJECT with the reason in err, as deliver.
+     * Runs on the instance's thread, between deliveries. */
+    int (*snapshot)(void *ctx, const json_t *request, json_t **result, char *err, size_t errlen);
+    void *reserved[5]; /* zero; room for growth within ABI 1 */
 };
 
 /* Fill the ABI header of a descriptor, first in its initializer:
