@@ -332,6 +332,71 @@ static int host_emit_raw_acked(struct omb_instance *self, const json_t *envelope
     return rc;
 }
 
+#define STATE_KEY_MAX 200
+
+static bool state_key_ok(const char *key)
+{
+    size_t n = key ? strlen(key) : 0;
+    return n >= 1 && n <= STATE_KEY_MAX;
+}
+
+/* An isolated plugin's child has no store: its state would need the link (not built yet). */
+static bool state_available(struct omb_instance *self)
+{
+    if (self->rt->isolated_child || !self->rt->store) {
+        host_log(self, OMB_LOG_ERROR, "state is not available %s",
+                 self->rt->isolated_child ? "to an isolated plugin yet" : "without a store");
+        return false;
+    }
+    return true;
+}
+
+static json_t *host_state_get(struct omb_instance *self, const char *key)
+{
+    if (!state_key_ok(key) || !state_available(self)) {
+        return NULL;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    int rc = omb_store_state_get(self->rt->store, self->name, key, &text, &len);
+    if (rc != 0) {
+        if (rc != OMB_ENOTFOUND) {
+            host_log(self, OMB_LOG_ERROR, "state_get %s: %s", key, omb_strerror(rc));
+        }
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+    free(text);
+    if (!v) {
+        host_log(self, OMB_LOG_ERROR, "state_get %s: the stored value is not JSON: %s", key,
+                 jerr.text);
+    }
+    return v;
+}
+
+static int host_state_put(struct omb_instance *self, const char *key, const json_t *value)
+{
+    if (!state_key_ok(key)) {
+        return OMB_EINVAL;
+    }
+    if (!state_available(self)) {
+        return OMB_EIO;
+    }
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (value && !text) {
+        return OMB_ENOMEM;
+    }
+    int rc = omb_store_state_put(self->rt->store, self->name, key, text,
+                                 text ? strlen(text) : 0);
+    free(text);
+    if (rc != 0 && rc != OMB_EINVAL) {
+        host_log(self, OMB_LOG_ERROR, "state_put %s: %s", key, omb_strerror(rc));
+        rc = OMB_EIO;
+    }
+    return rc;
+}
+
 static const char *host_instance_name(struct omb_instance *self)
 {
     return self->name;
@@ -572,6 +637,9 @@ static const struct omb_host_api host_api = {
     /* ABI 1.2 */
     .emit_acked = host_emit_acked,
     .emit_raw_acked = host_emit_raw_acked,
+    /* ABI 1.3 */
+    .state_get = host_state_get,
+    .state_put = host_state_put,
 };
 
 const struct omb_host_api *omb_host_api_table(void)

@@ -108,7 +108,10 @@ static int init_schema(struct omb_store *s, const char *path, char *err, size_t 
                   " source TEXT NOT NULL, key TEXT NOT NULL, at_us INTEGER NOT NULL,"
                   " until_us INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (source, key))"
                   " WITHOUT ROWID;"
-                  "CREATE INDEX IF NOT EXISTS dedupe_until ON dedupe (until_us);",
+                  "CREATE INDEX IF NOT EXISTS dedupe_until ON dedupe (until_us);"
+                  "CREATE TABLE IF NOT EXISTS state ("
+                  " owner TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
+                  " PRIMARY KEY (owner, key)) WITHOUT ROWID;",
                   path, err, errlen);
     if (rc < 0) {
         goto out;

@@ -286,4 +286,15 @@ int omb_store_parked_update(struct omb_store *s, const struct omb_store_parked_f
 int omb_store_parked_delete(struct omb_store *s, const struct omb_store_parked_filter *f,
                             int64_t *deleted);
 
+/* ---- connectors' durable state (store_state.c) ---- */
+
+/* Store value (len bytes; NULL: delete) under (owner, key), returning once committed: 0,
+ * OMB_EINVAL, OMB_ESTOPPED, or OMB_EIO. Not from the writer thread. */
+int omb_store_state_put(struct omb_store *s, const char *owner, const char *key,
+                        const char *value, size_t len);
+/* The committed value under (owner, key): 0 with a new NUL-terminated copy in *value (the
+ * caller's) and its length, OMB_ENOTFOUND, or OMB_EIO. Any thread. */
+int omb_store_state_get(struct omb_store *s, const char *owner, const char *key, char **value,
+                        size_t *len);
+
 #endif /* OMNIBUS_STORE_H */

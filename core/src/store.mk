@@ -1,6 +1,7 @@
 # core/src: the durable journal (SQLite, WAL, group commit). Included after runtime.mk.
 libombruntime_la_SOURCES += core/src/store.c core/src/store.h core/src/store_priv.h \
-	core/src/store_ops.c core/src/store_read.c core/src/store_dedupe.c
+	core/src/store_ops.c core/src/store_read.c core/src/store_dedupe.c \
+	core/src/store_state.c
 
 check_PROGRAMS += tests/unit/store_test
 tests_unit_store_test_SOURCES = tests/unit/store_test.c

@@ -183,6 +183,9 @@ int store_ops_apply(struct omb_store *s, struct entry *e, int64_t last_seq)
     case OP_PARKED_ADD:
         return apply_parked_add(s, e);
     case OP_SYNC:
+        if (e->sync->kind == SYNC_STATE_PUT) {
+            return store_state_apply(s, e->sync);
+        }
         return e->sync->kind == SYNC_CURSOR_INIT ? cursor_init(s, e->sync, last_seq)
                                                  : change_rows(s, e->sync);
     case OP_APPEND:

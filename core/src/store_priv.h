@@ -71,6 +71,7 @@ enum sync_kind {
     SYNC_CURSOR_DROP,
     SYNC_PARKED_UPDATE,
     SYNC_PARKED_DELETE,
+    SYNC_STATE_PUT, /* store_state.c: consumer is the owner, state the key, body the value */
 };
 
 /* A synchronous operation. Every pointer is the waiting caller's, valid until done is set. */
@@ -201,6 +202,8 @@ void store_prune_step(struct omb_store *s);
 
 /* store_dedupe.c */
 /* Prepares the writer's dedupe statements on s->wdb. 0 or OMB_EIO (err set). */
+/* store_state.c: a state put or delete, inside the group transaction. */
+int store_state_apply(struct omb_store *s, struct sync_op *op);
 int store_dedupe_prepare(struct omb_store *s, char *err, size_t errlen);
 /* Writer thread, inside the group's transaction, for an append with a dedupe key: when its key
  * is held for its source, marks it a duplicate (e->result = -(the holder's seq)). Sees the

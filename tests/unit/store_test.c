@@ -407,6 +407,50 @@ static void test_reopen(const char *path)
     omb_store_close(&s);
 }
 
+/* ---- connectors' state ---------------------------------------------------------------------- */
+
+/* Put, overwrite, an empty value, owners apart, delete, and what survives a reopen. */
+static void test_state(void)
+{
+    char path[1100], err[512];
+    tmp_path(path, sizeof(path), "state.db");
+    unlink(path);
+    struct omb_store *s = omb_store_open(path, NULL, err, sizeof(err));
+    CHECK(s != NULL);
+    if (!s) {
+        return;
+    }
+    char *v = NULL;
+    size_t n = 0;
+    CHECK(omb_store_state_get(s, "shop", "idmap", &v, &n) == OMB_ENOTFOUND && v == NULL);
+    CHECK(omb_store_state_put(s, "shop", "idmap", "{\"A\":1}", 7) == 0);
+    CHECK(omb_store_state_put(s, "shop", "idmap", "{\"A\":2}", 7) == 0);
+    CHECK(omb_store_state_put(s, "shop", "empty", "", 0) == 0);
+    CHECK(omb_store_state_put(s, "other", "idmap", "[]", 2) == 0);
+    CHECK(omb_store_state_put(s, "shop", "gone", "1", 1) == 0);
+    CHECK(omb_store_state_put(s, "shop", "gone", NULL, 0) == 0);
+    CHECK(omb_store_state_put(s, "", "k", "1", 1) == OMB_EINVAL);
+    CHECK(omb_store_state_put(s, "shop", "", "1", 1) == OMB_EINVAL);
+    CHECK(omb_store_state_get(s, "shop", "idmap", &v, &n) == 0 && n == 7 && v &&
+          strcmp(v, "{\"A\":2}") == 0);
+    free(v);
+    omb_store_close(&s);
+
+    s = omb_store_open(path, NULL, err, sizeof(err));
+    CHECK(s != NULL);
+    if (!s) {
+        return;
+    }
+    CHECK(omb_store_state_get(s, "shop", "idmap", &v, &n) == 0 && v && strcmp(v, "{\"A\":2}") == 0);
+    free(v);
+    CHECK(omb_store_state_get(s, "shop", "empty", &v, &n) == 0 && v && n == 0);
+    free(v);
+    CHECK(omb_store_state_get(s, "other", "idmap", &v, &n) == 0 && v && strcmp(v, "[]") == 0);
+    free(v);
+    CHECK(omb_store_state_get(s, "shop", "gone", &v, &n) == OMB_ENOTFOUND);
+    omb_store_close(&s);
+}
+
 /* ---- refusals ------------------------------------------------------------------------------- */
 
 static void test_refusals(void)
@@ -1334,5 +1378,6 @@ int main(void)
     test_readers();
     test_parked();
     test_stopping();
+    test_state();
     return test_result();
 }
