@@ -33,6 +33,7 @@ static const struct command commands[] = {
     {"replay", 0, 1, ombctl_view_replay},
     {"edit", 1, 1, ombctl_view_edit},
     {"drop", 0, 1, ombctl_view_drop},
+    {"snapshot", 3, 4, ombctl_view_snapshot},
     {"help", 0, 0, NULL},
 };
 
@@ -43,7 +44,7 @@ struct cli {
     double timeout_s;
     bool json, prometheus;
     const char *cmd;
-    const char *args[2];
+    const char *args[4];
     size_t nargs;
     struct ombctl_dlq_opts dlq;
 };
@@ -60,6 +61,8 @@ static void usage(FILE *out)
             "  routes                     each route: sources, filter, transform, destinations\n"
             "  metrics [--prometheus]     route and destination counters, latency quantiles\n"
             "  reload                     reload the config file (an invalid one is refused)\n"
+            "  snapshot CONNECTOR stock|price SKU,... [LOCATION,...]\n"
+            "                             what the connector's system holds now\n"
             "  pause ROUTE                hold a route's events (nothing is dropped)\n"
             "  resume ROUTE               release them, in order\n"
             "  log-level [INSTANCE] LEVEL set the log level (error, warn, info, debug) of the\n"
@@ -142,7 +145,7 @@ static int parse(int argc, char **argv, struct cli *cli)
         if (!options || a[0] != '-' || a[1] == '\0') {
             if (!cli->cmd) {
                 cli->cmd = a;
-            } else if (cli->nargs < 2) {
+            } else if (cli->nargs < 4) {
                 cli->args[cli->nargs++] = a;
             } else {
                 return ombctl_usage_error("too many arguments, from '%s'", a);
@@ -228,6 +231,16 @@ static int build(const struct cli *cli, const struct command *c, json_t **reques
         return ombctl_usage_error("%s goes with dead-letters, dead-letter, replay, edit or drop, "
                                   "not %s",
                                   cli->dlq.first, c->name);
+    } else if (strcmp(c->name, "snapshot") == 0) {
+        if (strcmp(cli->args[1], "stock") != 0 && strcmp(cli->args[1], "price") != 0) {
+            return ombctl_usage_error("snapshot: what is stock or price, not '%s'",
+                                      cli->args[1]);
+        }
+        args = json_pack("{s:s, s:s, s:o}", "connector", cli->args[0], "what", cli->args[1],
+                         "skus", ombctl_split_list(cli->args[2]));
+        if (args && cli->nargs == 4) {
+            json_object_set_new(args, "locations", ombctl_split_list(cli->args[3]));
+        }
     } else if (strcmp(c->name, "pause") == 0 || strcmp(c->name, "resume") == 0) {
         args = json_pack("{ss}", "route", cli->args[0]);
     } else if (strcmp(c->name, "log-level") == 0) {

@@ -84,6 +84,9 @@ int ombctl_view_routes(const json_t *result, FILE *out);
 int ombctl_view_metrics(const json_t *result, FILE *out);
 int ombctl_view_reload(const json_t *result, FILE *out);
 int ombctl_view_pause(const json_t *result, FILE *out);
+int ombctl_view_snapshot(const json_t *result, FILE *out);
+/* "A,B,C" as a new JSON array of strings (empty items left out). */
+json_t *ombctl_split_list(const char *s);
 int ombctl_view_log_level(const json_t *result, FILE *out);
 
 /* The `metrics` result (borrowed) in the Prometheus text exposition format 0.0.4. 0 or

@@ -13,9 +13,10 @@ omnibusctl_LDADD = $(ZMQ_LIBS) $(JANSSON_LIBS) -lm
 #   e2e_test.py    the admin socket end to end: omnibusd's server and omnibusctl
 #   dlq_test.py    the dead-letter commands end to end, every bad request among them
 #   dlq_cli_test.py  omnibusctl's dead-letter commands against the fake server
+#   snapshot_test.py the admin's snapshot (ABI 1.3) through a daemon and omnibusctl
 # admin_helpers.py is their shared module, not a test.
 TESTS += tests/admin/cli_test.py tests/admin/e2e_test.py tests/admin/dlq_test.py \
-	tests/admin/dlq_cli_test.py
+	tests/admin/dlq_cli_test.py tests/admin/snapshot_test.py
 EXTRA_DIST += docs/admin-protocol.md docs/omnibusctl.md tests/admin/admin_helpers.py \
 	tests/admin/cli_test.py tests/admin/e2e_test.py tests/admin/dlq_test.py \
-	tests/admin/dlq_cli_test.py
+	tests/admin/dlq_cli_test.py tests/admin/snapshot_test.py

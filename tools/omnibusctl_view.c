@@ -457,3 +457,63 @@ int ombctl_view_log_level(const json_t *r, FILE *out)
     }
     return 0;
 }
+
+json_t *ombctl_split_list(const char *s)
+{
+    json_t *a = json_array();
+    while (a && s && *s) {
+        const char *comma = strchr(s, ',');
+        size_t n = comma ? (size_t)(comma - s) : strlen(s);
+        if (n > 0) {
+            json_array_append_new(a, json_stringn(s, n));
+        }
+        s = comma ? comma + 1 : NULL;
+    }
+    return a;
+}
+
+/* snapshot: one row per item (stock: SKU LOCATION AVAILABLE; price: SKU PRICE CURRENCY), then
+ * the SKUs the system does not know. */
+int ombctl_view_snapshot(const json_t *r, FILE *out)
+{
+    const json_t *items = json_object_get(r, "items");
+    if (!json_is_object(r) || !json_is_array(items)) {
+        return OMB_EINVAL;
+    }
+    const char *what = json_string_value(json_object_get(r, "what"));
+    bool stock = what && strcmp(what, "stock") == 0;
+    static const char *const stock_head[] = {"SKU", "LOCATION", "AVAILABLE"};
+    static const char *const price_head[] = {"SKU", "PRICE", "CURRENCY"};
+    struct ombctl_table *t = ombctl_table_new(3, stock ? stock_head : price_head);
+    if (!t) {
+        return OMB_ENOMEM;
+    }
+    ombctl_table_right(t, stock ? 2 : 1);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(items, i, e)
+    {
+        char a[CELL], b[CELL], c[CELL];
+        const json_t *price = json_object_get(e, "price");
+        const char *row[3] = {ombctl_text(e, "sku", a, sizeof(a)),
+                              stock ? ombctl_text(e, "location", b, sizeof(b))
+                                    : ombctl_text(price, "amount", b, sizeof(b)),
+                              stock ? ombctl_text(e, "available", c, sizeof(c))
+                                    : ombctl_text(price, "currency", c, sizeof(c))};
+        if (ombctl_table_add(t, row) != 0) {
+            ombctl_table_destroy(&t);
+            return OMB_ENOMEM;
+        }
+    }
+    int rc = print_table(t, out);
+    const json_t *unknown = json_object_get(r, "unknown");
+    if (json_array_size(unknown) > 0) {
+        fputs("unknown to the system:", out);
+        json_array_foreach(unknown, i, e)
+        {
+            fprintf(out, " %s", json_string_value(e) ? json_string_value(e) : "?");
+        }
+        fputc('\n', out);
+    }
+    return rc;
+}

@@ -479,7 +479,9 @@ static char *pick(struct pf_source *s, struct pf_entry *v, size_t n, char **mark
 {
     struct posfile_ctx *c = s->c;
     *marker = NULL;
-    qsort(v, n, sizeof(*v), by_name);
+    if (n > 1) {
+        qsort(v, n, sizeof(*v), by_name); /* qsort(NULL, 0) is undefined */
+    }
     for (size_t i = 0; i < n; i++) {
         const char *name = v[i].name;
         if (in_progress(name) || fnmatch(c->pattern, name, 0) != 0 ||

@@ -298,13 +298,16 @@ void omb_daemon_admin_handle(void *arg, const char *cmd, const json_t *args,
         cmd_pause(d, args, false, reply);
     } else if (strcmp(cmd, "log-level") == 0) {
         cmd_log_level(d, args, reply);
+    } else if (strcmp(cmd, "snapshot") == 0) {
+        omb_daemon_snapshot(d, args, reply);
     } else if (omb_daemon_dlq_command(d, cmd, args, reply)) {
         /* dead-letters, dead-letter, replay, edit, drop: daemon_dlq.c */
     } else {
         reply->code = "unknown_command";
         snprintf(reply->message, sizeof(reply->message),
                  "unknown command '%s' (status, connectors, routes, metrics, reload, pause, "
-                 "resume, log-level, dead-letters, dead-letter, replay, edit, drop)",
+                 "resume, log-level, snapshot, dead-letters, dead-letter, replay, edit, "
+                 "drop)",
                  cmd);
     }
     if (!reply->result && !reply->code) {

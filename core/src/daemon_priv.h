@@ -53,6 +53,9 @@ int omb_daemon_reload(struct omb_daemon *d, struct omb_diags *diags, const char 
 
 /* daemon_dlq.c: the dead-letter commands (dead-letters, dead-letter, replay, edit, drop). True
  * when `cmd` is one of them, with the answer in reply; false for another command. */
+/* daemon_snapshot.c: the admin's `snapshot`. */
+void omb_daemon_snapshot(struct omb_daemon *d, const json_t *args,
+                         struct omb_admin_reply *reply);
 bool omb_daemon_dlq_command(struct omb_daemon *d, const char *cmd, const json_t *args,
                             struct omb_admin_reply *reply);
 /* The number of dead letters of one destination now (rows in state "dead"), new; null when the

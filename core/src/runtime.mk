@@ -14,7 +14,7 @@ libombruntime_la_SOURCES = \
 	core/src/consumer.c core/src/consumer.h core/src/consumer_priv.h core/src/consumer_parked.c core/src/consumer_conflate.c \
 	core/src/admin.c core/src/admin.h \
 	core/src/daemon.c core/src/daemon.h core/src/daemon_priv.h core/src/daemon_admin.c \
-	core/src/daemon_dlq.c \
+	core/src/daemon_dlq.c core/src/daemon_snapshot.c \
 	core/src/daemon_store.c \
 	core/src/isolate.c core/src/isolate.h core/src/isolate_priv.h core/src/isolate_relay.c \
 	core/src/isolate_child.c \

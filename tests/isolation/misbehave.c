@@ -5,6 +5,7 @@
  * hang-every-th it never returns. Check-only: never installed. */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,6 +94,46 @@ static int misbehave_deliver(void *ctx, const json_t *event, struct omb_deliver_
     return OMB_EREJECT; /* deliver_raw is always there */
 }
 
+/* ABI 1.3 snapshot, made up but checkable: a SKU starting with X is unknown; stock is the SKU's
+ * length at each location asked for (or "L1"); a price is 100 times it, in PLN. */
+static int misbehave_snapshot(void *ctx, const json_t *request, json_t **result, char *err,
+                              size_t errlen)
+{
+    (void)ctx;
+    const char *what = json_string_value(json_object_get(request, "what"));
+    const json_t *skus = json_object_get(request, "skus");
+    const json_t *locations = json_object_get(request, "locations");
+    if (!what || !json_is_array(skus)) {
+        snprintf(err, errlen, "a request with no what or skus");
+        return OMB_EREJECT;
+    }
+    json_t *items = json_array(), *unknown = json_array();
+    size_t i;
+    const json_t *v;
+    json_array_foreach(skus, i, v) {
+        const char *sku = json_string_value(v);
+        json_int_t len = (json_int_t)strlen(sku);
+        if (sku[0] == 'X') {
+            json_array_append_new(unknown, json_string(sku));
+        } else if (strcmp(what, "price") == 0) {
+            json_array_append_new(items, json_pack("{s:s, s:{s:I, s:s}}", "sku", sku, "price",
+                                                   "amount", len * 100, "currency", "PLN"));
+        } else if (json_array_size(locations) == 0) {
+            json_array_append_new(items, json_pack("{s:s, s:s, s:I}", "sku", sku, "location",
+                                                   "L1", "available", len));
+        } else {
+            size_t k;
+            const json_t *loc;
+            json_array_foreach(locations, k, loc) {
+                json_array_append_new(items, json_pack("{s:s, s:O, s:I}", "sku", sku,
+                                                       "location", loc, "available", len));
+            }
+        }
+    }
+    *result = json_pack("{s:o, s:o}", "items", items, "unknown", unknown);
+    return *result ? 0 : OMB_ENOMEM;
+}
+
 static int misbehave_stop(void *ctx)
 {
     (void)ctx;
@@ -113,7 +154,7 @@ OMB_PLUGIN_EXPORT const struct omb_plugin_descriptor omb_plugin_descriptor = {
     .version = "1.0.0",
     .description = "a test sink that crashes or hangs on purpose",
     .kind = OMB_PLUGIN_CONNECTOR,
-    .capabilities = OMB_CAP_SINK,
+    .capabilities = OMB_CAP_SINK | OMB_CAP_SNAPSHOT,
     .options = options,
     .ctx_size = sizeof(struct misbehave_ctx),
     .create = misbehave_create,
@@ -122,4 +163,5 @@ OMB_PLUGIN_EXPORT const struct omb_plugin_descriptor omb_plugin_descriptor = {
     .stop = misbehave_stop,
     .destroy = misbehave_destroy,
     .deliver_raw = misbehave_deliver_raw,
+    .snapshot = misbehave_snapshot,
 };
