@@ -18,7 +18,7 @@ def ev(type_, key, body, **extra):
 
 def test_cli():
     rc, out, err = run(["--version"])
-    check(rc == 0 and out.startswith("omnibusd ") and "plugin ABI 1.2" in out, f"--version: {out}")
+    check(rc == 0 and out.startswith("omnibusd ") and "plugin ABI 1.3" in out, f"--version: {out}")
     rc, out, err = run(["--help"])
     check(rc == 0 and "--check" in out and "--plugin-doc" in out, "--help")
     rc, out, err = run([])
@@ -318,7 +318,7 @@ def test_wrong_abi():
     os.symlink(src, d + "/plugins/shop.so")
     cfg = write_config(d, config('  <connector name="s" plugin="shop"/>'))
     rc, out, err = run(["--check", "-c", cfg, "--plugin-dir", d + "/plugins"])
-    check(rc == 1 and "shop.so" in err and "ABI 2." in err and "ABI 1.2" in err,
+    check(rc == 1 and "shop.so" in err and "ABI 2." in err and "ABI 1.3" in err,
           f"wrong ABI refused: {err}")
 
 
