@@ -340,12 +340,11 @@ static bool state_key_ok(const char *key)
     return n >= 1 && n <= STATE_KEY_MAX;
 }
 
-/* An isolated plugin's child has no store: its state would need the link (not built yet). */
+/* In the daemon, the store; an isolated plugin's child asks the daemon over the link. */
 static bool state_available(struct omb_instance *self)
 {
-    if (self->rt->isolated_child || !self->rt->store) {
-        host_log(self, OMB_LOG_ERROR, "state is not available %s",
-                 self->rt->isolated_child ? "to an isolated plugin yet" : "without a store");
+    if (!self->rt->store) {
+        host_log(self, OMB_LOG_ERROR, "state is not available without a store");
         return false;
     }
     return true;
@@ -353,6 +352,9 @@ static bool state_available(struct omb_instance *self)
 
 static json_t *host_state_get(struct omb_instance *self, const char *key)
 {
+    if (state_key_ok(key) && self->rt->isolated_child) {
+        return omb_isolate_uplink_state_get(self, key);
+    }
     if (!state_key_ok(key) || !state_available(self)) {
         return NULL;
     }
@@ -380,15 +382,17 @@ static int host_state_put(struct omb_instance *self, const char *key, const json
     if (!state_key_ok(key)) {
         return OMB_EINVAL;
     }
-    if (!state_available(self)) {
+    if (!self->rt->isolated_child && !state_available(self)) {
         return OMB_EIO;
     }
     char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     if (value && !text) {
         return OMB_ENOMEM;
     }
-    int rc = omb_store_state_put(self->rt->store, self->name, key, text,
-                                 text ? strlen(text) : 0);
+    int rc = self->rt->isolated_child
+                 ? omb_isolate_uplink_state_put(self, key, text, text ? strlen(text) : 0)
+                 : omb_store_state_put(self->rt->store, self->name, key, text,
+                                       text ? strlen(text) : 0);
     free(text);
     if (rc != 0 && rc != OMB_EINVAL) {
         host_log(self, OMB_LOG_ERROR, "state_put %s: %s", key, omb_strerror(rc));

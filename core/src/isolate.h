@@ -73,4 +73,11 @@ int omb_isolate_uplink_emit(struct omb_instance *inst, const char *env, size_t e
 int omb_isolate_uplink_route(struct omb_instance *inst, const char *suffix, omb_http_fn fn,
                              void *arg);
 
+/* The child's state_get and state_put: asked of the daemon over the link, waited for (what
+ * else comes meanwhile is handled after). As the host functions (omnibus/host.h); text is the
+ * value's JSON text, NULL to delete. */
+json_t *omb_isolate_uplink_state_get(struct omb_instance *inst, const char *key);
+int omb_isolate_uplink_state_put(struct omb_instance *inst, const char *key, const char *text,
+                                 size_t len);
+
 #endif /* OMNIBUS_ISOLATE_H */

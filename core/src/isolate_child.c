@@ -41,8 +41,16 @@ struct child_route {
     void *arg;
 };
 
+/* A message kept while the plugin waited for a state answer. */
+struct stashed {
+    struct stashed *next;
+    struct iso_msg m;
+};
+
 struct child {
     void *sock;
+    struct stashed *stash, *stash_tail;
+    bool stash_posted; /* a drain_stash task is queued */
     struct pending_ack acks[WINDOW];
     uint64_t next_token;
     struct child_route *routes;
@@ -260,34 +268,141 @@ static void on_http(struct omb_instance *inst, struct child *ch, struct iso_msg 
     json_decref(meta);
 }
 
+/* One message from the daemon. */
+static void dispatch(struct omb_instance *inst, struct child *ch, struct iso_msg *m)
+{
+    size_t len;
+    const void *p;
+    if (iso_is(m, "deliver")) {
+        on_deliver(inst, ch, m);
+    } else if (iso_is(m, "ack")) {
+        on_ack(ch, m);
+    } else if (iso_is(m, "http")) {
+        on_http(inst, ch, m);
+    } else if (iso_is(m, "ping")) {
+        iso_send(ch->sock, ZMQ_DONTWAIT, "pong", 0, NULL);
+    } else if (iso_is(m, "stop")) {
+        omb_instance_stop_here(inst);
+        iso_send(ch->sock, 0, "stopped", 0, NULL);
+    } else if (iso_is(m, "exit")) {
+        inst->link_exit = true;
+    } else if (iso_is(m, "log-level") && (p = iso_data(m, 1, &len)) && len == sizeof(int)) {
+        int level;
+        memcpy(&level, p, sizeof(level));
+        omb_instance_set_log_level(inst, level);
+    }
+}
+
+/* Messages that came while the plugin waited for a state answer: handled once it is back. */
+static void drain_stash(struct omb_instance *inst, void *arg)
+{
+    (void)arg;
+    struct child *ch = child_of(inst);
+    while (ch->stash && !inst->link_exit) {
+        struct stashed *st = ch->stash;
+        ch->stash = st->next;
+        if (!ch->stash) {
+            ch->stash_tail = NULL;
+        }
+        dispatch(inst, ch, &st->m);
+        iso_msg_close(&st->m);
+        free(st);
+    }
+}
+
 static void on_link(struct omb_instance *inst, void *arg)
 {
     struct child *ch = arg;
     struct iso_msg m;
+    drain_stash(inst, NULL);
     while (!inst->link_exit && iso_recv(ch->sock, ZMQ_DONTWAIT, &m) == 0) {
-        size_t len;
-        const void *p;
-        if (iso_is(&m, "deliver")) {
-            on_deliver(inst, ch, &m);
-        } else if (iso_is(&m, "ack")) {
-            on_ack(ch, &m);
-        } else if (iso_is(&m, "http")) {
-            on_http(inst, ch, &m);
-        } else if (iso_is(&m, "ping")) {
-            iso_send(ch->sock, ZMQ_DONTWAIT, "pong", 0, NULL);
-        } else if (iso_is(&m, "stop")) {
-            omb_instance_stop_here(inst);
-            iso_send(ch->sock, 0, "stopped", 0, NULL);
-        } else if (iso_is(&m, "exit")) {
-            inst->link_exit = true;
-        } else if (iso_is(&m, "log-level") && (p = iso_data(&m, 1, &len)) && len == sizeof(int)) {
-            int level;
-            memcpy(&level, p, sizeof(level));
-            omb_instance_set_log_level(inst, level);
-        }
+        dispatch(inst, ch, &m);
         iso_msg_close(&m);
     }
     send_state(inst, ch);
+}
+
+/* Ask the daemon and wait for its "state-reply", keeping what else comes for later. 0 with the
+ * reply in *out, or OMB_EIO. */
+static int state_call(struct omb_instance *inst, struct child *ch, const char *verb, size_t n,
+                      const struct iso_frame *f, struct iso_msg *out)
+{
+    if (iso_send(ch->sock, 0, verb, n, f) != 0) {
+        return OMB_EIO;
+    }
+    for (;;) {
+        if (iso_recv(ch->sock, 0, out) != 0) {
+            return OMB_EIO;
+        }
+        if (iso_is(out, "state-reply")) {
+            return 0;
+        }
+        struct stashed *st = calloc(1, sizeof(*st));
+        if (!st) {
+            iso_msg_close(out);
+            continue; /* an ack lost: its emit's plugin hears nothing; a ping: asked again */
+        }
+        st->m.n = out->n;
+        for (size_t i = 0; i < out->n; i++) {
+            zmq_msg_init(&st->m.f[i]);
+            zmq_msg_move(&st->m.f[i], &out->f[i]);
+            zmq_msg_close(&out->f[i]);
+        }
+        out->n = 0;
+        if (ch->stash_tail) {
+            ch->stash_tail->next = st;
+        } else {
+            ch->stash = st;
+        }
+        ch->stash_tail = st;
+        if (!ch->stash_posted && omb_instance_post(inst, drain_stash, NULL) == 0) {
+            ch->stash_posted = true;
+        }
+    }
+}
+
+json_t *omb_isolate_uplink_state_get(struct omb_instance *inst, const char *key)
+{
+    struct child *ch = child_of(inst);
+    struct iso_msg m;
+    if (state_call(inst, ch, "state-get", 1, &(struct iso_frame){ key, strlen(key) }, &m) != 0) {
+        return NULL;
+    }
+    ch->stash_posted = false;
+    size_t len;
+    const void *p = iso_data(&m, 1, &len);
+    int rc = OMB_EIO;
+    if (p && len == sizeof(rc)) {
+        memcpy(&rc, p, sizeof(rc));
+    }
+    json_t *v = NULL;
+    if (rc == 0) {
+        const char *text = iso_data(&m, 2, &len);
+        v = text ? json_loadb(text, len, JSON_DECODE_ANY, NULL) : NULL;
+    }
+    iso_msg_close(&m);
+    return v;
+}
+
+int omb_isolate_uplink_state_put(struct omb_instance *inst, const char *key, const char *text,
+                                 size_t len)
+{
+    struct child *ch = child_of(inst);
+    int del = text == NULL;
+    struct iso_frame f[3] = { { key, strlen(key) }, { &del, sizeof(del) }, { text, len } };
+    struct iso_msg m;
+    if (state_call(inst, ch, "state-put", 3, f, &m) != 0) {
+        return OMB_EIO;
+    }
+    ch->stash_posted = false;
+    size_t n;
+    const void *p = iso_data(&m, 1, &n);
+    int rc = OMB_EIO;
+    if (p && n == sizeof(rc)) {
+        memcpy(&rc, p, sizeof(rc));
+    }
+    iso_msg_close(&m);
+    return rc;
 }
 
 /* Posted once create() has run: say so, then report state and metrics every second. */
@@ -403,6 +518,12 @@ static int run(void *zctx, void *sock, const json_t *hello)
         iso_send(sock, 0, "exited", 0, NULL);
     }
     omb_instance_destroy(&inst);
+    while (ch->stash) {
+        struct stashed *st = ch->stash;
+        ch->stash = st->next;
+        iso_msg_close(&st->m);
+        free(st);
+    }
     for (size_t i = 0; i < ch->n_routes; i++) {
         free(ch->routes[i].suffix);
     }

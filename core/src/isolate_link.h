@@ -10,6 +10,8 @@
  *   stop                                     stopped
  *   exit                                     (the process's exit status)
  *   log-level [level]                        route   [suffix]
+ *   state-reply [rc][value]                  state-get [key]
+ *                                            state-put [key][delete?][value]
  *                                            metrics {"c":{counters},"g":{gauges}}
  *                                            state   [enum omb_instance_state]
  *

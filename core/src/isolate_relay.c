@@ -14,6 +14,7 @@
 #include "isolate_priv.h"
 #include "host_http.h"
 #include "log.h"
+#include "store.h"
 
 /* ---- what the child sends ---- */
 
@@ -219,10 +220,41 @@ static void on_metrics(struct omb_isolate *iso, struct iso_msg *m)
     json_decref(o);
 }
 
+/* The child's state_get/state_put (ABI 1.3), answered from the daemon's store. */
+static void on_state(struct omb_isolate *iso, struct iso_msg *m, bool put)
+{
+    struct omb_instance *inst = iso->inst;
+    char *key = iso_strdup(m, 1);
+    char *value = NULL;
+    size_t len = 0;
+    int rc;
+    if (!key || !*key || !inst->rt->store) {
+        rc = OMB_EINVAL;
+    } else if (put) {
+        size_t n;
+        const void *del = iso_data(m, 2, &n);
+        int is_del = 1;
+        if (del && n == sizeof(is_del)) {
+            memcpy(&is_del, del, sizeof(is_del));
+        }
+        const char *text = iso_data(m, 3, &n);
+        rc = omb_store_state_put(inst->rt->store, inst->name, key, is_del ? NULL : text ? text : "",
+                                 is_del ? 0 : n);
+    } else {
+        rc = omb_store_state_get(inst->rt->store, inst->name, key, &value, &len);
+    }
+    struct iso_frame f[2] = { { &rc, sizeof(rc) }, { value, len } };
+    iso_send(iso->sock, 0, "state-reply", rc == 0 && value ? 2 : 1, f);
+    free(value);
+    free(key);
+}
+
 void iso_handle(struct omb_isolate *iso, struct iso_msg *m)
 {
     size_t len;
-    if (iso_is(m, "emit")) {
+    if (iso_is(m, "state-get") || iso_is(m, "state-put")) {
+        on_state(iso, m, iso_is(m, "state-put"));
+    } else if (iso_is(m, "emit")) {
         on_emit(iso, m);
     } else if (iso_is(m, "pong")) {
         iso->ping_sent_at = 0;

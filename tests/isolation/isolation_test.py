@@ -14,7 +14,9 @@ plugin in a supervised child process.
 3. The webhook's child is stopped (SIGSTOP, as if it hung in a timer): it misses a ping's
    deadline and is replaced. The isolated source's child is killed from outside (SIGKILL)
    while it reads: it is restarted, and every event still arrives (at least once).
-4. A plugin whose create() refuses in its child: the daemon says why and does not start.
+4. ABI 1.3 state through the link: an isolated plugin counting its deliveries in the host's
+   state keeps counting across its crashes and a restart of the daemon.
+5. A plugin whose create() refuses in its child: the daemon says why and does not start.
 No assertion is about speed; the healthy route's rate is printed for the record."""
 import base64
 import hashlib
@@ -208,6 +210,38 @@ def isolated_sources():
     check(dm.stop() == 0, "the daemon stops cleanly")
 
 
+def state_across_crashes():
+    """ABI 1.3 state through the link: an isolated plugin counting its deliveries in the host's
+    state, crashing every 150th, ends with the count of every delivery; so does one in the
+    daemon, and a restart of the daemon keeps both counts."""
+    d = workdir("isolation-state")
+    n = 600
+    body = (file_source("src", d + "/in") +
+            misbehave("iso", d + "/iso.ndjson", crash_every=150, state="true") +
+            misbehave("inproc", d + "/inproc.ndjson", "", state="true").replace(
+                ' isolate="process"', "") +
+            route("r-iso", "src", "iso") + route("r-inproc", "src", "inproc"))
+    cfg = write_config(d, config(body, drain="60s"))
+    dm = Daemon(cfg, env=ENV)
+    drop(d + "/in", "a.ndjson", events(0, n))
+
+    def count(name):
+        return (connectors(dm).get(name, {}).get("metrics") or {}).get("count")
+    wait_for(lambda: count_lines(d + "/iso.ndjson") >= n, timeout=120, what="every delivery")
+    wait_for(lambda: count("iso") == n and count("inproc") == n,
+             what=f"both counts at {n}")
+    check(count("iso") == n and count("inproc") == n,
+          f"the counts survive the child's crashes: {count('iso')}, {count('inproc')}")
+    iso = connectors(dm).get("iso", {}).get("isolation") or {}
+    check(iso.get("restarts", 0) >= n // 150, f"it did crash: {iso}")
+    check(dm.stop() == 0, "the daemon stops cleanly")
+    dm = Daemon(cfg, env=ENV)
+    drop(d + "/in", "b.ndjson", events(n, 10))
+    wait_for(lambda: count("iso") == n + 10 and count("inproc") == n + 10,
+             what="the counts go on after a restart of the daemon")
+    check(dm.stop() == 0, "the daemon stops cleanly again")
+
+
 def create_refused():
     d = workdir("isolation-create")
     body = (file_source("src", d + "/in") +
@@ -235,6 +269,7 @@ def create_refused():
 def main():
     misbehaving_destinations()
     isolated_sources()
+    state_across_crashes()
     create_refused()
     done()
 

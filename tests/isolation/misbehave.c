@@ -18,11 +18,13 @@ struct misbehave_ctx {
     char *crash_how;
     int64_t hang_every;
     bool fail_create;
+    bool state;
 
     const struct omb_host_api *host;
     struct omb_instance *self;
     int fd;
-    int64_t seen; /* deliveries in this process */
+    int64_t seen;  /* deliveries in this process */
+    int64_t count; /* deliveries in all processes, kept in the host's state (option state) */
 };
 
 static const struct omb_option options[] = {
@@ -36,6 +38,9 @@ static const struct omb_option options[] = {
       offsetof(struct misbehave_ctx, hang_every), "hang on every Nth delivery (0: never)" },
     { "fail-create", OMB_OPT_BOOL, "false", 0, 0, 0, NULL,
       offsetof(struct misbehave_ctx, fail_create), "create() refuses" },
+    { "state", OMB_OPT_BOOL, "false", 0, 0, 0, NULL, offsetof(struct misbehave_ctx, state),
+      "count deliveries in the host's state (ABI 1.3), from where the last process left it; "
+      "gauge \"count\"" },
     OMB_OPTION_END
 };
 
@@ -52,6 +57,12 @@ static int misbehave_create(const struct omb_host_api *host, struct omb_instance
 static int misbehave_start(void *ctx)
 {
     struct misbehave_ctx *c = ctx;
+    if (c->state) {
+        json_t *v = c->host->state_get(c->self, "count");
+        c->count = json_integer_value(v);
+        json_decref(v);
+        c->host->metric_gauge_set(c->self, "count", c->count);
+    }
     c->fd = open(c->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     return c->fd < 0 ? OMB_ERETRY : 0;
 }
@@ -83,6 +94,17 @@ static int misbehave_deliver_raw(void *ctx, const struct omb_raw_event *ev,
         return OMB_ERETRY;
     }
     c->host->metric_counter_add(c->self, "written", 1);
+    if (c->state) {
+        json_t *v = json_integer(c->count + 1);
+        int rc = c->host->state_put(c->self, "count", v);
+        json_decref(v);
+        if (rc != 0) {
+            snprintf(res->reason, sizeof(res->reason), "state_put: %d", rc);
+            return OMB_ERETRY;
+        }
+        c->count++;
+        c->host->metric_gauge_set(c->self, "count", c->count);
+    }
     return OMB_OK;
 }
 
