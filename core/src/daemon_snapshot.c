@@ -127,8 +127,8 @@ void omb_daemon_snapshot(struct omb_daemon *d, const json_t *args, struct omb_ad
              "it has no snapshot capability", name, desc->name);
         return;
     }
-    if (omb_instance_isolation(inst)) {
-        json_t *iso = omb_instance_isolation(inst);
+    json_t *iso = omb_instance_isolation(inst);
+    if (iso) {
         json_decref(iso);
         fail(reply, "unsupported", "connector '%s' runs isolated: snapshots do not cross the "
              "link to its process yet", name);
