@@ -279,8 +279,11 @@ class ShopifyFake:
                 if "Content-Type" not in headers and status != 204:
                     self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+                try:
+                    self.end_headers()
+                    self.wfile.write(out)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True    # the client gave up (a timeout test)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
 
@@ -670,6 +673,9 @@ class ShopifyFake:
             rec["json"] = json.loads(body) if body else None
         except ValueError:
             pass
+        route = self._route(method, path)
+        if route:
+            rec["version"], rec["endpoint"] = route[0], route[1]
         with self.lock:
             self.requests.append(rec)
             if path.startswith("/_fake/"):
@@ -683,7 +689,7 @@ class ShopifyFake:
             out_headers = {"X-Request-Id": str(uuid.uuid4())}
             try:
                 status, answer = self._answer(method, path, query, h, body, rec, injected,
-                                              out_headers)
+                                              out_headers, route)
             except ApiError as e:
                 status, answer = e.status, {"errors": e.errors}
                 out_headers.update(e.headers)
@@ -732,7 +738,20 @@ class ShopifyFake:
         ("POST", r"graphql", "POST graphql", None, "_graphql"),
     ]
 
-    def _answer(self, method, path, query, h, body, rec, injected, out):
+    def _route(self, method, path):
+        """(version, label, scope, handler, ids) of a well-formed API path; (version, None,
+        ...) for an unknown resource; None for a path that is not /admin/api/{version}/...json
+        or whose version is malformed."""
+        m = API_PATH.match(path)
+        if not m or not VERSION.match(m.group(1)):
+            return None
+        for r_method, pattern, label, scope, fn in self.ROUTES:
+            mm = re.fullmatch(pattern, m.group(2))
+            if mm and r_method == method:
+                return m.group(1), label, scope, fn, mm.groups()
+        return m.group(1), None, None, None, ()
+
+    def _answer(self, method, path, query, h, body, rec, injected, out, route):
         if injected and injected[1]:
             status, retry_after, body_override = injected[1], injected[2], injected[5]
             if retry_after is not None:
@@ -746,27 +765,17 @@ class ShopifyFake:
                 return status, {"errors": "[API] This action requires merchant approval for "
                                           "write_inventory scope."}
             return status, {"errors": STATUS_BODIES.get(status, "Error")}
-        m = API_PATH.match(path)
-        if not m or not VERSION.match(m.group(1)):
+        if route is None:
             # [U] a well-formed version Shopify does not (or no longer) serve is answered here
             # as the version asked for; Shopify falls forward to a supported one.
             raise ApiError(404, "Not Found")
-        version, rest = m.group(1), m.group(2)
-        rec["version"] = version
+        version, label, scope, fn, groups = route
         out["X-Shopify-API-Version"] = version
         token = h.get("x-shopify-access-token")
         if token not in self.tokens:
             raise ApiError(401, MSG_401)
-        route = None
-        for r_method, pattern, label, scope, fn in self.ROUTES:
-            mm = re.fullmatch(pattern, rest)
-            if mm and r_method == method:
-                route = (label, scope, fn, mm.groups())
-                break
-        if route is None:
+        if label is None:
             raise ApiError(404, "Not Found")
-        label, scope, fn, groups = route
-        rec["endpoint"] = label
         if fn == "_graphql":
             return self._graphql(h, body, rec, version, token)
         self._take(token, out)
@@ -786,7 +795,7 @@ class ShopifyFake:
                 if not isinstance(req, dict):
                     raise ApiError(400, "Bad Request")
         ctx = {"query": query, "req": req, "version": version, "host": h.get("host") or
-               f"127.0.0.1:{self.port}", "rest": rest, "out": out}
+               f"127.0.0.1:{self.port}", "out": out}
         return getattr(self, fn)(ctx, *[int(g) for g in groups])
 
     def _has_scope(self, token, scope):
