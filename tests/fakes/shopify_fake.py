@@ -83,6 +83,7 @@ SET_REASONS = {"correction", "cycle_count_available", "damaged", "movement_creat
                "shrinkage"}
 QUANTITY_NAMES = ("available", "on_hand", "committed", "incoming", "reserved", "damaged",
                   "safety_stock", "quality_control")
+# [U] the {"errors": ...} texts of the injected failures (401 and 429 are documented).
 STATUS_BODIES = {
     400: "Bad Request",
     401: MSG_401,
@@ -870,10 +871,14 @@ class ShopifyFake:
         links = []
         base = f"http://{ctx['host']}/admin/api/{ctx['version']}/{resource}.json?"
         keep = {k: q[k][0] for k in ("limit", "fields") if k in q}
+
+        def link(direction, k, rel):
+            info = encode_cursor({"r": resource, "d": direction, "k": k, "f": filters})
+            return f'<{base}{urllib.parse.urlencode(dict(keep, page_info=info))}>; rel="{rel}"'
         if page and start > 0:
-            links.append(f'<{base}{urllib.parse.urlencode(dict(keep, page_info=encode_cursor({"r": resource, "d": "p", "k": keys[start], "f": filters})))}>; rel="previous"')  # noqa: E501
+            links.append(link("p", keys[start], "previous"))
         if page and end < len(records):
-            links.append(f'<{base}{urllib.parse.urlencode(dict(keep, page_info=encode_cursor({"r": resource, "d": "n", "k": keys[end - 1], "f": filters})))}>; rel="next"')  # noqa: E501
+            links.append(link("n", keys[end - 1], "next"))
         if links:
             ctx["out"]["Link"] = ", ".join(links)
         return page
@@ -1005,7 +1010,8 @@ class ShopifyFake:
             except ValueError:
                 errors["compare_at_price"] = ["is not a number"]
         if "sku" in body and body["sku"] != v["sku"] and body["sku"] in self.skus:
-            errors["sku"] = ["has already been taken"]        # [U] Shopify allows duplicates
+            # A limit of the fake (its SKU index), not Shopify's: Shopify accepts duplicates.
+            errors["sku"] = ["has already been taken"]
         if errors:
             raise ApiError(422, errors)
         now = utc_now()
@@ -1508,7 +1514,8 @@ class ShopifyFake:
                                "maxCost": 1000}}]}
         if requested > bucket[0]:
             return 200, {"errors": [{"message": "Throttled", "extensions": {
-                "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+                "code": "THROTTLED",
+                "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
                 "extensions": {"cost": {"requestedQueryCost": requested, "actualQueryCost": None,
                                         "throttleStatus": self._throttle_status(bucket)}}}
         bucket[0] -= requested
@@ -1564,6 +1571,7 @@ class ShopifyFake:
             args = {k: _value(v, c.vars) for k, v in node["args"].items()}
             sub = [s for n in nodes for s in (n["sel"] or ())]
             if fd.scope and not self._has_scope(c.token, fd.scope):
+                # [U] the exact message and extensions of Shopify's ACCESS_DENIED.
                 out[key] = None
                 c.errors.append({
                     "message": f"Access denied for {name} field. Required access: "
@@ -1652,7 +1660,8 @@ class ShopifyFake:
     # -- resolvers' helpers --
 
     def _node(self, value):
-        """(type, object) for a global id, or None."""
+        """(type, object) for a global id, or None. [U] a malformed global id is a top-level
+        error "Invalid global id '...'" (code argumentLiteralsIncompatible)."""
         g = parse_gid(value)
         if g is None:
             raise _GQLError(f"Invalid global id '{value}'", code="argumentLiteralsIncompatible")
@@ -1924,7 +1933,7 @@ class ShopifyFake:
                         continue
                 elif inp.get("ignoreCompareQuantity") is True:
                     pass
-                elif q.get("compareQuantity") is None:
+                elif q.get("compareQuantity") is None:   # [U] null counts as absent
                     errors.append(_user_error(field + ["compareQuantity"],
                                               "COMPARE_QUANTITY_REQUIRED",
                                               "The compareQuantity argument must be given to "
@@ -2077,9 +2086,10 @@ class ShopifyFake:
                                         f"({json.dumps(vin[k])}). Expected type 'Money'.",
                                         code="argumentLiteralsIncompatible")
                     if Decimal(upd[k]) < 0:
+                        what = "Price" if k == "price" else "Compare at price"
                         errors.append(_user_error(field + [k], "GREATER_THAN_OR_EQUAL_TO",
-                                                  f"{'Price' if k == 'price' else 'Compare at price'}"  # noqa: E501
-                                                  " must be greater than or equal to 0"))  # [U]
+                                                  f"{what} must be greater than or equal to "
+                                                  "0"))  # [U]
                         upd = None
                         break
             if upd is None:
@@ -2616,8 +2626,9 @@ class _Analysis:
                          className="Field", name=name, arguments=r)
         if fd.kind in ("s", "ls"):
             if node["sel"]:
+                names = ", ".join(n.get("name", "...") for n in node["sel"])
                 self.err(f"Selections can't be made on scalars (field '{name}' returns "
-                         f"{fd.type} but has selections [{', '.join(n.get('name', '...') for n in node['sel'])}])",  # noqa: E501
+                         f"{fd.type} but has selections [{names}])",
                          node, code="selectionMismatch", path=path + [key])
             return 0
         if not node["sel"]:
