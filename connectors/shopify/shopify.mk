@@ -1,0 +1,1 @@
+# connectors/shopify: the Shopify connector (issue 7), included by Makefile.am.
