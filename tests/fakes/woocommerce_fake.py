@@ -106,6 +106,7 @@ import ssl
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 from decimal import Decimal, InvalidOperation
 
@@ -285,8 +286,9 @@ class WooCommerceFake:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
-            server_version = "Apache"
-            sys_version = ""
+
+            def version_string(self):
+                return "Apache"
 
             def log_message(self, fmt, *args):
                 pass
@@ -294,8 +296,12 @@ class WooCommerceFake:
             def handle_any(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
-                status, headers, out = owner.handle(self.command, self.path,
-                                                    dict(self.headers.items()), body)
+                try:
+                    status, headers, out = owner.handle(self.command, self.path,
+                                                        dict(self.headers.items()), body)
+                except Exception:  # a bug of the fake: say so rather than drop the connection
+                    status, headers = 500, [("Content-Type", "text/plain")]
+                    out = ("fake internal error\n" + traceback.format_exc()).encode()
                 self.send_response(status)
                 for k, v in headers:
                     self.send_header(k, v)
