@@ -558,6 +558,10 @@ def test_orders_and_webhooks(fake):
               d1["delivery_id"] and verify(secret, rx.got[-1]),
               "a re-send is the same delivery, byte for byte")
         check(b"\\u017c" in rx.got[-1]["body"], "non-ASCII as \\uXXXX, as PHP writes it")
+        d3 = fake.send_webhook(rx.url, "product.updated", {"id": 1}, secret, w["id"],
+                               delivery_id="replayed-delivery-1")
+        check(d3["status"] == 200 and rx.got[-1]["headers"].get("x-wc-webhook-delivery-id") ==
+              "replayed-delivery-1", "send_webhook(delivery_id=...) sends that id")
         saved = fake.clock
         fake.clock = lambda: 1764000000.5
         a = fake.send_webhook(rx.url, "product.updated", {"id": 2}, secret, w["id"])
