@@ -103,8 +103,8 @@ class F:
         self.name, self.kind, self.required, self.validate = name, kind, required, validate
         self.size, self.xlink, self.i18n, self.getter, self.setter = size, xlink, i18n, getter, \
             setter
-        self.default = default if default is not None else \
-            {"int": "0", "bool": "0", "dec": "0.000000", "date": "0000-00-00 00:00:00"}.get(kind, "")
+        defaults = {"int": "0", "bool": "0", "dec": "0.000000", "date": "0000-00-00 00:00:00"}
+        self.default = default if default is not None else defaults.get(kind, "")
 
 
 RESOURCES = {

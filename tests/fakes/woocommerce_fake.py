@@ -108,7 +108,7 @@ import threading
 import time
 import traceback
 import urllib.parse
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 WC_VERSION = "9.4.2"
 WP_VERSION = "6.7.1"
@@ -741,7 +741,8 @@ class WooCommerceFake:
             "order_key": o["order_key"], "billing": dict(o["billing"]),
             "shipping": dict(o["shipping"]), "payment_method": o["payment_method"],
             "payment_method_title": "Direct bank transfer", "transaction_id": "",
-            "customer_ip_address": "127.0.0.1", "customer_user_agent": "", "created_via": "checkout",
+            "customer_ip_address": "127.0.0.1", "customer_user_agent": "",
+            "created_via": "checkout",
             "customer_note": "", "date_completed": None,
             "date_paid": self._date(o["created"]) if o["status"] in ("processing", "completed")
             else None, "cart_hash": "", "number": str(o["id"]), "meta_data": [],
