@@ -438,6 +438,9 @@ void omb_instance_join(struct omb_instance *inst)
 void omb_instance_exit(struct omb_instance *inst)
 {
     if (!inst->thread_running) {
+        /* Its thread never ran (or its create() failed): the consumer the router attached is
+         * still here, and reads the router's route tables, which go next. */
+        omb_consumer_destroy(&inst->consumer);
         return;
     }
     char cmd;

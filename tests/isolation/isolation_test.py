@@ -248,14 +248,17 @@ def create_refused():
             misbehave("bad", d + "/bad.ndjson", fail_create="true") + route("r", "src", "bad"))
     cfg = write_config(d, config(body))
     e = dict(os.environ, **ENV, OMNIBUS_STATE_DIR=d, OMNIBUS_ADMIN="ipc://" + d + "/admin.sock")
-    try:
-        p = subprocess.run([OMNIBUSD, "-c", cfg], capture_output=True, text=True, env=e,
-                           timeout=60)
-        check(p.returncode != 0, "a daemon whose isolated plugin cannot be created stops")
-        check("could not create the plugin" in p.stderr,
-              f"the reason is in the log: {p.stderr[-600:]}")
-    except subprocess.TimeoutExpired:
-        check(False, "the daemon kept running with a plugin that cannot be created")
+    in_process = write_config(d, config(body.replace(' isolate="process"', "")), "inproc.xml")
+    for path, why in ((cfg, "could not create the plugin"), (in_process, "did not start")):
+        try:
+            p = subprocess.run([OMNIBUSD, "-c", path], capture_output=True, text=True, env=e,
+                               timeout=120)
+            # 1, not a signal: the generation that failed is taken down cleanly.
+            check(p.returncode == 1, f"{path}: the daemon stops with status 1 when a plugin "
+                  f"cannot be created: {p.returncode}")
+            check(why in p.stderr, f"the reason is in the log: {p.stderr[-600:]}")
+        except subprocess.TimeoutExpired:
+            check(False, "the daemon kept running with a plugin that cannot be created")
     # deliver-timeout without isolation is a config error with its line.
     bad = write_config(d, config(body.replace('isolate="process"', 'deliver-timeout="5s"')),
                        "bad.xml")
