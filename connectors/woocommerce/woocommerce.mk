@@ -1,0 +1,1 @@
+# connectors/woocommerce: the woocommerce connector (issue 7), included by Makefile.am.
