@@ -1,1 +1,14 @@
 # connectors/woocommerce: the woocommerce connector (issue 7), included by Makefile.am.
+# See docs/connectors/woocommerce.md. libcurl for the REST API, jansson for JSON; webhooks come
+# through the daemon's HTTP ingress, signatures through host->hmac.
+plugin_LTLIBRARIES += connectors/woocommerce/woocommerce.la
+connectors_woocommerce_woocommerce_la_SOURCES = connectors/woocommerce/woocommerce.c \
+	connectors/woocommerce/woocommerce.h connectors/woocommerce/wc_api.c \
+	connectors/woocommerce/wc_map.c connectors/woocommerce/wc_out.c \
+	connectors/woocommerce/wc_snapshot.c connectors/woocommerce/wc_webhook.c \
+	connectors/woocommerce/wc_util.c
+connectors_woocommerce_woocommerce_la_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/core/include
+connectors_woocommerce_woocommerce_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
+connectors_woocommerce_woocommerce_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
+connectors_woocommerce_woocommerce_la_LIBADD = connectors/common/libombconn.la $(CURL_LIBS) \
+	$(JANSSON_LIBS)
