@@ -12,3 +12,8 @@ connectors_woocommerce_woocommerce_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
 connectors_woocommerce_woocommerce_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
 connectors_woocommerce_woocommerce_la_LIBADD = connectors/common/libombconn.la $(CURL_LIBS) \
 	$(JANSSON_LIBS)
+
+# End-to-end tests against the real daemon and the fake shop (python3, stdlib only).
+TESTS += tests/woocommerce/woocommerce_delivery_test.py
+EXTRA_DIST += tests/woocommerce/woocommerce_delivery_test.py \
+	tests/woocommerce/woocommerce_helpers.py docs/connectors/woocommerce.md
