@@ -16,8 +16,8 @@ connectors_woocommerce_woocommerce_la_LIBADD = connectors/common/libombconn.la $
 # End-to-end tests against the real daemon and the fake shop (python3, stdlib only).
 TESTS += tests/woocommerce/woocommerce_delivery_test.py \
 	tests/woocommerce/woocommerce_errors_test.py \
-	tests/woocommerce/woocommerce_webhook_test.py
+	tests/woocommerce/woocommerce_webhook_test.py tests/woocommerce/woocommerce_doc_test.py
 EXTRA_DIST += tests/woocommerce/woocommerce_delivery_test.py \
 	tests/woocommerce/woocommerce_errors_test.py \
-	tests/woocommerce/woocommerce_webhook_test.py \
+	tests/woocommerce/woocommerce_webhook_test.py tests/woocommerce/woocommerce_doc_test.py \
 	tests/woocommerce/woocommerce_helpers.py docs/connectors/woocommerce.md
