@@ -1,8 +1,8 @@
 /* The woocommerce connector's HTTP client: one libcurl easy handle per instance, TLS verified,
  * every request with Content-Type/Accept: application/json (a body without it is silently
- * ignored by WordPress) and the consumer key pair, as HTTP Basic (auth basic) or as
+ * ignored by WordPress) and the consumer key pair, as HTTP Basic (auth basic), as
  * consumer_key/consumer_secret query parameters (auth query, for servers that strip
- * Authorization). Pagination: Link rel="next" and X-WP-TotalPages are kept from each answer.
+ * Authorization), or signed with OAuth 1.0a in the query (auth oauth1, plain HTTP; wc_oauth.c). Pagination: Link rel="next" and X-WP-TotalPages are kept from each answer.
  *
  * What an answer means for a delivery (wc_fail):
  *   401, 403          OMB_EREJECT: the keys are wrong or lack write permission; no retry storm
@@ -193,6 +193,17 @@ int wc_call(struct wc_ctx *c, const char *method, const char *path, const json_t
         n = ck && cs ? asprintf(&url, "%s%s%cconsumer_key=%s&consumer_secret=%s",
                                 full ? "" : c->api, path, strchr(path, '?') ? '&' : '?', ck, cs)
                      : -1;
+    } else if (c->auth == WC_AUTH_OAUTH1 && !full) {
+        const char *qm = strchr(path, '?');
+        char *base = NULL, *q = NULL;
+        n = asprintf(&base, "%s%.*s", c->api, (int)(qm ? (size_t)(qm - path) : strlen(path)),
+                     path);
+        if (n >= 0) {
+            q = wc_oauth_query(c, method, base, qm ? qm + 1 : "");
+            n = q ? asprintf(&url, "%s?%s", base, q) : -1;
+            free(base);
+            free(q);
+        }
     } else {
         n = asprintf(&url, "%s%s", full ? "" : c->api, path);
     }

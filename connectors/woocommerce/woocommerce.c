@@ -16,7 +16,7 @@
         name, type, def, flags, min, max, NULL, offsetof(struct wc_ctx, field), doc            \
     }
 
-static const char *const auth_modes[] = {"basic", "query", NULL};
+static const char *const auth_modes[] = {"basic", "query", "oauth1", NULL};
 
 static const struct omb_option options[] = {
     OPT("site-url", OMB_OPT_URL, NULL, OMB_OPTF_REQUIRED, 0, 0, site_url,
@@ -27,8 +27,8 @@ static const struct omb_option options[] = {
         "the REST API consumer secret (cs_..., env:NAME or file:PATH)"),
     {"auth", OMB_OPT_ENUM, "basic", 0, 0, 0, auth_modes, offsetof(struct wc_ctx, auth),
      "basic: HTTP Basic over HTTPS; query: consumer_key/consumer_secret query parameters over "
-     "HTTPS, for servers that strip Authorization (OAuth 1.0a for plain HTTP is not "
-     "implemented)"},
+     "HTTPS, for servers that strip Authorization; oauth1: OAuth 1.0a (HMAC-SHA256) signed "
+     "query, for a shop on plain HTTP"},
     OPT("location", OMB_OPT_STRING, "web", 0, 0, 0, location,
         "the canonical location or channel whose stock.level (location) or stock.available "
         "(location or channel) becomes the shop's one stock_quantity; snapshots report it"),

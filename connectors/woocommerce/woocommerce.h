@@ -8,6 +8,7 @@
  * wc_out.c       stock.level / stock.available / price.set -> batch update items
  * wc_snapshot.c  the admin's snapshot: stock_quantity and regular_price read back by SKU
  * wc_webhook.c   webhooks in: ping, signature, dedupe key, order.created, product.updated
+ * wc_oauth.c     OAuth 1.0a one-legged signing (auth oauth1, plain-HTTP shops)
  * wc_util.c      money (decimal strings <-> minor units) and small helpers
  *
  * Everything runs on the instance's thread: no locks. */
@@ -27,7 +28,7 @@
 #define WC_STATE_CHUNK 2000   /* map entries per state value */
 #define WC_STATE_CHUNKS_MAX 64
 
-enum wc_auth { WC_AUTH_BASIC = 0, WC_AUTH_QUERY = 1 };
+enum wc_auth { WC_AUTH_BASIC = 0, WC_AUTH_QUERY = 1, WC_AUTH_OAUTH1 = 2 };
 
 struct wc_buf {
     char *data;
@@ -88,6 +89,12 @@ void wc_resp_clear(struct wc_resp *r);
  * res->retry_after_ms from Retry-After) or OMB_EREJECT (401/403 and other 4xx). */
 int wc_fail(struct wc_ctx *c, const struct wc_resp *r, const char *what,
             struct omb_deliver_result *res);
+
+/* wc_oauth.c */
+/* The query to send for METHOD base_url?query signed with OAuth 1.0a (HMAC-SHA256): the
+ * request's parameters and the oauth_* ones, oauth_signature last. New string, or NULL. */
+char *wc_oauth_query(struct wc_ctx *c, const char *method, const char *base_url,
+                     const char *query);
 
 /* wc_map.c */
 /* Read the whole map from the shop and store it in state. OMB_OK or what the failure means. */

@@ -6,7 +6,7 @@ connectors_woocommerce_woocommerce_la_SOURCES = connectors/woocommerce/woocommer
 	connectors/woocommerce/woocommerce.h connectors/woocommerce/wc_api.c \
 	connectors/woocommerce/wc_map.c connectors/woocommerce/wc_out.c \
 	connectors/woocommerce/wc_snapshot.c connectors/woocommerce/wc_webhook.c \
-	connectors/woocommerce/wc_util.c
+	connectors/woocommerce/wc_util.c connectors/woocommerce/wc_oauth.c
 connectors_woocommerce_woocommerce_la_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/core/include
 connectors_woocommerce_woocommerce_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
 connectors_woocommerce_woocommerce_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
@@ -16,8 +16,10 @@ connectors_woocommerce_woocommerce_la_LIBADD = connectors/common/libombconn.la $
 # End-to-end tests against the real daemon and the fake shop (python3, stdlib only).
 TESTS += tests/woocommerce/woocommerce_delivery_test.py \
 	tests/woocommerce/woocommerce_errors_test.py \
-	tests/woocommerce/woocommerce_webhook_test.py tests/woocommerce/woocommerce_doc_test.py
+	tests/woocommerce/woocommerce_webhook_test.py tests/woocommerce/woocommerce_doc_test.py \
+	tests/woocommerce/woocommerce_oauth_test.py
 EXTRA_DIST += tests/woocommerce/woocommerce_delivery_test.py \
 	tests/woocommerce/woocommerce_errors_test.py \
 	tests/woocommerce/woocommerce_webhook_test.py tests/woocommerce/woocommerce_doc_test.py \
-	tests/woocommerce/woocommerce_helpers.py docs/connectors/woocommerce.md
+	tests/woocommerce/woocommerce_oauth_test.py tests/woocommerce/woocommerce_helpers.py \
+	docs/connectors/woocommerce.md
