@@ -197,8 +197,8 @@ int wc_map_find(struct wc_ctx *c, const char *sku, json_int_t *id, json_int_t *p
 
 void wc_map_set(struct wc_ctx *c, const char *sku, json_int_t id, json_int_t parent)
 {
-    if (!c->map && !(c->map = json_object())) {
-        return;
+    if (!c->map || !c->map_loaded_ms) {
+        return; /* not read yet: the whole read will see it (and a partial map is never kept) */
     }
     json_int_t oid = 0, op = 0;
     bool known = wc_map_find(c, sku, &oid, &op) == OMB_OK;

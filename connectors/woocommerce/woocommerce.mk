@@ -17,9 +17,10 @@ connectors_woocommerce_woocommerce_la_LIBADD = connectors/common/libombconn.la $
 TESTS += tests/woocommerce/woocommerce_delivery_test.py \
 	tests/woocommerce/woocommerce_errors_test.py \
 	tests/woocommerce/woocommerce_webhook_test.py tests/woocommerce/woocommerce_doc_test.py \
-	tests/woocommerce/woocommerce_oauth_test.py
+	tests/woocommerce/woocommerce_oauth_test.py tests/woocommerce/woocommerce_isolated_test.py
 EXTRA_DIST += tests/woocommerce/woocommerce_delivery_test.py \
 	tests/woocommerce/woocommerce_errors_test.py \
 	tests/woocommerce/woocommerce_webhook_test.py tests/woocommerce/woocommerce_doc_test.py \
-	tests/woocommerce/woocommerce_oauth_test.py tests/woocommerce/woocommerce_helpers.py \
+	tests/woocommerce/woocommerce_oauth_test.py tests/woocommerce/woocommerce_isolated_test.py \
+	tests/woocommerce/woocommerce_helpers.py \
 	docs/connectors/woocommerce.md

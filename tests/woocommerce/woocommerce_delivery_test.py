@@ -40,14 +40,18 @@ def main():
     d = workdir("woocommerce-delivery")
     cfg = config(file_source("src", d + "/in") + connector("shop", fake.url) +
                  route("out", "src", "shop"), drain="30s")
+    # 1. 250 levels for the web location: at most 3 batches, the stock right. How many
+    #    deliveries the core offers at once is what it has queued for the destination, so the
+    #    levels are in the drop directory before the daemon starts, and the first page of the
+    #    map read (right after start, on the connector's thread) is slowed down: the whole
+    #    backlog is journaled before the first delivery, also under valgrind.
+    drop(d + "/in", "1-levels.ndjson", [level(s, "web", i + 5) for i, s in enumerate(skus)])
+    fake.hang_next(1, 3, path="/wp-json/wc/v3/products")
     dm = Daemon(write_config(d, cfg), env=env())
     wait_for(lambda: "SKU map read" in dm.text(), what="the map read after start")
     first = lists(fake)
     check(len(first) == 6, f"the map: 5 pages of products and 1 of variations: {len(first)}")
     check(all("per_page=100" in r["query"] for r in first), "per_page=100")
-
-    # 1. 250 levels for the web location: at most 3 batches, the stock right.
-    drop(d + "/in", "1-levels.ndjson", [level(s, "web", i + 5) for i, s in enumerate(skus)])
     wait_for(lambda: all(fake.stock(s) == i + 5 for i, s in enumerate(skus)), timeout=60,
              what="the 250 levels in the shop")
     b = batches(fake)
