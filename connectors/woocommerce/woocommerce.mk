@@ -13,6 +13,15 @@ connectors_woocommerce_woocommerce_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
 connectors_woocommerce_woocommerce_la_LIBADD = connectors/common/libombconn.la $(CURL_LIBS) \
 	$(JANSSON_LIBS)
 
+# The plugin in the harness host (tests/plugins/harness.c): options documented, validate,
+# deliveries decided without the shop.
+check_PROGRAMS += tests/woocommerce/woocommerce_test
+tests_woocommerce_woocommerce_test_SOURCES = tests/woocommerce/woocommerce_test.c \
+	$(PLUGIN_TEST_HARNESS)
+tests_woocommerce_woocommerce_test_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+tests_woocommerce_woocommerce_test_LDADD = $(PLUGIN_TEST_LDADD)
+TESTS += tests/woocommerce/woocommerce_test
+
 # End-to-end tests against the real daemon and the fake shop (python3, stdlib only).
 TESTS += tests/woocommerce/woocommerce_delivery_test.py \
 	tests/woocommerce/woocommerce_errors_test.py \
