@@ -8,7 +8,11 @@ the source, the fake shop as the destination):
   once (one batch answered 200 carries it);
 - 500 twice, then taken: three attempts, applied once;
 - a 503 on the map read at start: the map is read at the first need;
-- a timeout: retried, applied.
+- a timeout: retried, applied;
+- a product deleted in the shop after the map was read (an invalid id inside the 200): the map
+  is read again once, the event is a dead letter naming the SKU, the others of the batch are
+  written; a product re-created under the same SKU is then found by replaying nothing new: the
+  next level for it goes to the new id.
 No assertion is about speed beyond "at least Retry-After"."""
 import sys
 
@@ -77,6 +81,26 @@ def main():
     wait_for(lambda: fake.stock("OB-6") == 66 and len(posts(fake, ids["OB-6"])) >= 2,
              timeout=60, what="the level after a timeout")
     check(len(dead_letters(dm)) == 2, "no more dead letters")
+
+    # A product deleted behind the connector's back.
+    gone = ids["OB-2"]
+    with fake.lock:
+        fake._delete(fake.objects[gone])
+    lists = len(fake.seen("/wp-json/wc/v3/products", "GET"))
+    drop(d + "/in", "5-gone.ndjson", [level("OB-1", "web", 51), level("OB-2", "web", 52),
+                                      level("OB-3", "web", 53)])
+    wait_for(lambda: len(dead_letters(dm)) == 3, timeout=60, what="the deleted product")
+    dl = dead_letters(dm)
+    check(len(dl) == 3 and "SKU OB-2" in dl[2]["last_error"] and
+          f"product id {gone} is gone" in dl[2]["last_error"] and
+          "invalid_id" in dl[2]["last_error"], f"the deleted product: {dl[2:]}")
+    check(fake.stock("OB-1") == 51 and fake.stock("OB-3") == 53, "the others written")
+    check(len(fake.seen("/wp-json/wc/v3/products", "GET")) - lists == 1,
+          "the map read again once (one page)")
+    new = fake.add_product("OB-2", "10.00", stock_quantity=0)
+    drop(d + "/in", "6-new.ndjson", [level("OB-2", "web", 62)])
+    wait_for(lambda: fake.stock("OB-2") == 62, timeout=60, what="the re-created product")
+    check(new != gone and len(dead_letters(dm)) == 3, "written to the new id")
 
     check(dm.stop() == 0, "clean stop")
     check(CS not in dm.text(), "the secret is never logged")
