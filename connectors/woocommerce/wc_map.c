@@ -11,8 +11,10 @@
 
 #include "woocommerce.h"
 
-/* Add every SKU'd object of one list answer to map. */
-static void add_page(json_t *map, const json_t *items, json_int_t parent, json_t *variable)
+/* Add every SKU'd object of one list answer to map (and, for emit-shop-changes, note the
+ * values the shop shows, so that only later changes are emitted). */
+static void add_page(struct wc_ctx *c, json_t *map, const json_t *items, json_int_t parent,
+                     json_t *variable)
 {
     size_t i;
     const json_t *it;
@@ -27,6 +29,10 @@ static void add_page(json_t *map, const json_t *items, json_int_t parent, json_t
         }
         if (sku && sku[0] && id > 0) {
             json_object_set_new(map, sku, json_pack("[I,I]", id, p));
+            if (json_is_true(json_object_get(it, "manage_stock"))) {
+                wc_seen_note(c, id, "stock", json_object_get(it, "stock_quantity"));
+            }
+            wc_seen_note(c, id, "price", json_object_get(it, "regular_price"));
         }
     }
 }
@@ -53,7 +59,7 @@ static int read_pages(struct wc_ctx *c, const char *path, json_t *map, json_int_
             wc_resp_clear(&r);
             return rc;
         }
-        add_page(map, r.json, parent, variable);
+        add_page(c, map, r.json, parent, variable);
         size_t got = json_array_size(r.json);
         bool more = r.total_pages >= 0 ? page < r.total_pages : r.next[0] != '\0';
         wc_resp_clear(&r);

@@ -190,7 +190,7 @@ static int run(struct wc_ctx *c, const char *const *types, json_t *const *bodies
     } else {
         snprintf(path, sizeof(path), "/products/batch");
     }
-    json_t *req = json_pack("{s:o}", "update", updates);
+    json_t *req = json_pack("{s:O}", "update", updates); /* updates kept for the outcomes */
     struct wc_resp r = {0};
     int rc = req ? wc_call(c, "POST", path, req, &r, err, sizeof(err)) : OMB_ENOMEM;
     json_decref(req);
@@ -247,6 +247,7 @@ static int run(struct wc_ctx *c, const char *const *types, json_t *const *bodies
             goto out;
         }
         if (!e) {
+            wc_written_note(c, items[k].id, json_array_get(updates, k));
             continue;
         }
         const char *code = json_string_value(json_object_get(e, "code"));
@@ -276,7 +277,91 @@ static int run(struct wc_ctx *c, const char *const *types, json_t *const *bodies
     ret = (int)taken;
 out:
     wc_resp_clear(&r);
+    json_decref(updates);
     return ret;
+}
+
+#define WC_WRITTEN_KEEP 8
+#define WC_WRITTEN_MS (10 * 60 * 1000) /* an echo comes within minutes of its write */
+
+/* The record of one field of product id: {"last": value, "w": [[value, ms], ...]} (borrowed,
+ * created when create is set), or NULL. */
+static json_t *field_record(struct wc_ctx *c, json_int_t id, const char *field, bool create)
+{
+    if (!c->written) {
+        if (!create || !(c->written = json_object())) {
+            return NULL;
+        }
+    }
+    char key[32];
+    snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT, id);
+    json_t *w = json_object_get(c->written, key);
+    if (!w && create) {
+        if (json_object_size(c->written) >= 200000) {
+            json_object_clear(c->written); /* bounded; the worst case is one echo emitted */
+        }
+        w = json_object();
+        if (!w || json_object_set_new(c->written, key, w) != 0) {
+            return NULL;
+        }
+    }
+    json_t *f = json_object_get(w, field);
+    if (!f && create && w) {
+        f = json_pack("{s:n, s:[]}", "last", "w");
+        if (!f || json_object_set_new(w, field, f) != 0) {
+            return NULL;
+        }
+    }
+    return f;
+}
+
+static const char *const fields[][2] = {{"stock_quantity", "stock"}, {"regular_price", "price"}};
+
+void wc_written_note(struct wc_ctx *c, json_int_t id, const json_t *item)
+{
+    if (!c->emit_changes || !item) {
+        return; /* only needed to recognise echoes of the connector's own writes */
+    }
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(item, fields[i][0]);
+        json_t *f = v ? field_record(c, id, fields[i][1], true) : NULL;
+        if (!f) {
+            continue;
+        }
+        json_t *list = json_object_get(f, "w");
+        json_array_append_new(list, json_pack("[O, I]", v, (json_int_t)c->host->now_ms()));
+        while (json_array_size(list) > WC_WRITTEN_KEEP) {
+            json_array_remove(list, 0);
+        }
+        json_object_set(f, "last", v);
+    }
+}
+
+void wc_seen_note(struct wc_ctx *c, json_int_t id, const char *field, const json_t *value)
+{
+    json_t *f = c->emit_changes && value ? field_record(c, id, field, true) : NULL;
+    if (f) {
+        json_object_set(f, "last", (json_t *)value);
+    }
+}
+
+bool wc_written_recent(struct wc_ctx *c, json_int_t id, const char *field, const json_t *value)
+{
+    const json_t *f = field_record(c, id, field, false);
+    if (json_equal(json_object_get(f, "last"), (json_t *)value)) {
+        return true; /* nothing changed */
+    }
+    int64_t now = c->host->now_ms();
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(f, "w"), i, e)
+    {
+        if (json_equal(json_array_get(e, 0), (json_t *)value) &&
+            now - json_integer_value(json_array_get(e, 1)) <= WC_WRITTEN_MS) {
+            return true; /* an echo of a recent write, maybe a late one */
+        }
+    }
+    return false;
 }
 
 static void count_outcomes(struct wc_ctx *c, const int *rcs, size_t n)

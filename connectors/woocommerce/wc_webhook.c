@@ -7,8 +7,10 @@
  *                 constant time; missing or wrong: 401, nothing emitted
  *   order.created one canonical order.created (below), 200
  *   product.*     the SKU map entry of the product (or variation) is set, moved or dropped;
- *                 nothing is emitted (see docs/connectors/woocommerce.md: the connector's own
- *                 writes come back as product.updated, and re-emitting them would loop)
+ *                 with emit-shop-changes, product.updated also becomes stock.level/price.set
+ *                 for values this connector did not recently write itself (its own writes
+ *                 come back as product.updated: those echoes are dropped, see
+ *                 docs/connectors/woocommerce.md)
  *   other topics  200, ignored
  *
  * Dedupe key: "wc:<topic>:<resource id>:" + hex HMAC-SHA256(key "omnibus-wc", body), so the
@@ -205,8 +207,60 @@ static json_t *order_event(struct wc_ctx *c, const json_t *o, char *why, size_t 
     return ev;
 }
 
-/* product.created/updated/restored/deleted: keep the SKU map. */
-static void product_hook(struct wc_ctx *c, const char *topic, const json_t *p)
+/* The changes a product.updated shows that are not echoes of this connector's own writes, as
+ * events appended to out (emit-shop-changes). */
+static void product_changes(struct wc_ctx *c, const char *topic, const json_t *p, json_int_t id,
+                            const char *sku, json_t *out)
+{
+    if (!c->emit_changes || strcmp(topic, "product.updated") != 0 || !wc_sku_ok(sku)) {
+        return;
+    }
+    const char *mod = json_string_value(json_object_get(p, "date_modified_gmt"));
+    char as_of[32], key[300], dd[300];
+    if (mod && strlen(mod) == 19) {
+        snprintf(as_of, sizeof(as_of), "%sZ", mod);
+    } else {
+        as_of[0] = '\0';
+    }
+    const json_t *q = json_object_get(p, "stock_quantity");
+    if (json_is_true(json_object_get(p, "manage_stock")) && json_is_integer(q) && as_of[0]) {
+        if (wc_written_recent(c, id, "stock", q)) {
+            c->host->metric_counter_add(c->self, "webhook_echoes_dropped", 1);
+        } else {
+            wc_seen_note(c, id, "stock", q);
+            snprintf(key, sizeof(key), "%s@%s", sku, c->location);
+            snprintf(dd, sizeof(dd), "wc:stock:%" JSON_INTEGER_FORMAT ":%s:%" JSON_INTEGER_FORMAT,
+                     id, as_of, json_integer_value(q));
+            json_array_append_new(
+                out, json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:I, s:s}}", "type",
+                               "stock.level", "key", key, "time", as_of, "dedupe", dd, "body",
+                               "sku", sku, "location", c->location, "on_hand",
+                               json_integer_value(q), "as_of", as_of));
+        }
+    }
+    const json_t *reg = json_object_get(p, "regular_price");
+    json_int_t minor;
+    if (c->currency && json_is_string(reg) && wc_money_parse(json_string_value(reg), &minor)) {
+        if (wc_written_recent(c, id, "price", reg)) {
+            c->host->metric_counter_add(c->self, "webhook_echoes_dropped", 1);
+        } else {
+            wc_seen_note(c, id, "price", reg);
+            snprintf(dd, sizeof(dd), "wc:price:%" JSON_INTEGER_FORMAT ":%s:%s", id, as_of,
+                     json_string_value(reg));
+            json_t *ev = json_pack("{s:s, s:s, s:s, s:{s:s, s:{s:I, s:s}}}", "type", "price.set",
+                                   "key", sku, "dedupe", dd, "body", "sku", sku, "price",
+                                   "amount", minor, "currency", c->currency);
+            if (ev && as_of[0]) {
+                json_object_set_new(ev, "time", json_string(as_of));
+            }
+            json_array_append_new(out, ev);
+        }
+    }
+}
+
+/* product.created/updated/restored/deleted: keep the SKU map, and with emit-shop-changes
+ * collect the changes into out. */
+static void product_hook(struct wc_ctx *c, const char *topic, const json_t *p, json_t *out)
 {
     json_int_t id = json_integer_value(json_object_get(p, "id"));
     const char *sku = json_string_value(json_object_get(p, "sku"));
@@ -230,6 +284,31 @@ static void product_hook(struct wc_ctx *c, const char *topic, const json_t *p)
         wc_map_set(c, sku, id, parent);
     }
     c->host->metric_counter_add(c->self, "webhook_map_updates", 1);
+    product_changes(c, topic, p, id, sku, out);
+}
+
+/* Emit the events of out in order; 0, or the emit's error (the rest stay unsent: the sender
+ * sends again and dedupe drops what went through). */
+static int emit_all(struct wc_ctx *c, json_t *out)
+{
+    while (json_array_size(out) > 0) {
+        json_t *ev = json_incref(json_array_get(out, 0));
+        json_array_remove(out, 0);
+        char why[256];
+        if (!ev || c->host->event_check(ev, why, sizeof(why)) != 0) {
+            c->host->log(c->self, OMB_LOG_WARN, "product webhook: event skipped: %s",
+                         ev ? why : "out of memory");
+            json_decref(ev);
+            continue;
+        }
+        int rc = c->host->emit(c->self, ev);
+        if (rc != OMB_OK) {
+            json_decref(ev);
+            return rc;
+        }
+        c->host->metric_counter_add(c->self, "webhook_changes_emitted", 1);
+    }
+    return 0;
 }
 
 static void on_request(void *arg, const struct omb_http_request *req,
@@ -266,8 +345,18 @@ static void on_request(void *arg, const struct omb_http_request *req,
         goto out;
     }
     if (strncmp(topic, "product.", 8) == 0) {
-        product_hook(c, topic, body);
-        answer(c, res, 200, "map updated");
+        json_t *changes = json_array();
+        product_hook(c, topic, body, changes);
+        int erc = emit_all(c, changes);
+        json_decref(changes);
+        if (erc == OMB_EAGAIN || erc == OMB_ESTOPPED) {
+            answer(c, res, 503, "busy: try again later");
+            res->retry_after_s = BUSY_RETRY_AFTER_S;
+        } else if (erc != 0) {
+            answer(c, res, 500, "the event could not be queued");
+        } else {
+            answer(c, res, 200, "map updated");
+        }
         goto out;
     }
     if (strcmp(topic, "order.created") != 0) {

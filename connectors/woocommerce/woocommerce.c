@@ -1,7 +1,8 @@
 /* The woocommerce connector: stock and prices out to a WooCommerce shop (REST API v3, batch
  * endpoints, ABI 1.3 deliver_batch), snapshots of stock and prices back (OMB_CAP_SNAPSHOT),
- * webhooks in (order.created, product.* for the SKU map). Options, validation, lifecycle and
- * the descriptor; the work is in the wc_*.c files. See docs/connectors/woocommerce.md. */
+ * webhooks in (order.created; product.* for the SKU map and, with emit-shop-changes, the
+ * shop's own changes). Options, validation, lifecycle and the descriptor; the work is in the
+ * wc_*.c files. See docs/connectors/woocommerce.md. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,9 @@ static const struct omb_option options[] = {
     OPT("webhook-path", OMB_OPT_STRING, "woocommerce", 0, 0, 0, webhook_path,
         "webhooks are served at /hooks/<connector name>/<webhook-path> on the daemon's <http> "
         "listener"),
+    OPT("emit-shop-changes", OMB_OPT_BOOL, "false", 0, 0, 0, emit_changes,
+        "with webhook-secret: turn product.updated webhooks into stock.level (at location) and "
+        "price.set when the value is not one this connector recently wrote (echoes dropped)"),
     OPT("timeout", OMB_OPT_DURATION, "30s", 0, 100, 600000, timeout_ms,
         "deadline of one API call, connecting included"),
     OPT("connect-timeout", OMB_OPT_DURATION, "5s", 0, 100, 600000, connect_timeout_ms,
@@ -52,7 +56,7 @@ static const struct omb_option options[] = {
     OMB_OPTION_END};
 
 static const char *const consumes[] = {"stock.level", "stock.available", "price.set", NULL};
-static const char *const produces[] = {"order.created", NULL};
+static const char *const produces[] = {"order.created", "stock.level", "price.set", NULL};
 
 static bool http_url(const char *u)
 {
@@ -86,6 +90,11 @@ static int wc_validate(const void *ctx, char *err, size_t errlen)
     }
     if (c->webhook_secret && !c->webhook_secret[0]) {
         snprintf(err, errlen, "webhook-secret is empty");
+        return OMB_EINVAL;
+    }
+    if (c->emit_changes && !c->webhook_secret) {
+        snprintf(err, errlen, "emit-shop-changes needs webhook-secret (the changes come from "
+                 "product.updated webhooks)");
         return OMB_EINVAL;
     }
     if (!c->webhook_path || !c->webhook_path[0]) {
@@ -168,6 +177,8 @@ static void wc_destroy(void *ctx)
     wc_api_stop(c);
     json_decref(c->map);
     c->map = NULL;
+    json_decref(c->written);
+    c->written = NULL;
     free(c->api);
     c->api = NULL;
 }

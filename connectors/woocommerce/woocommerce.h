@@ -53,12 +53,14 @@ struct wc_ctx {
     int64_t connect_timeout_ms;
     char *ca_file;
     int64_t retry_after_max_ms;
+    bool emit_changes;
 
     /* The plugin's own. */
     const struct omb_host_api *host;
     struct omb_instance *self;
     char *api;             /* site_url without trailing '/' + "/wp-json/wc/v3" */
     json_t *map;           /* sku -> [id, parent_id] */
+    json_t *written;       /* id -> {"stock"|"price": {"last", "w": [[v, ms]...]}} (echoes) */
     int64_t map_loaded_ms; /* 0: never loaded */
     bool map_restored;     /* the map came from state */
     CURL *curl;
@@ -114,6 +116,17 @@ const char *wc_map_sku_of(struct wc_ctx *c, json_int_t id);
 int wc_deliver_batch(void *ctx, const struct omb_raw_event *events, size_t n, int *rcs,
                      struct omb_deliver_result *res);
 int wc_deliver_one(struct wc_ctx *c, const json_t *event, struct omb_deliver_result *res);
+
+/* Remember what a successful batch item (borrowed) wrote to product id, so that the
+ * product.updated webhook it causes is recognised as an echo. */
+void wc_written_note(struct wc_ctx *c, json_int_t id, const json_t *item);
+/* Remember value (borrowed) as the last one the shop showed for field ("stock" or "price") of
+ * product id (the map read, a webhook). */
+void wc_seen_note(struct wc_ctx *c, json_int_t id, const char *field, const json_t *value);
+/* True when value (borrowed) is no change for field ("stock" or "price") of product id: the
+ * last one seen or written, or one this connector wrote within the last 10 minutes (an echo,
+ * maybe a late one). */
+bool wc_written_recent(struct wc_ctx *c, json_int_t id, const char *field, const json_t *value);
 
 /* wc_snapshot.c */
 int wc_snapshot(void *ctx, const json_t *request, json_t **result, char *err, size_t errlen);

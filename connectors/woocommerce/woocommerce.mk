@@ -26,10 +26,11 @@ TESTS += tests/woocommerce/woocommerce_test
 TESTS += tests/woocommerce/woocommerce_delivery_test.py \
 	tests/woocommerce/woocommerce_errors_test.py \
 	tests/woocommerce/woocommerce_webhook_test.py tests/woocommerce/woocommerce_doc_test.py \
-	tests/woocommerce/woocommerce_oauth_test.py tests/woocommerce/woocommerce_isolated_test.py
+	tests/woocommerce/woocommerce_oauth_test.py tests/woocommerce/woocommerce_isolated_test.py \
+	tests/woocommerce/woocommerce_changes_test.py
 EXTRA_DIST += tests/woocommerce/woocommerce_delivery_test.py \
 	tests/woocommerce/woocommerce_errors_test.py \
 	tests/woocommerce/woocommerce_webhook_test.py tests/woocommerce/woocommerce_doc_test.py \
 	tests/woocommerce/woocommerce_oauth_test.py tests/woocommerce/woocommerce_isolated_test.py \
-	tests/woocommerce/woocommerce_helpers.py \
+	tests/woocommerce/woocommerce_changes_test.py tests/woocommerce/woocommerce_helpers.py \
 	docs/connectors/woocommerce.md
