@@ -2,7 +2,8 @@
  * every request with Content-Type/Accept: application/json (a body without it is silently
  * ignored by WordPress) and the consumer key pair, as HTTP Basic (auth basic), as
  * consumer_key/consumer_secret query parameters (auth query, for servers that strip
- * Authorization), or signed with OAuth 1.0a in the query (auth oauth1, plain HTTP; wc_oauth.c). Pagination: Link rel="next" and X-WP-TotalPages are kept from each answer.
+ * Authorization), or signed with OAuth 1.0a in the query (auth oauth1, plain HTTP; wc_oauth.c).
+ * Pagination: Link rel="next" and X-WP-TotalPages are kept from each answer.
  *
  * What an answer means for a delivery (wc_fail):
  *   401, 403          OMB_EREJECT: the keys are wrong or lack write permission; no retry storm
@@ -14,8 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "woocommerce.h"
 #include "../common/retry_after.h"
+#include "woocommerce.h"
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -196,8 +197,7 @@ int wc_call(struct wc_ctx *c, const char *method, const char *path, const json_t
     } else if (c->auth == WC_AUTH_OAUTH1 && !full) {
         const char *qm = strchr(path, '?');
         char *base = NULL, *q = NULL;
-        n = asprintf(&base, "%s%.*s", c->api, (int)(qm ? (size_t)(qm - path) : strlen(path)),
-                     path);
+        n = asprintf(&base, "%s%.*s", c->api, (int)(qm ? (size_t)(qm - path) : strlen(path)), path);
         if (n >= 0) {
             q = wc_oauth_query(c, method, base, qm ? qm + 1 : "");
             n = q ? asprintf(&url, "%s?%s", base, q) : -1;

@@ -72,8 +72,7 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s)
     return 0;
 }
 
-char *wc_oauth_query(struct wc_ctx *c, const char *method, const char *base_url,
-                     const char *query)
+char *wc_oauth_query(struct wc_ctx *c, const char *method, const char *base_url, const char *query)
 {
     struct pair ps[64];
     size_t np = 0;
@@ -129,8 +128,8 @@ char *wc_oauth_query(struct wc_ctx *c, const char *method, const char *base_url,
         } else {
             kv = NULL;
         }
-        int rc = !e || (i > 0 && append(&base, &blen, &bcap, "%26")) ||
-                 append(&base, &blen, &bcap, e);
+        int rc =
+            !e || (i > 0 && append(&base, &blen, &bcap, "%26")) || append(&base, &blen, &bcap, e);
         /* The query sent: k=v pairs, encoded once. */
         if (!rc && kv) {
             rc = (olen > 0 && append(&out, &olen, &ocap, "&")) || append(&out, &olen, &ocap, kv);
@@ -157,8 +156,8 @@ char *wc_oauth_query(struct wc_ctx *c, const char *method, const char *base_url,
         goto out;
     }
     char *sig = wc_urlencode(b64);
-    ok = sig && !append(&out, &olen, &ocap, "&oauth_signature=") &&
-         !append(&out, &olen, &ocap, sig);
+    ok =
+        sig && !append(&out, &olen, &ocap, "&oauth_signature=") && !append(&out, &olen, &ocap, sig);
     free(sig);
 out:
     for (size_t i = 0; i < np; i++) {

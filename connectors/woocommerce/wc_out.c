@@ -64,22 +64,25 @@ static int build(struct wc_ctx *c, const char *type, const json_t *body, json_t 
             return OMB_EREJECT;
         }
         json_int_t n = json_integer_value(q);
-        item = json_pack("{s:b, s:I}", "manage_stock", 1, "stock_quantity",
-                         n < 0 ? (json_int_t)0 : n);
+        item =
+            json_pack("{s:b, s:I}", "manage_stock", 1, "stock_quantity", n < 0 ? (json_int_t)0 : n);
     } else if (strcmp(type, "price.set") == 0) {
         const json_t *price = json_object_get(body, "price");
         const json_t *amount = json_object_get(price, "amount");
         const char *cur = json_string_value(json_object_get(price, "currency"));
         const char *list = json_string_value(json_object_get(body, "price_list"));
         if (!json_is_integer(amount) || json_integer_value(amount) < 0 || !cur) {
-            snprintf(res->reason, sizeof(res->reason), "price.set of SKU %s without a price "
-                     "{amount, currency}", sku);
+            snprintf(res->reason, sizeof(res->reason),
+                     "price.set of SKU %s without a price "
+                     "{amount, currency}",
+                     sku);
             return OMB_EREJECT;
         }
         if (list && strcmp(list, "base") != 0) {
             snprintf(res->reason, sizeof(res->reason),
                      "price.set of SKU %s is for price list %s: WooCommerce has only the base "
-                     "list", sku, list);
+                     "list",
+                     sku, list);
             return OMB_EREJECT;
         }
         if (json_object_get(body, "valid_from") || json_object_get(body, "valid_to")) {
@@ -101,7 +104,8 @@ static int build(struct wc_ctx *c, const char *type, const json_t *body, json_t 
     } else {
         snprintf(res->reason, sizeof(res->reason),
                  "event type %.64s is not one the woocommerce connector takes (stock.level, "
-                 "stock.available, price.set)", type);
+                 "stock.available, price.set)",
+                 type);
         return OMB_EREJECT;
     }
     if (!item) {
@@ -121,7 +125,8 @@ static void unknown_reason(struct wc_ctx *c, const char *sku, struct omb_deliver
 {
     snprintf(res->reason, sizeof(res->reason),
              "SKU %s is unknown in shop %s: no product or variation has it (the SKU map was "
-             "read again)", sku, c->site_url);
+             "read again)",
+             sku, c->site_url);
     c->host->metric_counter_add(c->self, "unknown_skus", 1);
 }
 
@@ -240,8 +245,8 @@ static int run(struct wc_ctx *c, const char *const *types, json_t *const *bodies
         struct omb_deliver_result *ir = &res[where[k]];
         if (!a) {
             /* The shop did not read the body (no item answers at all): try again. */
-            snprintf(ir->reason, sizeof(ir->reason),
-                     "%s: the answer lists no outcome for SKU %s", what, items[k].sku);
+            snprintf(ir->reason, sizeof(ir->reason), "%s: the answer lists no outcome for SKU %s",
+                     what, items[k].sku);
             rcs[where[k]] = OMB_ERETRY;
             ret = (int)where[k] + 1;
             goto out;

@@ -101,7 +101,10 @@ int wc_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
     for (size_t start = 0; start < n && rc == OMB_OK; start += SNAP_SKUS) {
         size_t len = 1;
         for (size_t k = start; k < n && k < start + SNAP_SKUS; k++) {
-            len += strlen(json_string_value(json_array_get(skus, k)) ? json_string_value(json_array_get(skus, k)) : "") + 1;
+            len += strlen(json_string_value(json_array_get(skus, k))
+                              ? json_string_value(json_array_get(skus, k))
+                              : "") +
+                   1;
         }
         char *list = calloc(1, len);
         if (!list) {

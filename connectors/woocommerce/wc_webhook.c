@@ -64,7 +64,8 @@ static int verify(struct wc_ctx *c, const struct omb_http_request *req, char *wh
         return OMB_EINVAL;
     }
     if (claimed_len != maclen || !c->host->mem_equal_ct(claimed, mac, maclen)) {
-        snprintf(why, whylen, "signature does not match (is webhook-secret the webhook's "
+        snprintf(why, whylen,
+                 "signature does not match (is webhook-secret the webhook's "
                  "secret?)");
         return OMB_EINVAL;
     }
@@ -170,8 +171,8 @@ static json_t *order_event(struct wc_ctx *c, const json_t *o, char *why, size_t 
     set_nonempty(addr, "city", addr_from, "city");
     set_nonempty(addr, "postal_code", addr_from, "postcode");
     set_nonempty(addr, "country", addr_from, "country");
-    json_object_set_new(body, "fulfilment", json_pack("{s:s, s:o}", "method", "ship", "address",
-                                                      addr));
+    json_object_set_new(body, "fulfilment",
+                        json_pack("{s:s, s:o}", "method", "ship", "address", addr));
     json_t *cust = json_object();
     set_nonempty(cust, "email", billing, "email");
     const char *phone = json_string_value(json_object_get(billing, "phone"));
@@ -231,11 +232,11 @@ static void product_changes(struct wc_ctx *c, const char *topic, const json_t *p
             snprintf(key, sizeof(key), "%s@%s", sku, c->location);
             snprintf(dd, sizeof(dd), "wc:stock:%" JSON_INTEGER_FORMAT ":%s:%" JSON_INTEGER_FORMAT,
                      id, as_of, json_integer_value(q));
-            json_array_append_new(
-                out, json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:I, s:s}}", "type",
-                               "stock.level", "key", key, "time", as_of, "dedupe", dd, "body",
-                               "sku", sku, "location", c->location, "on_hand",
-                               json_integer_value(q), "as_of", as_of));
+            json_array_append_new(out,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:I, s:s}}", "type",
+                                            "stock.level", "key", key, "time", as_of, "dedupe", dd,
+                                            "body", "sku", sku, "location", c->location, "on_hand",
+                                            json_integer_value(q), "as_of", as_of));
         }
     }
     const json_t *reg = json_object_get(p, "regular_price");
@@ -248,8 +249,8 @@ static void product_changes(struct wc_ctx *c, const char *topic, const json_t *p
             snprintf(dd, sizeof(dd), "wc:price:%" JSON_INTEGER_FORMAT ":%s:%s", id, as_of,
                      json_string_value(reg));
             json_t *ev = json_pack("{s:s, s:s, s:s, s:{s:s, s:{s:I, s:s}}}", "type", "price.set",
-                                   "key", sku, "dedupe", dd, "body", "sku", sku, "price",
-                                   "amount", minor, "currency", c->currency);
+                                   "key", sku, "dedupe", dd, "body", "sku", sku, "price", "amount",
+                                   minor, "currency", c->currency);
             if (ev && as_of[0]) {
                 json_object_set_new(ev, "time", json_string(as_of));
             }
@@ -311,8 +312,7 @@ static int emit_all(struct wc_ctx *c, json_t *out)
     return 0;
 }
 
-static void on_request(void *arg, const struct omb_http_request *req,
-                       struct omb_http_response *res)
+static void on_request(void *arg, const struct omb_http_request *req, struct omb_http_response *res)
 {
     struct wc_ctx *c = arg;
     char why[256];
@@ -332,8 +332,8 @@ static void on_request(void *arg, const struct omb_http_request *req,
     }
     if (verify(c, req, why, sizeof(why)) != 0) {
         c->host->metric_counter_add(c->self, "webhooks_unauthorized", 1);
-        c->host->log(c->self, OMB_LOG_WARN, "webhook from %s refused (401): %s",
-                     req->remote_addr, why);
+        c->host->log(c->self, OMB_LOG_WARN, "webhook from %s refused (401): %s", req->remote_addr,
+                     why);
         answer(c, res, 401, "%s", why);
         return;
     }

@@ -12,9 +12,9 @@
 
 #include "woocommerce.h"
 
-#define OPT(name, type, def, flags, min, max, field, doc)                                      \
-    {                                                                                          \
-        name, type, def, flags, min, max, NULL, offsetof(struct wc_ctx, field), doc            \
+#define OPT(name, type, def, flags, min, max, field, doc)                                          \
+    {                                                                                              \
+        name, type, def, flags, min, max, NULL, offsetof(struct wc_ctx, field), doc                \
     }
 
 static const char *const auth_modes[] = {"basic", "query", "oauth1", NULL};
@@ -73,12 +73,14 @@ static int wc_validate(const void *ctx, char *err, size_t errlen)
     }
     if (!c->consumer_key || !c->consumer_key[0] || strpbrk(c->consumer_key, "\r\n:") ||
         !c->consumer_secret || !c->consumer_secret[0] || strpbrk(c->consumer_secret, "\r\n")) {
-        snprintf(err, errlen, "consumer-key or consumer-secret is empty, or holds a line break "
+        snprintf(err, errlen,
+                 "consumer-key or consumer-secret is empty, or holds a line break "
                  "(or the key a ':')");
         return OMB_EINVAL;
     }
     if (!c->location || !wc_sku_ok(c->location)) {
-        snprintf(err, errlen, "location must be a canonical location or channel (no blanks, "
+        snprintf(err, errlen,
+                 "location must be a canonical location or channel (no blanks, "
                  "no '@')");
         return OMB_EINVAL;
     }
@@ -93,7 +95,8 @@ static int wc_validate(const void *ctx, char *err, size_t errlen)
         return OMB_EINVAL;
     }
     if (c->emit_changes && !c->webhook_secret) {
-        snprintf(err, errlen, "emit-shop-changes needs webhook-secret (the changes come from "
+        snprintf(err, errlen,
+                 "emit-shop-changes needs webhook-secret (the changes come from "
                  "product.updated webhooks)");
         return OMB_EINVAL;
     }

@@ -23,9 +23,9 @@
 #include <omnibus/plugin.h>
 
 #define WC_REPLY_MAX (32u * 1024u * 1024u)
-#define WC_BATCH_MAX 100      /* WooCommerce's woocommerce_rest_batch_items_limit */
+#define WC_BATCH_MAX 100 /* WooCommerce's woocommerce_rest_batch_items_limit */
 #define WC_PER_PAGE 100
-#define WC_STATE_CHUNK 2000   /* map entries per state value */
+#define WC_STATE_CHUNK 2000 /* map entries per state value */
 #define WC_STATE_CHUNKS_MAX 64
 
 enum wc_auth { WC_AUTH_BASIC = 0, WC_AUTH_QUERY = 1, WC_AUTH_OAUTH1 = 2 };
@@ -95,8 +95,7 @@ int wc_fail(struct wc_ctx *c, const struct wc_resp *r, const char *what,
 /* wc_oauth.c */
 /* The query to send for METHOD base_url?query signed with OAuth 1.0a (HMAC-SHA256): the
  * request's parameters and the oauth_* ones, oauth_signature last. New string, or NULL. */
-char *wc_oauth_query(struct wc_ctx *c, const char *method, const char *base_url,
-                     const char *query);
+char *wc_oauth_query(struct wc_ctx *c, const char *method, const char *base_url, const char *query);
 
 /* wc_map.c */
 /* Read the whole map from the shop and store it in state. OMB_OK or what the failure means. */

@@ -75,7 +75,8 @@ def main():
         available("OB-0000", "web", 42), level("VAR-S", "web", 7), price("VAR-M", 2599),
         level("OB-0001", "WAW01", 9), level("OB-0002", "web", -4)])
     wait_for(lambda: fake.stock("OB-0000") == 42 and fake.stock("VAR-S") == 7 and
-             fake.price("VAR-M")["regular_price"] == "25.99" and fake.stock("OB-0002") == 0, timeout=60,
+             fake.price("VAR-M")["regular_price"] == "25.99" and fake.stock("OB-0002") == 0,
+             timeout=60,
              what="the mixed batch")
     wait_for(lambda: len(dead_letters(dm)) == 1, what="the other location's dead letter")
     dl = dead_letters(dm)

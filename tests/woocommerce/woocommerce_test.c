@@ -11,10 +11,14 @@
 #include "testlib.h"
 
 static const char *const base_opts[][2] = {
-    {"site-url", "http://127.0.0.1:1"}, {"consumer-key", "ck_test"},
-    {"consumer-secret", "cs_test"},     {"location", "web"},
-    {"currency", "PLN"},                {"timeout", "1s"},
-    {"connect-timeout", "500ms"},       {"webhook-path", "woocommerce"},
+    {"site-url", "http://127.0.0.1:1"},
+    {"consumer-key", "ck_test"},
+    {"consumer-secret", "cs_test"},
+    {"location", "web"},
+    {"currency", "PLN"},
+    {"timeout", "1s"},
+    {"connect-timeout", "500ms"},
+    {"webhook-path", "woocommerce"},
 };
 
 static struct harness *make(const char *const *more)
@@ -97,28 +101,35 @@ static void test_decided_without_the_shop(void)
     CHECK(harness_create(h) == 0);
     CHECK(harness_start(h) == 0);
     char r[OMB_DELIVER_REASON_MAX];
-    CHECK(deliver(h, "{\"type\":\"stock.level\",\"body\":{\"sku\":\"A\",\"location\":\"WAW01\","
-                     "\"on_hand\":1,\"as_of\":\"2026-11-25T00:00:00Z\"}}", r, sizeof(r)) ==
-          OMB_EREJECT);
+    CHECK(deliver(h,
+                  "{\"type\":\"stock.level\",\"body\":{\"sku\":\"A\",\"location\":\"WAW01\","
+                  "\"on_hand\":1,\"as_of\":\"2026-11-25T00:00:00Z\"}}",
+                  r, sizeof(r)) == OMB_EREJECT);
     CHECK(strstr(r, "WAW01") && strstr(r, "location"));
-    CHECK(deliver(h, "{\"type\":\"price.set\",\"body\":{\"sku\":\"A\",\"price\":{\"amount\":100,"
-                     "\"currency\":\"EUR\"}}}", r, sizeof(r)) == OMB_EREJECT);
+    CHECK(deliver(h,
+                  "{\"type\":\"price.set\",\"body\":{\"sku\":\"A\",\"price\":{\"amount\":100,"
+                  "\"currency\":\"EUR\"}}}",
+                  r, sizeof(r)) == OMB_EREJECT);
     CHECK(strstr(r, "EUR") && strstr(r, "PLN"));
-    CHECK(deliver(h, "{\"type\":\"price.set\",\"body\":{\"sku\":\"A\",\"price\":{\"amount\":100,"
-                     "\"currency\":\"PLN\"},\"price_list\":\"b2b\"}}", r, sizeof(r)) ==
-          OMB_EREJECT);
+    CHECK(deliver(h,
+                  "{\"type\":\"price.set\",\"body\":{\"sku\":\"A\",\"price\":{\"amount\":100,"
+                  "\"currency\":\"PLN\"},\"price_list\":\"b2b\"}}",
+                  r, sizeof(r)) == OMB_EREJECT);
     CHECK(strstr(r, "b2b") != NULL);
-    CHECK(deliver(h, "{\"type\":\"price.set\",\"body\":{\"sku\":\"A\",\"price\":{\"amount\":100,"
-                     "\"currency\":\"PLN\"},\"valid_from\":\"2030-01-01T00:00:00Z\"}}", r,
-                  sizeof(r)) == OMB_EREJECT);
+    CHECK(deliver(h,
+                  "{\"type\":\"price.set\",\"body\":{\"sku\":\"A\",\"price\":{\"amount\":100,"
+                  "\"currency\":\"PLN\"},\"valid_from\":\"2030-01-01T00:00:00Z\"}}",
+                  r, sizeof(r)) == OMB_EREJECT);
     CHECK(strstr(r, "window") != NULL);
     CHECK(deliver(h, "{\"type\":\"stock.delta\",\"body\":{\"sku\":\"A\"}}", r, sizeof(r)) ==
           OMB_EREJECT);
     CHECK(strstr(r, "stock.delta") != NULL);
     CHECK(deliver(h, "{\"type\":\"stock.level\"}", r, sizeof(r)) == OMB_EREJECT);
     /* A SKU the map must be read for: the shop cannot be reached, so a retry with a reason. */
-    CHECK(deliver(h, "{\"type\":\"stock.available\",\"body\":{\"sku\":\"A\",\"channel\":\"web\","
-                     "\"available\":3}}", r, sizeof(r)) == OMB_ERETRY);
+    CHECK(deliver(h,
+                  "{\"type\":\"stock.available\",\"body\":{\"sku\":\"A\",\"channel\":\"web\","
+                  "\"available\":3}}",
+                  r, sizeof(r)) == OMB_ERETRY);
     CHECK(strstr(r, "SKU map") != NULL);
     CHECK(harness_counter(h, "deliveries_rejected") == 6);
     CHECK(harness_counter(h, "deliveries_retried") == 1);
