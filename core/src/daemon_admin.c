@@ -28,6 +28,9 @@ static json_t *capabilities(const struct omb_plugin_descriptor *desc)
     if (desc->capabilities & OMB_CAP_SINK) {
         json_array_append_new(a, json_string("sink"));
     }
+    if (desc->abi_minor >= 3 && (desc->capabilities & OMB_CAP_SNAPSHOT)) {
+        json_array_append_new(a, json_string("snapshot"));
+    }
     return a;
 }
 

@@ -67,13 +67,16 @@ void omb_options_doc(const struct omb_plugin_descriptor *desc, FILE *out)
             desc->kind == OMB_PLUGIN_CONNECTOR   ? "connector"
             : desc->kind == OMB_PLUGIN_PROCESSOR ? "processor"
                                                  : "unknown");
-    const char *caps[3] = { NULL, NULL, NULL };
+    const char *caps[4] = { NULL, NULL, NULL, NULL };
     size_t ncaps = 0;
     if (desc->capabilities & OMB_CAP_SOURCE) {
         caps[ncaps++] = "source";
     }
     if (desc->capabilities & OMB_CAP_SINK) {
         caps[ncaps++] = "sink";
+    }
+    if (desc->abi_minor >= 3 && (desc->capabilities & OMB_CAP_SNAPSHOT)) {
+        caps[ncaps++] = "snapshot";
     }
     doc_words(out, "capabilities:", caps);
     doc_words(out, "consumes:", desc->consumes);
