@@ -1,1 +1,15 @@
 # connectors/shopify: the Shopify connector (issue 7), included by Makefile.am.
+# The plugin talks to the Admin GraphQL API over libcurl and parses with jansson; webhooks come
+# through the daemon's HTTP ingress (host->http_route_add), signatures through host->hmac.
+plugin_LTLIBRARIES += connectors/shopify/shopify.la
+connectors_shopify_shopify_la_SOURCES = connectors/shopify/shopify.c connectors/shopify/shopify.h \
+	connectors/shopify/shopify_api.c connectors/shopify/shopify_idmap.c \
+	connectors/shopify/shopify_stock.c connectors/shopify/shopify_price.c \
+	connectors/shopify/shopify_snapshot.c connectors/shopify/shopify_webhook.c \
+	connectors/shopify/shopify_util.c
+# Only the SDK on the include path.
+connectors_shopify_shopify_la_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/core/include
+connectors_shopify_shopify_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
+connectors_shopify_shopify_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
+connectors_shopify_shopify_la_LIBADD = connectors/common/libombconn.la $(CURL_LIBS) \
+	$(JANSSON_LIBS) -lm
