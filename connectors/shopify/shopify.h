@@ -28,8 +28,10 @@
 #define SH_REPLY_MAX (16u * 1024u * 1024u)
 /* inventorySetQuantities takes at most 250 quantities. */
 #define SH_BATCH_MAX 250
-/* The longest the connector waits in-line for the cost bucket; longer: OMB_ERETRY. */
+/* The longest a delivery waits in-line for the cost bucket; longer: OMB_ERETRY. */
 #define SH_THROTTLE_WAIT_MAX_MS 5000
+/* The longest a page of a catalog read (or a snapshot) waits in-line for the bucket. */
+#define SH_READ_WAIT_MAX_MS 30000
 /* SKUs per state value of the identity map. */
 #define SH_STATE_CHUNK 2000
 
@@ -94,10 +96,11 @@ struct sh_resp {
 int sh_api_start(struct sh_ctx *c);
 void sh_api_stop(struct sh_ctx *c);
 /* POST a GraphQL query (with variables, borrowed, may be NULL) of estimated cost `cost`; waits
- * first when the bucket is known to hold fewer points (at most SH_THROTTLE_WAIT_MAX_MS, else
- * OMB_ERETRY with *wait_ms). 0 when Shopify answered (see r), OMB_ERETRY when not (why in err). */
+ * first when the bucket is known to hold fewer points (at most max_wait_ms, else OMB_ERETRY
+ * with *wait_ms). 0 when Shopify answered (see r), OMB_ERETRY when not (why in err). */
 int sh_graphql(struct sh_ctx *c, const char *query, const json_t *variables, double cost,
-               struct sh_resp *r, int64_t *wait_ms, char *err, size_t errlen);
+               int64_t max_wait_ms, struct sh_resp *r, int64_t *wait_ms, char *err,
+               size_t errlen);
 void sh_resp_clear(struct sh_resp *r);
 /* What a GraphQL answer that is not clean means: OMB_ERETRY (429, 5xx, THROTTLED) with
  * res->retry_after_ms, or OMB_EREJECT (401/403, ACCESS_DENIED, other errors), with a reason

@@ -13,3 +13,8 @@ connectors_shopify_shopify_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
 connectors_shopify_shopify_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
 connectors_shopify_shopify_la_LIBADD = connectors/common/libombconn.la $(CURL_LIBS) \
 	$(JANSSON_LIBS) -lm
+
+# End-to-end tests against the real daemon and the fake Shopify API (python3, stdlib only).
+TESTS += tests/shopify/shopify_delivery_test.py
+EXTRA_DIST += tests/shopify/shopify_delivery_test.py tests/shopify/shopify_helpers.py \
+

@@ -193,7 +193,8 @@ static void sleep_ms(int64_t ms)
 }
 
 int sh_graphql(struct sh_ctx *c, const char *query, const json_t *variables, double cost,
-               struct sh_resp *r, int64_t *wait_ms, char *err, size_t errlen)
+               int64_t max_wait_ms, struct sh_resp *r, int64_t *wait_ms, char *err,
+               size_t errlen)
 {
     char *url = NULL, *text = NULL;
     json_t *req = NULL;
@@ -203,7 +204,7 @@ int sh_graphql(struct sh_ctx *c, const char *query, const json_t *variables, dou
     r->retry_after_ms = -1;
     *wait_ms = 0;
     int64_t w = wait_for_points(c, cost);
-    if (w > SH_THROTTLE_WAIT_MAX_MS) {
+    if (w > max_wait_ms) {
         *wait_ms = w;
         snprintf(err, errlen, "the GraphQL cost bucket needs %lld ms to hold %.0f points",
                  (long long)w, cost);

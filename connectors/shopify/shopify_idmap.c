@@ -1,6 +1,6 @@
 /* The identity map: SKU <-> Shopify variant id, inventory item id and product id.
  *
- * Read from GraphQL productVariants, 250 a page, following pageInfo.endCursor, together with
+ * Read from GraphQL productVariants, 100 a page (a requested cost of 303 points), following pageInfo.endCursor, together with
  * the shop's currencyCode (prices are checked against it). A read replaces the map only when
  * every page came. The map is kept in the host's state (ABI 1.3), in a few values:
  *   idmap.meta  {"chunks": N, "currency": "PLN", "skus": total}
@@ -17,9 +17,9 @@
 
 static const char PAGE_QUERY[] =
     "query($after: String) { shop { currencyCode } "
-    "productVariants(first: 250, after: $after) { pageInfo { hasNextPage endCursor } "
+    "productVariants(first: 100, after: $after) { pageInfo { hasNextPage endCursor } "
     "nodes { sku id product { id } inventoryItem { id } } } }";
-#define PAGE_COST 753.0
+#define PAGE_COST 303.0
 
 static int add_entry(json_t *by_sku, json_t *by_item, const char *sku, const char *v,
                      const char *i, const char *p)
@@ -157,7 +157,7 @@ int sh_idmap_load(struct sh_ctx *c, struct omb_deliver_result *res)
         struct sh_resp r = {0};
         int64_t wait_ms = 0;
         json_object_set_new(vars, "after", cursor[0] ? json_string(cursor) : json_null());
-        rc = sh_graphql(c, PAGE_QUERY, vars, PAGE_COST, &r, &wait_ms, err, sizeof(err));
+        rc = sh_graphql(c, PAGE_QUERY, vars, PAGE_COST, SH_READ_WAIT_MAX_MS, &r, &wait_ms, err, sizeof(err));
         if (rc != 0) {
             snprintf(res->reason, sizeof(res->reason), "reading the catalog: %s", err);
             res->retry_after_ms = wait_ms;

@@ -98,7 +98,7 @@ int sh_price_deliver(struct sh_ctx *c, const json_t *event, struct omb_deliver_r
                             "compareAtPrice", json_string(compare));
     }
     int64_t wait_ms = 0;
-    if (sh_graphql(c, MUTATION, vars, 10.0, &r, &wait_ms, err, sizeof(err)) != 0) {
+    if (sh_graphql(c, MUTATION, vars, 10.0, SH_THROTTLE_WAIT_MAX_MS, &r, &wait_ms, err, sizeof(err)) != 0) {
         snprintf(res->reason, sizeof(res->reason), "productVariantsBulkUpdate: %s", err);
         res->retry_after_ms = wait_ms;
         rc = OMB_ERETRY;

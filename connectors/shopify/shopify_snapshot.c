@@ -78,7 +78,7 @@ static int add_items(struct sh_ctx *c, bool stock, const json_t *locs, const jso
         if (json_is_integer(q)) {
             json_array_append_new(items, json_pack("{s:s, s:s, s:I}", "sku", sku, "location",
                                                    json_string_value(json_object_get(l, "code")),
-                                                   json_integer_value(q)));
+                                                   "available", json_integer_value(q)));
         }
     }
     return 0;
@@ -159,7 +159,7 @@ int sh_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
             int64_t wait_ms = 0;
             json_object_set_new(vars, "after", cursor[0] ? json_string(cursor) : json_null());
             double cost = 3 + PAGE * (2.0 + (double)json_array_size(locs) * 3);
-            if (sh_graphql(c, query, vars, cost, &r, &wait_ms, err, errlen) != 0) {
+            if (sh_graphql(c, query, vars, cost, SH_READ_WAIT_MAX_MS, &r, &wait_ms, err, errlen) != 0) {
                 rc = OMB_ERETRY;
                 goto out;
             }

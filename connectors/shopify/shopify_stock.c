@@ -228,7 +228,7 @@ size_t sh_stock_batch(struct sh_ctx *c, json_t *const *events, size_t n, int *rc
         struct sh_resp r = {0};
         struct omb_deliver_result why = {0};
         int64_t wait_ms = 0;
-        int rc = vars ? sh_graphql(c, MUTATION, vars, MUTATION_COST, &r, &wait_ms, err,
+        int rc = vars ? sh_graphql(c, MUTATION, vars, MUTATION_COST, SH_THROTTLE_WAIT_MAX_MS, &r, &wait_ms, err,
                                    sizeof(err))
                       : OMB_ENOMEM;
         json_decref(vars);
