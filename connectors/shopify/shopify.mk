@@ -15,6 +15,8 @@ connectors_shopify_shopify_la_LIBADD = connectors/common/libombconn.la $(CURL_LI
 	$(JANSSON_LIBS) -lm
 
 # End-to-end tests against the real daemon and the fake Shopify API (python3, stdlib only).
-TESTS += tests/shopify/shopify_delivery_test.py tests/shopify/shopify_errors_test.py
+TESTS += tests/shopify/shopify_delivery_test.py tests/shopify/shopify_errors_test.py \
+	tests/shopify/shopify_webhook_test.py
 EXTRA_DIST += tests/shopify/shopify_delivery_test.py tests/shopify/shopify_errors_test.py \
+	tests/shopify/shopify_webhook_test.py \
 	tests/shopify/shopify_helpers.py

@@ -112,11 +112,21 @@ static const char *order_events(struct sh_ctx *c, const json_t *o, const char *d
         json_t *line = json_pack("{s:s, s:I, s:o*}", "sku", sku ? sku : "", "qty",
                                  json_integer_value(json_object_get(li, "quantity")),
                                  "unit_price", price);
-        json_t *disc = money(json_string_value(json_object_get(li, "total_discount")), cur);
-        if (line && disc && json_integer_value(json_object_get(disc, "amount")) > 0) {
-            json_object_set_new(line, "discount", disc);
-        } else {
-            json_decref(disc);
+        /* The line's discount: its discount_allocations (total_discount is deprecated). */
+        int64_t disc = 0;
+        size_t k;
+        const json_t *da;
+        json_array_foreach(json_object_get(li, "discount_allocations"), k, da)
+        {
+            int64_t v = 0;
+            if (sh_price_to_minor(json_string_value(json_object_get(da, "amount")),
+                                  sh_currency_exponent(cur), &v) == 0) {
+                disc += v;
+            }
+        }
+        if (line && disc > 0) {
+            json_object_set_new(line, "discount", json_pack("{s:I, s:s}", "amount",
+                                                            (json_int_t)disc, "currency", cur));
         }
         json_array_append_new(lines, line);
     }
