@@ -19,4 +19,4 @@ TESTS += tests/shopify/shopify_delivery_test.py tests/shopify/shopify_errors_tes
 	tests/shopify/shopify_webhook_test.py
 EXTRA_DIST += tests/shopify/shopify_delivery_test.py tests/shopify/shopify_errors_test.py \
 	tests/shopify/shopify_webhook_test.py \
-	tests/shopify/shopify_helpers.py
+	tests/shopify/shopify_helpers.py docs/connectors/shopify.md

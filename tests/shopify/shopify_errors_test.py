@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The shopify connector's failures end to end against the fake Shopify Admin API: a 401 is a
+"""The shopify connector's failures end to end against the fake Shopify Admin API (at API
+2026-10, where levels opt out of compare-and-set with changeFromQuantity: null): a 401 is a
 dead letter after exactly one request, with a reason naming the token; a 429 with Retry-After
 is retried no sooner than it says and applied once (the same @idempotent key on both tries);
 THROTTLED (the cost bucket empty) is retried and applied once; 503s and a timeout are retried;
@@ -9,10 +10,11 @@ import sys
 
 sys.dont_write_bytecode = True
 
-from shopify_helpers import VERSION, connector, dead_letters, env, level, route, sf
+from shopify_helpers import connector, dead_letters, env, level, route, sf
 from omb import Daemon, check, config, done, drop, file_source, wait_for, workdir, write_config
 
-GQL = f"/admin/api/{VERSION}/graphql"
+NEW = "2026-10"  # the default: changeFromQuantity: null, the key required
+GQL = f"/admin/api/{NEW}/graphql"
 
 
 def tries_of(fake, item, qty):
@@ -34,11 +36,15 @@ def main():
     item = {f"OB-{i}": fake.item_id_by_sku(f"OB-{i}") for i in range(1, 6)}
     d = workdir("shopify-errors")
     cfg = config(file_source("src", d + "/in") +
-                 connector("shop", fake, f"WAW01={waw}", extra=[("timeout", "1s")]) +
+                 connector("shop", fake, f"WAW01={waw}", extra=[("timeout", "1s"), ("api-version", NEW)]) +
                  route("out", "src", "shop"), drain="30s")
     dm = Daemon(write_config(d, cfg), env=env())
     drop(d + "/in", "0.ndjson", [level("OB-1", "WAW01", 50)])
     wait_for(lambda: fake.level_by_sku("OB-1", waw) == 50, what="the first level")
+    first = fake.seen(path=GQL, graphql="inventorySetQuantities")[0]["json"]["variables"]["input"]
+    check("ignoreCompareQuantity" not in first and
+          all("changeFromQuantity" in q and q["changeFromQuantity"] is None
+              for q in first["quantities"]), f"from 2026-04 changeFromQuantity: null: {first}")
 
     # 401: exactly one request, then the dead letter.
     n = len(fake.requests)
