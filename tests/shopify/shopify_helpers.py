@@ -31,9 +31,11 @@ def connector(name, fake, locations, extra=(), attrs=""):
     return f'  <connector name="{name}" plugin="shopify"{attrs}>\n{lines}  </connector>\n'
 
 
-def route(name, src, dst, types=None):
+def route(name, src, dst, types=None, conflate=False):
     t = f' type="{types}"' if types else ""
-    return f'  <route name="{name}"><from connector="{src}"{t}/><to connector="{dst}"/></route>\n'
+    c = ' conflate="key"' if conflate else ""
+    return (f'  <route name="{name}"><from connector="{src}"{t}/>'
+            f'<to connector="{dst}"{c}/></route>\n')
 
 
 def env():
