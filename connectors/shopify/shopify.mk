@@ -14,6 +14,13 @@ connectors_shopify_shopify_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
 connectors_shopify_shopify_la_LIBADD = connectors/common/libombconn.la $(CURL_LIBS) \
 	$(JANSSON_LIBS) -lm
 
+# The plugin in the harness host (tests/plugins/harness.c).
+check_PROGRAMS += tests/shopify/shopify_test
+tests_shopify_shopify_test_SOURCES = tests/shopify/shopify_test.c $(PLUGIN_TEST_HARNESS)
+tests_shopify_shopify_test_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+tests_shopify_shopify_test_LDADD = $(PLUGIN_TEST_LDADD)
+TESTS += tests/shopify/shopify_test
+
 # End-to-end tests against the real daemon and the fake Shopify API (python3, stdlib only).
 TESTS += tests/shopify/shopify_delivery_test.py tests/shopify/shopify_errors_test.py \
 	tests/shopify/shopify_webhook_test.py
