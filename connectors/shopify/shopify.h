@@ -41,6 +41,7 @@ struct sh_idmap {
     json_t *by_item; /* inventory item id -> sku */
     char currency[8]; /* the shop's currencyCode ("" until known) */
     bool loaded;
+    int64_t loaded_ms; /* wall clock of the last complete read from Shopify (0: restored) */
 };
 
 struct sh_buf {
@@ -115,10 +116,13 @@ bool sh_idmap_restore(struct sh_ctx *c);
 int sh_idmap_load(struct sh_ctx *c, struct omb_deliver_result *res);
 /* The entry of sku (borrowed) or NULL. */
 const json_t *sh_idmap_get(struct sh_ctx *c, const char *sku);
-/* Look sku up; when unknown and *refreshed is false, reload once (sets *refreshed). OMB_OK with
- * *entry, OMB_EREJECT naming the SKU and the shop, or what a failed load means. */
-int sh_idmap_resolve(struct sh_ctx *c, const char *sku, bool *refreshed, const json_t **entry,
-                     struct omb_deliver_result *res);
+/* Look sku up; when unknown, *refreshed is false and the map was read before the event came
+ * (received_ms; 0: unknown), read it again once (sets *refreshed). OMB_OK with *entry,
+ * OMB_EREJECT naming the SKU and the shop, or what a failed load means. */
+int sh_idmap_resolve(struct sh_ctx *c, const char *sku, int64_t received_ms, bool *refreshed,
+                     const json_t **entry, struct omb_deliver_result *res);
+/* The envelope's `received` (else `time`) in ms; 0 when absent. */
+int64_t sh_event_received_ms(const json_t *event);
 /* Add or replace one variant (from a webhook); does not store. */
 void sh_idmap_set(struct sh_ctx *c, const char *sku, const char *variant, const char *item,
                   const char *product);
@@ -153,6 +157,8 @@ int sh_price_to_minor(const char *s, int exponent, int64_t *minor);
 /* 11999 -> "119.99" into out. */
 void sh_minor_to_price(int64_t minor, int exponent, char *out, size_t outlen);
 const char *sh_body_string(const json_t *event, const char *name);
+/* Milliseconds since the epoch of an RFC 3339 time. 0, or OMB_EINVAL. */
+int sh_time_parse(const char *s, int64_t *ms);
 bool sh_sku_ok(const char *sku);
 
 #endif /* OMNIBUS_CONNECTOR_SHOPIFY_H */

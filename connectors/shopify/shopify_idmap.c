@@ -206,6 +206,7 @@ int sh_idmap_load(struct sh_ctx *c, struct omb_deliver_result *res)
     by_sku = by_item = NULL;
     snprintf(c->map.currency, sizeof(c->map.currency), "%s", currency);
     c->map.loaded = true;
+    c->map.loaded_ms = c->host->now_ms();
     c->host->metric_counter_add(c->self, "catalog_reads", 1);
     c->host->log(c->self, OMB_LOG_INFO, "catalog read: %zu SKUs in %zu page(s), currency %s",
                  json_object_size(c->map.by_sku), pages, c->map.currency);
@@ -222,14 +223,31 @@ const json_t *sh_idmap_get(struct sh_ctx *c, const char *sku)
     return json_object_get(c->map.by_sku, sku);
 }
 
-int sh_idmap_resolve(struct sh_ctx *c, const char *sku, bool *refreshed, const json_t **entry,
-                     struct omb_deliver_result *res)
+int64_t sh_event_received_ms(const json_t *event)
+{
+    int64_t ms = 0;
+    const char *r = json_string_value(json_object_get(event, "received"));
+    if (!r || sh_time_parse(r, &ms) != 0) {
+        r = json_string_value(json_object_get(event, "time"));
+        if (!r || sh_time_parse(r, &ms) != 0) {
+            return 0;
+        }
+    }
+    return ms;
+}
+
+int sh_idmap_resolve(struct sh_ctx *c, const char *sku, int64_t received_ms, bool *refreshed,
+                     const json_t **entry, struct omb_deliver_result *res)
 {
     *entry = sh_idmap_get(c, sku);
     if (*entry) {
         return OMB_OK;
     }
-    if (!*refreshed) {
+    /* A map read after the event came already had its chance: a burst of events for a SKU the
+     * shop does not have costs one catalog read, not one per batch. */
+    bool fresh = c->map.loaded && c->map.loaded_ms > 0 && received_ms > 0 &&
+                 c->map.loaded_ms > received_ms;
+    if (!*refreshed && !fresh) {
         *refreshed = true;
         int rc = sh_idmap_load(c, res);
         if (rc != OMB_OK) {
@@ -241,7 +259,7 @@ int sh_idmap_resolve(struct sh_ctx *c, const char *sku, bool *refreshed, const j
         }
     }
     snprintf(res->reason, sizeof(res->reason),
-             "SKU %s is not in the shop %s (no variant has it; the catalog was read again)", sku,
+             "SKU %s is not in the shop %s (no variant has it in a catalog read after the event came)", sku,
              c->shop_url);
     c->host->metric_counter_add(c->self, "unknown_skus", 1);
     return OMB_EREJECT;

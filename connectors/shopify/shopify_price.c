@@ -70,7 +70,7 @@ int sh_price_deliver(struct sh_ctx *c, const json_t *event, struct omb_deliver_r
                  sku, from);
         return OMB_EREJECT;
     }
-    rc = sh_idmap_resolve(c, sku, &refreshed, &entry, res);
+    rc = sh_idmap_resolve(c, sku, sh_event_received_ms(event), &refreshed, &entry, res);
     if (rc != OMB_OK) {
         return rc;
     }

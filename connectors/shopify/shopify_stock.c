@@ -75,7 +75,7 @@ static int map_event(struct sh_ctx *c, const json_t *ev, bool *refreshed, struct
         return OMB_EREJECT;
     }
     const json_t *entry = NULL;
-    int rc = sh_idmap_resolve(c, sku, refreshed, &entry, res);
+    int rc = sh_idmap_resolve(c, sku, sh_event_received_ms(ev), refreshed, &entry, res);
     if (rc != OMB_OK) {
         return rc;
     }

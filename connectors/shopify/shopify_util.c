@@ -1,5 +1,6 @@
 /* Small helpers of the shopify connector: the location map of the `locations` option, gids,
- * money between minor units and Shopify's decimal strings, members of a delivered event. */
+ * money between minor units and Shopify's decimal strings, RFC 3339 times (the civil-calendar
+ * formula, as in the square connector), members of a delivered event. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -181,6 +182,83 @@ void sh_minor_to_price(int64_t minor, int exponent, char *out, size_t outlen)
         snprintf(out, outlen, "%s%" PRIu64 ".%0*" PRIu64, sign, a / (uint64_t)div, exponent,
                  a % (uint64_t)div);
     }
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* n digits at s as a number, or -1. */
+static int64_t digits(const char *s, int n)
+{
+    int64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i])) {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int sh_time_parse(const char *s, int64_t *ms)
+{
+    if (!s || strlen(s) < 20) {
+        return OMB_EINVAL;
+    }
+    int64_t y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+    int64_t h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+        se < 0 || se > 60 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+        s[13] != ':' || s[16] != ':') {
+        return OMB_EINVAL;
+    }
+    const char *p = s + 19;
+    int64_t frac = 0;
+    if (*p == '.') {
+        p++;
+        int n = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (n < 3) {
+                frac = frac * 10 + (*p - '0');
+            }
+            n++;
+            p++;
+        }
+        if (n == 0) {
+            return OMB_EINVAL;
+        }
+        for (; n < 3; n++) {
+            frac *= 10;
+        }
+    }
+    int64_t offset_min = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int64_t oh = digits(p + 1, 2), om = digits(p + 4, 2);
+        if (oh < 0 || om < 0 || p[3] != ':' || oh > 23 || om > 59) {
+            return OMB_EINVAL;
+        }
+        offset_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return OMB_EINVAL;
+    }
+    if (*p != '\0') {
+        return OMB_EINVAL;
+    }
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
+    *ms = secs * 1000 + frac;
+    return 0;
 }
 
 const char *sh_body_string(const json_t *event, const char *name)
