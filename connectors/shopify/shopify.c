@@ -194,7 +194,7 @@ static int sh_deliver(void *ctx, const json_t *event, struct omb_deliver_result 
 {
     struct sh_ctx *c = ctx;
     const char *type = json_string_value(json_object_get(event, "type"));
-    int rc;
+    int rc = OMB_ERETRY;
     if (sh_is_stock(type) && json_is_object(json_object_get(event, "body"))) {
         json_t *const evs[1] = {(json_t *)event};
         sh_stock_batch(c, evs, 1, &rc, res);

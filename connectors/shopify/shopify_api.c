@@ -16,6 +16,7 @@
  *   200 without errors[]            OMB_OK (the callers read data and userErrors)
  *   200 with THROTTLED              OMB_ERETRY after the points are back
  *   200 with other errors[]         OMB_EREJECT with the first message and code
+ *   200 that is not JSON            OMB_ERETRY (a proxy's page, a cut answer)
  *   401, 403                        OMB_EREJECT: the token is wrong, revoked or lacks a scope
  *   429, 408, 5xx                   OMB_ERETRY, after Retry-After when Shopify sends one
  *   other 4xx                       OMB_EREJECT
@@ -313,7 +314,8 @@ int sh_check(struct sh_ctx *c, const struct sh_resp *r, const char *what,
         c->host->metric_counter_add(c->self, "api_unauthorized", 1);
         return OMB_EREJECT;
     }
-    if (st == 429 || st == 408 || (st >= 500 && st <= 599)) {
+    if (st == 429 || st == 408 || (st >= 500 && st <= 599) || (st == 200 && !r->json)) {
+        /* A 200 that is not JSON comes from something in between (a proxy's page): retried. */
         res->retry_after_ms = r->retry_after_ms > 0 ? r->retry_after_ms : 0;
         snprintf(res->reason, sizeof(res->reason), "%s: HTTP %ld %.300s", what, st, desc);
         return OMB_ERETRY;
