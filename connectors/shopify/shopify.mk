@@ -14,11 +14,12 @@ connectors_shopify_shopify_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
 connectors_shopify_shopify_la_LIBADD = connectors/common/libombconn.la $(CURL_LIBS) \
 	$(JANSSON_LIBS) -lm
 
-# The plugin in the harness host (tests/plugins/harness.c).
+# The plugin in the harness host (tests/plugins/harness.c), and in a host of its own with the
+# webhook functions (OpenSSL behind hmac and base64).
 check_PROGRAMS += tests/shopify/shopify_test
 tests_shopify_shopify_test_SOURCES = tests/shopify/shopify_test.c $(PLUGIN_TEST_HARNESS)
-tests_shopify_shopify_test_CFLAGS = $(PLUGIN_TEST_CFLAGS)
-tests_shopify_shopify_test_LDADD = $(PLUGIN_TEST_LDADD)
+tests_shopify_shopify_test_CFLAGS = $(PLUGIN_TEST_CFLAGS) $(OPENSSL_CFLAGS)
+tests_shopify_shopify_test_LDADD = $(PLUGIN_TEST_LDADD) $(OPENSSL_LIBS)
 TESTS += tests/shopify/shopify_test
 
 # End-to-end tests against the real daemon and the fake Shopify API (python3, stdlib only).
