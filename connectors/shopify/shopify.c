@@ -50,8 +50,7 @@ static const struct omb_option options[] = {
     OMB_OPTION_END};
 
 static const char *const consumes[] = {"stock.level", "stock.available", "price.set", NULL};
-static const char *const produces[] = {"order.created", "customer.identified", "stock.level",
-                                       NULL};
+static const char *const produces[] = {"order.created", "customer.identified", "stock.level", NULL};
 
 static bool http_url(const char *u)
 {
@@ -119,8 +118,8 @@ static int sh_create(const struct omb_host_api *host, struct omb_instance *self,
         c->base = NULL;
         return OMB_ENOMEM;
     }
-    if (sh_locations_parse(c->locations, &c->loc_to_shop, &c->loc_from_shop, err,
-                           sizeof(err)) != 0) {
+    if (sh_locations_parse(c->locations, &c->loc_to_shop, &c->loc_from_shop, err, sizeof(err)) !=
+        0) {
         host->log(self, OMB_LOG_ERROR, "%s", err);
         rc = OMB_EINVAL;
         goto fail;

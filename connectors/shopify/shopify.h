@@ -37,8 +37,8 @@
 
 /* The identity map. */
 struct sh_idmap {
-    json_t *by_sku;  /* sku -> {"v": variant id, "i": inventory item id, "p": product id} */
-    json_t *by_item; /* inventory item id -> sku */
+    json_t *by_sku;   /* sku -> {"v": variant id, "i": inventory item id, "p": product id} */
+    json_t *by_item;  /* inventory item id -> sku */
     char currency[8]; /* the shop's currencyCode ("" until known) */
     bool loaded;
     int64_t loaded_ms; /* wall clock of the last complete read from Shopify (0: restored) */
@@ -100,8 +100,7 @@ void sh_api_stop(struct sh_ctx *c);
  * first when the bucket is known to hold fewer points (at most max_wait_ms, else OMB_ERETRY
  * with *wait_ms). 0 when Shopify answered (see r), OMB_ERETRY when not (why in err). */
 int sh_graphql(struct sh_ctx *c, const char *query, const json_t *variables, double cost,
-               int64_t max_wait_ms, struct sh_resp *r, int64_t *wait_ms, char *err,
-               size_t errlen);
+               int64_t max_wait_ms, struct sh_resp *r, int64_t *wait_ms, char *err, size_t errlen);
 void sh_resp_clear(struct sh_resp *r);
 /* What a GraphQL answer that is not clean means: OMB_ERETRY (429, 5xx, THROTTLED) with
  * res->retry_after_ms, or OMB_EREJECT (401/403, ACCESS_DENIED, other errors), with a reason

@@ -27,8 +27,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "shopify.h"
 #include "../common/retry_after.h"
+#include "shopify.h"
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -174,8 +174,8 @@ static int64_t wait_for_points(const struct sh_ctx *c, double cost)
 
 static void note_bucket(struct sh_ctx *c, const json_t *body)
 {
-    const json_t *ts = json_object_get(
-        json_object_get(json_object_get(body, "extensions"), "cost"), "throttleStatus");
+    const json_t *ts = json_object_get(json_object_get(json_object_get(body, "extensions"), "cost"),
+                                       "throttleStatus");
     if (!json_is_object(ts)) {
         return;
     }
@@ -194,8 +194,7 @@ static void sleep_ms(int64_t ms)
 }
 
 int sh_graphql(struct sh_ctx *c, const char *query, const json_t *variables, double cost,
-               int64_t max_wait_ms, struct sh_resp *r, int64_t *wait_ms, char *err,
-               size_t errlen)
+               int64_t max_wait_ms, struct sh_resp *r, int64_t *wait_ms, char *err, size_t errlen)
 {
     char *url = NULL, *text = NULL;
     json_t *req = NULL;
@@ -260,8 +259,8 @@ int sh_graphql(struct sh_ctx *c, const char *query, const json_t *variables, dou
         r->json = json_loadb(c->reply.data, c->reply.len, 0, NULL);
     }
     note_bucket(c, r->json);
-    r->retry_after_ms = omb_retry_after_ms(c->reply.retry_after, c->host->now_ms(),
-                                            c->retry_after_max_ms);
+    r->retry_after_ms =
+        omb_retry_after_ms(c->reply.retry_after, c->host->now_ms(), c->retry_after_max_ms);
 out:
     json_decref(req);
     free(url);
@@ -278,8 +277,8 @@ static void describe(const struct sh_ctx *c, const struct sh_resp *r, char *out,
         snprintf(out, outlen, "%.300s", json_string_value(errors));
     } else if (json_is_object(e0)) {
         const char *msg = json_string_value(json_object_get(e0, "message"));
-        const char *code = json_string_value(
-            json_object_get(json_object_get(e0, "extensions"), "code"));
+        const char *code =
+            json_string_value(json_object_get(json_object_get(e0, "extensions"), "code"));
         snprintf(out, outlen, "%s%s%.300s", code ? code : "", code ? ": " : "", msg ? msg : "?");
     } else if (errors) {
         char *t = json_dumps(errors, JSON_COMPACT);
@@ -322,20 +321,21 @@ int sh_check(struct sh_ctx *c, const struct sh_resp *r, const char *what,
     }
     if (st == 200) {
         const json_t *e0 = json_array_get(errors, 0);
-        const char *code = json_string_value(
-            json_object_get(json_object_get(e0, "extensions"), "code"));
+        const char *code =
+            json_string_value(json_object_get(json_object_get(e0, "extensions"), "code"));
         if (code && strcmp(code, "THROTTLED") == 0) {
-            double need = json_number_value(json_object_get(
-                json_object_get(json_object_get(r->json, "extensions"), "cost"),
-                "requestedQueryCost"));
+            double need = json_number_value(
+                json_object_get(json_object_get(json_object_get(r->json, "extensions"), "cost"),
+                                "requestedQueryCost"));
             int64_t w = wait_for_points(c, need > 0 ? need : 100);
             res->retry_after_ms = r->retry_after_ms > w ? r->retry_after_ms : w;
             if (res->retry_after_ms <= 0) {
                 res->retry_after_ms = 1000;
             }
             c->host->metric_counter_add(c->self, "throttled", 1);
-            snprintf(res->reason, sizeof(res->reason), "%s: THROTTLED by Shopify (retry in %lld ms)",
-                     what, (long long)res->retry_after_ms);
+            snprintf(res->reason, sizeof(res->reason),
+                     "%s: THROTTLED by Shopify (retry in %lld ms)", what,
+                     (long long)res->retry_after_ms);
             return OMB_ERETRY;
         }
         snprintf(res->reason, sizeof(res->reason), "%s: GraphQL error %.300s", what, desc);

@@ -1,14 +1,13 @@
 /* The identity map: SKU <-> Shopify variant id, inventory item id and product id.
  *
- * Read from GraphQL productVariants, 100 a page (a requested cost of 303 points), following pageInfo.endCursor, together with
- * the shop's currencyCode (prices are checked against it). A read replaces the map only when
- * every page came. The map is kept in the host's state (ABI 1.3), in a few values:
- *   idmap.meta  {"chunks": N, "currency": "PLN", "skus": total}
- *   idmap.K     {"SKU": ["variant id", "inventory item id", "product id"], ...}  (K < N,
- *               SH_STATE_CHUNK SKUs each)
- * and read back at start, so that a restart delivers at once without reading the catalog.
- * It is read again when a delivery names an unknown SKU (once per delivery batch), and
- * products/update webhooks update it variant by variant. */
+ * Read from GraphQL productVariants, 100 a page (a requested cost of 303 points), following
+ * pageInfo.endCursor, together with the shop's currencyCode (prices are checked against it). A read
+ * replaces the map only when every page came. The map is kept in the host's state (ABI 1.3), in a
+ * few values: idmap.meta  {"chunks": N, "currency": "PLN", "skus": total} idmap.K     {"SKU":
+ * ["variant id", "inventory item id", "product id"], ...}  (K < N, SH_STATE_CHUNK SKUs each) and
+ * read back at start, so that a restart delivers at once without reading the catalog. It is read
+ * again when a delivery names an unknown SKU (once per delivery batch), and products/update
+ * webhooks update it variant by variant. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +20,14 @@ static const char PAGE_QUERY[] =
     "nodes { sku id product { id } inventoryItem { id } } } }";
 #define PAGE_COST 303.0
 
-static int add_entry(json_t *by_sku, json_t *by_item, const char *sku, const char *v,
-                     const char *i, const char *p)
+static int add_entry(json_t *by_sku, json_t *by_item, const char *sku, const char *v, const char *i,
+                     const char *p)
 {
     if (!sku || !sku[0] || !v || !i) {
         return 0; /* a variant without SKU cannot be addressed by events */
     }
-    if (json_object_set_new(by_sku, sku, json_pack("{s:s, s:s, s:s}", "v", v, "i", i, "p",
-                                                   p ? p : "")) != 0 ||
+    if (json_object_set_new(by_sku, sku,
+                            json_pack("{s:s, s:s, s:s}", "v", v, "i", i, "p", p ? p : "")) != 0 ||
         json_object_set_new(by_item, i, json_string(sku)) != 0) {
         return OMB_ENOMEM;
     }
@@ -157,7 +156,8 @@ int sh_idmap_load(struct sh_ctx *c, struct omb_deliver_result *res)
         struct sh_resp r = {0};
         int64_t wait_ms = 0;
         json_object_set_new(vars, "after", cursor[0] ? json_string(cursor) : json_null());
-        rc = sh_graphql(c, PAGE_QUERY, vars, PAGE_COST, SH_READ_WAIT_MAX_MS, &r, &wait_ms, err, sizeof(err));
+        rc = sh_graphql(c, PAGE_QUERY, vars, PAGE_COST, SH_READ_WAIT_MAX_MS, &r, &wait_ms, err,
+                        sizeof(err));
         if (rc != 0) {
             snprintf(res->reason, sizeof(res->reason), "reading the catalog: %s", err);
             res->retry_after_ms = wait_ms;
@@ -171,8 +171,8 @@ int sh_idmap_load(struct sh_ctx *c, struct omb_deliver_result *res)
         }
         pages++;
         const json_t *data = json_object_get(r.json, "data");
-        const char *cur = json_string_value(
-            json_object_get(json_object_get(data, "shop"), "currencyCode"));
+        const char *cur =
+            json_string_value(json_object_get(json_object_get(data, "shop"), "currencyCode"));
         if (cur) {
             snprintf(currency, sizeof(currency), "%s", cur);
         }
@@ -182,12 +182,12 @@ int sh_idmap_load(struct sh_ctx *c, struct omb_deliver_result *res)
         const json_t *n;
         json_array_foreach(nodes, i, n)
         {
-            add_entry(by_sku, by_item, json_string_value(json_object_get(n, "sku")),
-                      sh_gid_id(json_string_value(json_object_get(n, "id"))),
-                      sh_gid_id(json_string_value(
-                          json_object_get(json_object_get(n, "inventoryItem"), "id"))),
-                      sh_gid_id(json_string_value(
-                          json_object_get(json_object_get(n, "product"), "id"))));
+            add_entry(
+                by_sku, by_item, json_string_value(json_object_get(n, "sku")),
+                sh_gid_id(json_string_value(json_object_get(n, "id"))),
+                sh_gid_id(
+                    json_string_value(json_object_get(json_object_get(n, "inventoryItem"), "id"))),
+                sh_gid_id(json_string_value(json_object_get(json_object_get(n, "product"), "id"))));
         }
         const json_t *pi = json_object_get(pv, "pageInfo");
         const char *end = json_string_value(json_object_get(pi, "endCursor"));
@@ -245,8 +245,8 @@ int sh_idmap_resolve(struct sh_ctx *c, const char *sku, int64_t received_ms, boo
     }
     /* A map read after the event came already had its chance: a burst of events for a SKU the
      * shop does not have costs one catalog read, not one per batch. */
-    bool fresh = c->map.loaded && c->map.loaded_ms > 0 && received_ms > 0 &&
-                 c->map.loaded_ms > received_ms;
+    bool fresh =
+        c->map.loaded && c->map.loaded_ms > 0 && received_ms > 0 && c->map.loaded_ms > received_ms;
     if (!*refreshed && !fresh) {
         *refreshed = true;
         int rc = sh_idmap_load(c, res);
@@ -258,9 +258,10 @@ int sh_idmap_resolve(struct sh_ctx *c, const char *sku, int64_t received_ms, boo
             return OMB_OK;
         }
     }
-    snprintf(res->reason, sizeof(res->reason),
-             "SKU %s is not in the shop %s (no variant has it in a catalog read after the event came)", sku,
-             c->shop_url);
+    snprintf(
+        res->reason, sizeof(res->reason),
+        "SKU %s is not in the shop %s (no variant has it in a catalog read after the event came)",
+        sku, c->shop_url);
     c->host->metric_counter_add(c->self, "unknown_skus", 1);
     return OMB_EREJECT;
 }

@@ -84,8 +84,8 @@ int sh_price_deliver(struct sh_ctx *c, const json_t *event, struct omb_deliver_r
              json_string_value(json_object_get(entry, "v")));
     snprintf(pid, sizeof(pid), "gid://shopify/Product/%s",
              json_string_value(json_object_get(entry, "p")));
-    vars = json_pack("{s:s, s:[{s:s, s:s}]}", "productId", pid, "variants", "id", vid, "price",
-                     price);
+    vars =
+        json_pack("{s:s, s:[{s:s, s:s}]}", "productId", pid, "variants", "id", vid, "price", price);
     if (!vars) {
         return OMB_ERETRY;
     }
@@ -94,11 +94,12 @@ int sh_price_deliver(struct sh_ctx *c, const json_t *event, struct omb_deliver_r
         if ((rc = money(c, cmp, "compare_at", compare, sizeof(compare), res)) != 0) {
             goto out;
         }
-        json_object_set_new(json_array_get(json_object_get(vars, "variants"), 0),
-                            "compareAtPrice", json_string(compare));
+        json_object_set_new(json_array_get(json_object_get(vars, "variants"), 0), "compareAtPrice",
+                            json_string(compare));
     }
     int64_t wait_ms = 0;
-    if (sh_graphql(c, MUTATION, vars, 10.0, SH_THROTTLE_WAIT_MAX_MS, &r, &wait_ms, err, sizeof(err)) != 0) {
+    if (sh_graphql(c, MUTATION, vars, 10.0, SH_THROTTLE_WAIT_MAX_MS, &r, &wait_ms, err,
+                   sizeof(err)) != 0) {
         snprintf(res->reason, sizeof(res->reason), "productVariantsBulkUpdate: %s", err);
         res->retry_after_ms = wait_ms;
         rc = OMB_ERETRY;
@@ -108,11 +109,11 @@ int sh_price_deliver(struct sh_ctx *c, const json_t *event, struct omb_deliver_r
     if (rc != OMB_OK) {
         goto out;
     }
-    const json_t *ue = json_array_get(
-        json_object_get(json_object_get(json_object_get(r.json, "data"),
-                                        "productVariantsBulkUpdate"),
-                        "userErrors"),
-        0);
+    const json_t *ue =
+        json_array_get(json_object_get(json_object_get(json_object_get(r.json, "data"),
+                                                       "productVariantsBulkUpdate"),
+                                       "userErrors"),
+                       0);
     if (ue) {
         const char *code = json_string_value(json_object_get(ue, "code"));
         const char *msg = json_string_value(json_object_get(ue, "message"));

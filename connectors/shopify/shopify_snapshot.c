@@ -1,11 +1,11 @@
 /* The snapshot (ABI 1.3, OMB_CAP_SNAPSHOT): what the shop holds now for some SKUs.
  *   {"what": "stock", "skus": [...], "locations": [...]}  -> items {sku, location, available}
  *   {"what": "price", "skus": [...]}                      -> items {sku, price {amount, currency}}
- * The SKUs are looked up by GraphQL productVariants(query: "sku:'A' OR sku:'B' ..."), SKUS_PER_QUERY
- * at a time, following the cursor over pages; for stock each variant's inventory item is asked
- * for its level at every requested location (aliases l0, l1, ... of inventoryLevel(locationId)).
- * A SKU no variant has is listed in "unknown". A level at a location where the item is not
- * stocked is left out. */
+ * The SKUs are looked up by GraphQL productVariants(query: "sku:'A' OR sku:'B' ..."),
+ * SKUS_PER_QUERY at a time, following the cursor over pages; for stock each variant's inventory
+ * item is asked for its level at every requested location (aliases l0, l1, ... of
+ * inventoryLevel(locationId)). A SKU no variant has is listed in "unknown". A level at a location
+ * where the item is not stocked is left out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +62,9 @@ static int add_items(struct sh_ctx *c, bool stock, const json_t *locs, const jso
                          p ? p : "", sku);
             return 0;
         }
-        return json_array_append_new(items, json_pack("{s:s, s:{s:I, s:s}}", "sku", sku, "price",
-                                                      "amount", (json_int_t)minor, "currency",
-                                                      currency));
+        return json_array_append_new(items,
+                                     json_pack("{s:s, s:{s:I, s:s}}", "sku", sku, "price", "amount",
+                                               (json_int_t)minor, "currency", currency));
     }
     const json_t *inv = json_object_get(node, "inventoryItem");
     size_t i;
@@ -125,7 +125,8 @@ int sh_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
     bool stock = what && strcmp(what, "stock") == 0;
     *result = NULL;
     if (!what || (!stock && strcmp(what, "price") != 0) || !json_is_array(skus)) {
-        snprintf(err, errlen, "a snapshot request is {\"what\": \"stock\"|\"price\", \"skus\": [...]}");
+        snprintf(err, errlen,
+                 "a snapshot request is {\"what\": \"stock\"|\"price\", \"skus\": [...]}");
         rc = OMB_EREJECT;
         goto out;
     }
@@ -145,8 +146,8 @@ int sh_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
         for (size_t i = first; i < nskus && i < first + SKUS_PER_QUERY; i++) {
             const char *sku = json_string_value(json_array_get(skus, i));
             if (sh_sku_ok(sku) && !strchr(sku, '\'')) {
-                o += (size_t)snprintf(search + o, sizeof(search) - o, "%ssku:'%s'",
-                                      o ? " OR " : "", sku);
+                o += (size_t)snprintf(search + o, sizeof(search) - o, "%ssku:'%s'", o ? " OR " : "",
+                                      sku);
             }
         }
         if (o == 0) {
@@ -159,7 +160,8 @@ int sh_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
             int64_t wait_ms = 0;
             json_object_set_new(vars, "after", cursor[0] ? json_string(cursor) : json_null());
             double cost = 3 + PAGE * (2.0 + (double)json_array_size(locs) * 3);
-            if (sh_graphql(c, query, vars, cost, SH_READ_WAIT_MAX_MS, &r, &wait_ms, err, errlen) != 0) {
+            if (sh_graphql(c, query, vars, cost, SH_READ_WAIT_MAX_MS, &r, &wait_ms, err, errlen) !=
+                0) {
                 rc = OMB_ERETRY;
                 goto out;
             }
@@ -170,8 +172,8 @@ int sh_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
                 goto out;
             }
             const json_t *data = json_object_get(r.json, "data");
-            const char *cur = json_string_value(
-                json_object_get(json_object_get(data, "shop"), "currencyCode"));
+            const char *cur =
+                json_string_value(json_object_get(json_object_get(data, "shop"), "currencyCode"));
             const json_t *pv = json_object_get(data, "productVariants");
             size_t i;
             const json_t *n;

@@ -20,10 +20,9 @@
 
 #include "shopify.h"
 
-static const char MUTATION[] =
-    "mutation($input: InventorySetQuantitiesInput!, $key: String!) { "
-    "inventorySetQuantities(input: $input) @idempotent(key: $key) { "
-    "userErrors { code field message } } }";
+static const char MUTATION[] = "mutation($input: InventorySetQuantitiesInput!, $key: String!) { "
+                               "inventorySetQuantities(input: $input) @idempotent(key: $key) { "
+                               "userErrors { code field message } } }";
 #define MUTATION_COST 10.0
 #define MAX_ROUNDS 4
 
@@ -33,12 +32,12 @@ bool sh_is_stock(const char *type)
 }
 
 struct item {
-    size_t ev;       /* index in the batch */
-    const char *id;  /* the event's id */
-    char inv[32];    /* inventory item id */
-    char loc[32];    /* Shopify location id */
+    size_t ev;      /* index in the batch */
+    const char *id; /* the event's id */
+    char inv[32];   /* inventory item id */
+    char loc[32];   /* Shopify location id */
     json_int_t qty;
-    bool in;         /* still to be sent */
+    bool in; /* still to be sent */
 };
 
 /* Check and map one event into it; OMB_OK, OMB_EREJECT or OMB_ERETRY (res filled). */
@@ -88,8 +87,7 @@ static int map_event(struct sh_ctx *c, const json_t *ev, bool *refreshed, struct
 
 /* The idempotency key of the items still in: "omb-" and 40 hex digits of an HMAC over their
  * event ids (the same events in the same order give the same key). */
-static void make_key(struct sh_ctx *c, const struct item *items, size_t n, char *out,
-                     size_t outlen)
+static void make_key(struct sh_ctx *c, const struct item *items, size_t n, char *out, size_t outlen)
 {
     size_t cap = 1, used = 0;
     for (size_t i = 0; i < n; i++) {
@@ -136,9 +134,9 @@ static json_t *variables(struct sh_ctx *c, const struct item *items, size_t n, c
         }
         json_array_append_new(qs, q);
     }
-    json_t *input = json_pack("{s:s, s:s, s:s, s:o}", "name", "available", "reason", "correction",
-                              "referenceDocumentUri", "gid://omnibus/StockSync/1", "quantities",
-                              qs);
+    json_t *input =
+        json_pack("{s:s, s:s, s:s, s:o}", "name", "available", "reason", "correction",
+                  "referenceDocumentUri", "gid://omnibus/StockSync/1", "quantities", qs);
     if (input && !new_api) {
         json_object_set_new(input, "ignoreCompareQuantity", json_true());
     }
@@ -164,8 +162,8 @@ static long error_index(const json_t *ue)
     return s && end && *end == '\0' ? v : -1;
 }
 
-static void set_all(struct item *items, size_t m, int *rcs, struct omb_deliver_result *res,
-                    int rc, const struct omb_deliver_result *why)
+static void set_all(struct item *items, size_t m, int *rcs, struct omb_deliver_result *res, int rc,
+                    const struct omb_deliver_result *why)
 {
     for (size_t i = 0; i < m; i++) {
         if (items[i].in) {
@@ -228,8 +226,8 @@ size_t sh_stock_batch(struct sh_ctx *c, json_t *const *events, size_t n, int *rc
         struct sh_resp r = {0};
         struct omb_deliver_result why = {0};
         int64_t wait_ms = 0;
-        int rc = vars ? sh_graphql(c, MUTATION, vars, MUTATION_COST, SH_THROTTLE_WAIT_MAX_MS, &r, &wait_ms, err,
-                                   sizeof(err))
+        int rc = vars ? sh_graphql(c, MUTATION, vars, MUTATION_COST, SH_THROTTLE_WAIT_MAX_MS, &r,
+                                   &wait_ms, err, sizeof(err))
                       : OMB_ENOMEM;
         json_decref(vars);
         if (rc != 0) {

@@ -114,9 +114,9 @@ const char *sh_gid_id(const char *gid)
 
 int sh_currency_exponent(const char *currency)
 {
-    static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
-                                       "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
-                                       NULL};
+    static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
+                                       "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
+                                       "VUV", "XAF", "XOF", "XPF", NULL};
     static const char *const three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND", NULL};
     for (size_t i = 0; currency && zero[i]; i++) {
         if (strcmp(currency, zero[i]) == 0) {

@@ -92,8 +92,7 @@ static const char *str_or_num(const json_t *j, char *buf, size_t len)
 
 /* orders/create -> order.created, and customer.identified when the order has a customer;
  * appended to out. NULL reason on success. */
-static const char *order_events(struct sh_ctx *c, const json_t *o, const char *dedupe,
-                                json_t *out)
+static const char *order_events(struct sh_ctx *c, const json_t *o, const char *dedupe, json_t *out)
 {
     char idbuf[32], cidbuf[32];
     const char *id = str_or_num(json_object_get(o, "id"), idbuf, sizeof(idbuf));
@@ -109,9 +108,9 @@ static const char *order_events(struct sh_ctx *c, const json_t *o, const char *d
     {
         const char *sku = json_string_value(json_object_get(li, "sku"));
         json_t *price = money(json_string_value(json_object_get(li, "price")), cur);
-        json_t *line = json_pack("{s:s, s:I, s:o*}", "sku", sku ? sku : "", "qty",
-                                 json_integer_value(json_object_get(li, "quantity")),
-                                 "unit_price", price);
+        json_t *line =
+            json_pack("{s:s, s:I, s:o*}", "sku", sku ? sku : "", "qty",
+                      json_integer_value(json_object_get(li, "quantity")), "unit_price", price);
         /* The line's discount: its discount_allocations (total_discount is deprecated). */
         int64_t disc = 0;
         size_t k;
@@ -125,8 +124,9 @@ static const char *order_events(struct sh_ctx *c, const json_t *o, const char *d
             }
         }
         if (line && disc > 0) {
-            json_object_set_new(line, "discount", json_pack("{s:I, s:s}", "amount",
-                                                            (json_int_t)disc, "currency", cur));
+            json_object_set_new(
+                line, "discount",
+                json_pack("{s:I, s:s}", "amount", (json_int_t)disc, "currency", cur));
         }
         json_array_append_new(lines, line);
     }
@@ -146,16 +146,16 @@ static const char *order_events(struct sh_ctx *c, const json_t *o, const char *d
         }
     }
     if (ship > 0) {
-        json_object_set_new(body, "shipping", json_pack("{s:I, s:s}", "amount", (json_int_t)ship,
-                                                        "currency", cur));
+        json_object_set_new(body, "shipping",
+                            json_pack("{s:I, s:s}", "amount", (json_int_t)ship, "currency", cur));
     }
     const json_t *addr = json_object_get(o, "shipping_address");
     const json_t *sl0 = json_array_get(json_object_get(o, "shipping_lines"), 0);
     const char *pickup = json_string_value(json_object_get(sl0, "code"));
     if (json_is_object(addr)) {
         json_t *a = json_object();
-        const char *pairs[][2] = {{"name", "name"},     {"line1", "address1"},
-                                  {"line2", "address2"}, {"city", "city"},
+        const char *pairs[][2] = {{"name", "name"},       {"line1", "address1"},
+                                  {"line2", "address2"},  {"city", "city"},
                                   {"postal_code", "zip"}, {"country", "country_code"}};
         for (size_t k = 0; a && k < sizeof(pairs) / sizeof(pairs[0]); k++) {
             const char *v = json_string_value(json_object_get(addr, pairs[k][1]));
@@ -163,8 +163,8 @@ static const char *order_events(struct sh_ctx *c, const json_t *o, const char *d
                 json_object_set_new(a, pairs[k][0], json_string(v));
             }
         }
-        json_object_set_new(body, "fulfilment", json_pack("{s:s, s:o}", "method", "ship",
-                                                          "address", a));
+        json_object_set_new(body, "fulfilment",
+                            json_pack("{s:s, s:o}", "method", "ship", "address", a));
     } else if (pickup && json_object_get(c->loc_to_shop, pickup)) {
         json_object_set_new(body, "fulfilment",
                             json_pack("{s:s, s:s}", "method", "pickup", "location", pickup));
@@ -194,8 +194,8 @@ static const char *order_events(struct sh_ctx *c, const json_t *o, const char *d
         }
         json_array_append_new(ids, json_pack("{s:s, s:s}", "kind", "shopify", "value", cid));
     }
-    json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:o}", "type", "order.created", "key",
-                                         id, "dedupe", dedupe, "body", body));
+    json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:o}", "type", "order.created", "key", id,
+                                         "dedupe", dedupe, "body", body));
     if (json_array_size(ids) > 0) {
         const json_t *first = json_array_get(ids, 0);
         json_t *profile = json_object();
@@ -219,8 +219,7 @@ static const char *order_events(struct sh_ctx *c, const json_t *o, const char *d
 }
 
 /* inventory_levels/update -> stock.level. NULL on success (or a skip, logged). */
-static const char *level_event(struct sh_ctx *c, const json_t *p, const char *dedupe,
-                               json_t *out)
+static const char *level_event(struct sh_ctx *c, const json_t *p, const char *dedupe, json_t *out)
 {
     char ib[32], lb[32];
     const char *item = str_or_num(json_object_get(p, "inventory_item_id"), ib, sizeof(ib));
@@ -274,8 +273,7 @@ static void product_update(struct sh_ctx *c, const json_t *p)
     c->host->metric_counter_add(c->self, "webhook_products_mapped", n);
 }
 
-static void on_request(void *arg, const struct omb_http_request *req,
-                       struct omb_http_response *res)
+static void on_request(void *arg, const struct omb_http_request *req, struct omb_http_response *res)
 {
     struct sh_ctx *c = arg;
     char why[256], dedupe[300];
@@ -368,8 +366,9 @@ int sh_webhook_register(struct sh_ctx *c)
     }
     if (!OMB_HOST_HAS(c->host, http_route_add) || !OMB_HOST_HAS(c->host, hmac) ||
         !OMB_HOST_HAS(c->host, mem_equal_ct) || !OMB_HOST_HAS(c->host, base64_decode)) {
-        c->host->log(c->self, OMB_LOG_ERROR, "webhook-secret (webhooks) needs omnibusd with ABI "
-                                             "1.1 or newer");
+        c->host->log(c->self, OMB_LOG_ERROR,
+                     "webhook-secret (webhooks) needs omnibusd with ABI "
+                     "1.1 or newer");
         return OMB_EINVAL;
     }
     int rc = c->host->http_route_add(c->self, c->webhook_path, on_request, c);

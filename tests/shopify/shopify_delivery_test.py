@@ -82,13 +82,15 @@ def main():
 
     # 4. The snapshot, over a page boundary (pages of 2), with unknown SKUs.
     fake.set_page_size(2)
-    rc, out, err = ctl(dm, "--json", "--timeout", "90", "snapshot", "shop", "stock", "OB-1,OB-2,BULK-000001,NOPE-9")
+    rc, out, err = ctl(dm, "--json", "--timeout", "90", "snapshot", "shop", "stock",
+                       "OB-1,OB-2,BULK-000001,NOPE-9")
     r = json.loads(out) if rc == 0 else {}
     items = sorted((i["sku"], i["location"], i["available"]) for i in r.get("items", []))
     check(items == [("BULK-000001", "WAW01", 1), ("OB-1", "KRK02", 9), ("OB-1", "WAW01", 7),
                     ("OB-2", "WAW01", 1)], f"the levels read back: {rc} {items} {err}")
     check(r.get("unknown") == ["NOPE-9"], f"the unknown SKU: {r.get('unknown')}")
-    rc, out, err = ctl(dm, "--json", "--timeout", "90", "snapshot", "shop", "price", "OB-1,OB-2,NOPE-9")
+    rc, out, err = ctl(dm, "--json", "--timeout", "90", "snapshot", "shop", "price",
+                       "OB-1,OB-2,NOPE-9")
     r = json.loads(out) if rc == 0 else {}
     prices = sorted((i["sku"], i["price"]["amount"], i["price"]["currency"])
                     for i in r.get("items", []))

@@ -36,7 +36,8 @@ def main():
     item = {f"OB-{i}": fake.item_id_by_sku(f"OB-{i}") for i in range(1, 6)}
     d = workdir("shopify-errors")
     cfg = config(file_source("src", d + "/in") +
-                 connector("shop", fake, f"WAW01={waw}", extra=[("timeout", "1s"), ("api-version", NEW)]) +
+                 connector("shop", fake, f"WAW01={waw}",
+                           extra=[("timeout", "1s"), ("api-version", NEW)]) +
                  route("out", "src", "shop"), drain="30s")
     dm = Daemon(write_config(d, cfg), env=env())
     drop(d + "/in", "0.ndjson", [level("OB-1", "WAW01", 50)])
@@ -62,7 +63,8 @@ def main():
     wait_for(lambda: fake.level_by_sku("OB-3", waw) == 7, timeout=60, what="the level after 429")
     t = tries_of(fake, item["OB-3"], 7)
     if check(len(t) == 2, f"two tries: {len(t)}"):
-        check([r["status"] for r in t] == [429, 200], f"429, then taken: {[r['status'] for r in t]}")
+        check([r["status"] for r in t] == [429, 200],
+              f"429, then taken: {[r['status'] for r in t]}")
         check(t[1]["time"] - t[0]["time"] >= 2.0, f"no sooner than Retry-After: "
               f"{t[1]['time'] - t[0]['time']:.3f} s")
         check(t[0]["json"]["variables"]["key"] == t[1]["json"]["variables"]["key"],
@@ -73,7 +75,8 @@ def main():
     # THROTTLED: the bucket emptied behind the connector's back.
     fake.set_graphql_bucket(available=0)
     drop(d + "/in", "3-throttled.ndjson", [level("OB-4", "WAW01", 9)])
-    wait_for(lambda: fake.level_by_sku("OB-4", waw) == 9, timeout=60, what="the level after THROTTLED")
+    wait_for(lambda: fake.level_by_sku("OB-4", waw) == 9, timeout=60,
+             what="the level after THROTTLED")
     t = tries_of(fake, item["OB-4"], 9)
     check(len(t) >= 2, f"THROTTLED, then taken: {len(t)} tries")
     check(len({r["json"]["variables"]["key"] for r in t}) == 1, "one idempotency key")
@@ -88,7 +91,8 @@ def main():
     check([r["status"] for r in t] == [503, 503, 200], f"503, 503, 200: {[r['status'] for r in t]}")
     fake.hang_next(1, 3.0, path=GQL)
     drop(d + "/in", "5-hang.ndjson", [level("OB-5", "WAW01", 12)])
-    wait_for(lambda: fake.level_by_sku("OB-5", waw) == 12, timeout=60, what="the level after a timeout")
+    wait_for(lambda: fake.level_by_sku("OB-5", waw) == 12, timeout=60,
+             what="the level after a timeout")
     check(len([c for c in fake.changes(sku="OB-5") if c["via"].startswith("graphql")]) == 2,
           "each level applied once")
 

@@ -23,10 +23,14 @@
 #include "testlib.h"
 
 static const char *const base_opts[][2] = {
-    {"shop-url", "http://127.0.0.1:1"}, {"access-token", "shpat_test"},
-    {"api-version", "2026-10"},         {"locations", "WAW01=61000000001,web=61000000002"},
-    {"webhook-path", "webhooks"},       {"channel", "web"},
-    {"timeout", "2s"},                  {"connect-timeout", "1s"},
+    {"shop-url", "http://127.0.0.1:1"},
+    {"access-token", "shpat_test"},
+    {"api-version", "2026-10"},
+    {"locations", "WAW01=61000000001,web=61000000002"},
+    {"webhook-path", "webhooks"},
+    {"channel", "web"},
+    {"timeout", "2s"},
+    {"connect-timeout", "1s"},
     {"retry-after-max", "1h"},
 };
 
@@ -125,20 +129,21 @@ static void test_deliveries(void)
          "not one the shopify connector takes"},
         {"stock.level", "{\"sku\":\"OB-1\",\"location\":\"GDA03\",\"on_hand\":1}", OMB_EREJECT,
          "location GDA03 is not mapped"},
-        {"stock.available", "{\"sku\":\"OB-1\",\"channel\":\"app\",\"available\":1}",
-         OMB_EREJECT, "location app is not mapped"},
+        {"stock.available", "{\"sku\":\"OB-1\",\"channel\":\"app\",\"available\":1}", OMB_EREJECT,
+         "location app is not mapped"},
         {"stock.level", "{\"sku\":\"OB-1\",\"location\":\"WAW01\"}", OMB_EREJECT,
          "without an integer body.on_hand"},
         {"stock.level", "{\"location\":\"WAW01\",\"on_hand\":1}", OMB_EREJECT,
          "without a valid body.sku"},
-        {"price.set", "{\"sku\":\"OB-1\",\"price_list\":\"b2b\",\"price\":{\"amount\":1,"
-                      "\"currency\":\"PLN\"}}",
+        {"price.set",
+         "{\"sku\":\"OB-1\",\"price_list\":\"b2b\",\"price\":{\"amount\":1,"
+         "\"currency\":\"PLN\"}}",
          OMB_EREJECT, "on price list b2b"},
         /* Shopify cannot be reached (port 1): the identity map cannot be read. */
         {"stock.level", "{\"sku\":\"OB-1\",\"location\":\"WAW01\",\"on_hand\":1}", OMB_ERETRY,
          "reading the catalog"},
-        {"stock.available", "{\"sku\":\"OB-1\",\"channel\":\"web\",\"available\":1}",
-         OMB_ERETRY, "reading the catalog"},
+        {"stock.available", "{\"sku\":\"OB-1\",\"channel\":\"web\",\"available\":1}", OMB_ERETRY,
+         "reading the catalog"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *ev = event(cases[i].type, cases[i].body);
@@ -282,8 +287,8 @@ static int h_route_add(struct omb_instance *self, const char *suffix, omb_http_f
     return 0;
 }
 
-static int h_hmac(const char *alg, const void *key, size_t keylen, const void *data,
-                  size_t datalen, unsigned char *out, size_t *outlen)
+static int h_hmac(const char *alg, const void *key, size_t keylen, const void *data, size_t datalen,
+                  unsigned char *out, size_t *outlen)
 {
     unsigned int n = 0;
     if (strcmp(alg, "sha256") != 0 || *outlen < 32 ||
@@ -403,8 +408,8 @@ static void test_webhooks(void)
     CHECK(json_array_size(host_state.events) == 0);
     /* A tampered body with the original signature, a wrong one, none, not base64. */
     CHECK(post("POST", lvl, "e0", VECTOR_BODY " ", VECTOR_SIG, &res) == 401);
-    CHECK(post("POST", lvl, "e0", VECTOR_BODY, "FUhB2qAsur6nP/U5HnbZMqKE76kwYMmFhlprtMu0Czc=",
-               &res) == 401);
+    CHECK(post("POST", lvl, "e0", VECTOR_BODY,
+               "FUhB2qAsur6nP/U5HnbZMqKE76kwYMmFhlprtMu0Czc=", &res) == 401);
     CHECK(post("POST", lvl, "e0", VECTOR_BODY, NULL, &res) == 401);
     CHECK(post("POST", lvl, "e0", VECTOR_BODY, "%%%", &res) == 401);
     CHECK(post("GET", lvl, "e0", VECTOR_BODY, VECTOR_SIG, &res) == 405);
@@ -414,12 +419,11 @@ static void test_webhooks(void)
     CHECK(json_array_size(host_state.events) == 0);
 
     /* An order with a customer: two events. The daemon takes one, then pushes back. */
-    const char *order =
-        "{\"id\":5871234567890,\"currency\":\"PLN\",\"total_price\":\"59.99\","
-        "\"line_items\":[{\"sku\":\"OB-1\",\"quantity\":1,\"price\":\"59.99\"}],"
-        "\"customer\":{\"id\":42,\"email\":\"a@example.pl\"},"
-        "\"shipping_address\":{\"address1\":\"Prosta 1\",\"city\":\"Warszawa\","
-        "\"country_code\":\"PL\"}}";
+    const char *order = "{\"id\":5871234567890,\"currency\":\"PLN\",\"total_price\":\"59.99\","
+                        "\"line_items\":[{\"sku\":\"OB-1\",\"quantity\":1,\"price\":\"59.99\"}],"
+                        "\"customer\":{\"id\":42,\"email\":\"a@example.pl\"},"
+                        "\"shipping_address\":{\"address1\":\"Prosta 1\",\"city\":\"Warszawa\","
+                        "\"country_code\":\"PL\"}}";
     host_state.fail_after = 1;
     host_state.fail_rc = OMB_EAGAIN;
     CHECK(post("POST", "orders/create", "ev-7", order, sign(order), &res) == 503);
