@@ -17,16 +17,18 @@ import sys
 
 sys.dont_write_bytecode = True
 
-from shopify_helpers import (VERSION, connector, ctl, dead_letters, env, level, mutations, price,
+from shopify_helpers import (connector, ctl, dead_letters, env, level, mutations, price,
                              route, sf)
 from omb import Daemon, check, config, done, drop, file_source, wait_for, workdir, write_config
 
 
 def main():
-    fake = sf.ShopifyFake().start()
+    # A fast-refilling cost bucket: 2500 SKUs are 26 catalog pages of 303 points.
+    fake = sf.ShopifyFake(graphql_restore=5000.0).start()
     waw = fake.add_location("WAW01")
     krk = fake.add_location("KRK02")
-    skus = fake.add_bulk(n=600, locations=[waw], prefix="BULK-", price="19.99", available=10)
+    every = fake.add_bulk(n=2500, locations=[waw], prefix="BULK-", price="19.99", available=10)
+    skus = every[:600]
     fake.add_product("Koszulka", [{"sku": "OB-1", "price": "59.99", "available": {waw: 5, krk: 2}},
                                   {"sku": "OB-2", "price": "10.00", "available": {waw: 1}}])
     locations = f"WAW01={waw},KRK02={krk}"
@@ -48,7 +50,7 @@ def main():
               r["json"]["variables"]["key"].startswith("omb-") for r in muts),
           "every mutation carries an idempotency key")
     reads = mutations(fake, "productVariants")
-    check(len(reads) == 7, f"the catalog read once, in 7 pages of 100: {len(reads)}")
+    check(len(reads) == 26, f"the catalog read once, in 26 pages of 100: {len(reads)}")
     q0 = muts[0]["json"]["variables"]["input"]
     check(q0["name"] == "available" and q0.get("ignoreCompareQuantity") is True,
           f"available, without compare-and-set before 2026-04: {q0['name']}")
@@ -65,8 +67,8 @@ def main():
     check("EUR" in dl and "PLN" in dl, f"the currency mismatch named: {dl}")
     check("NOPE-1" in dl and "NOPE-3" in dl and fake.url in dl, f"the SKUs and shop: {dl}")
     check("GDA03" in dl, f"the unmapped location named: {dl}")
-    check(len(mutations(fake, "productVariants")) == 14,
-          "the unknown SKUs read the catalog once more (7 pages), not once each")
+    check(len(mutations(fake, "productVariants")) == 52,
+          "the unknown SKUs read the catalog once more (26 pages), not once each")
 
     # 3. A userError for one item: only its event is dead-lettered, the others are set.
     fake.graphql_item_error(fake.item_id_by_sku("OB-2"), code="INVALID_INVENTORY_ITEM", times=None)
@@ -104,8 +106,12 @@ def main():
     # 5. A restart: the map comes from the state, the catalog is not read again.
     reads = len(mutations(fake, "productVariants"))
     dm = Daemon(write_config(d, cfg), env=env())
-    drop(d + "/in", "5-after.ndjson", [level("OB-1", "WAW01", 42)])
-    wait_for(lambda: fake.level_by_sku("OB-1", waw) == 42, what="a level after the restart")
+    # The map is 2 values of 2000 SKUs in the state: SKUs of both come back.
+    drop(d + "/in", "5-after.ndjson", [level("OB-1", "WAW01", 42), level(every[-1], "WAW01", 43),
+                                       level(every[0], "WAW01", 44)])
+    wait_for(lambda: fake.level_by_sku("OB-1", waw) == 42 and
+             fake.level_by_sku(every[-1], waw) == 43 and fake.level_by_sku(every[0], waw) == 44,
+             what="levels after the restart")
     check(len(mutations(fake, "productVariants")) == reads,
           f"no catalog read after the restart: {len(mutations(fake, 'productVariants')) - reads}")
     check(dm.stop() == 0, "clean stop")
