@@ -9,7 +9,8 @@
  *        inventory_levels/update  stock.level (item and location mapped back to SKU and code)
  *        products/update          the identity map updated with the product's variants
  *        other topics             acknowledged, nothing emitted
- *   503  with Retry-After: the daemon pushed back (emit said OMB_EAGAIN or OMB_ESTOPPED)
+ *   503  with Retry-After: the daemon pushed back (emit said OMB_EAGAIN or OMB_ESTOPPED), or
+ *        an inventory level came before the identity map could be read
  * The dedupe key of each event is X-Shopify-Event-Id (shared by every delivery of one merchant
  * action; X-Shopify-Webhook-Id when it is absent), with "#customer" for the second event of an
  * order: a delivery sent again is dropped by the core, a partly emitted one completed. */
@@ -219,7 +220,8 @@ static const char *order_events(struct sh_ctx *c, const json_t *o, const char *d
 }
 
 /* inventory_levels/update -> stock.level. NULL on success (or a skip, logged). */
-static const char *level_event(struct sh_ctx *c, const json_t *p, const char *dedupe, json_t *out)
+static const char *level_event(struct sh_ctx *c, const json_t *p, const char *dedupe, json_t *out,
+                               bool *busy)
 {
     char ib[32], lb[32];
     const char *item = str_or_num(json_object_get(p, "inventory_item_id"), ib, sizeof(ib));
@@ -228,6 +230,15 @@ static const char *level_event(struct sh_ctx *c, const json_t *p, const char *de
     const char *at = json_string_value(json_object_get(p, "updated_at"));
     if (!item || !loc) {
         return "an inventory level without inventory_item_id or location_id";
+    }
+    if (!c->map.loaded) {
+        /* Not read yet (or its read failed): read it now; failing that, Shopify sends again. */
+        struct omb_deliver_result why = {0};
+        if (sh_idmap_load(c, &why) != OMB_OK) {
+            c->host->log(c->self, OMB_LOG_WARN, "inventory_levels/update: %s", why.reason);
+            *busy = true;
+            return NULL;
+        }
     }
     const char *sku = json_string_value(json_object_get(c->map.by_item, item));
     const char *code = json_string_value(json_object_get(c->loc_from_shop, loc));
@@ -308,7 +319,13 @@ static void on_request(void *arg, const struct omb_http_request *req, struct omb
     if (strcmp(topic, "orders/create") == 0) {
         bad = order_events(c, body, dedupe, events);
     } else if (strcmp(topic, "inventory_levels/update") == 0) {
-        bad = level_event(c, body, dedupe, events);
+        bool busy = false;
+        bad = level_event(c, body, dedupe, events, &busy);
+        if (busy) {
+            answer(c, res, 503, "the shop's identity map could not be read: try again later");
+            res->retry_after_s = BUSY_RETRY_AFTER_S;
+            goto out;
+        }
     } else if (strcmp(topic, "products/update") == 0) {
         product_update(c, body);
     } else {
