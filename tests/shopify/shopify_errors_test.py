@@ -4,7 +4,8 @@
 dead letter after exactly one request, with a reason naming the token; a 429 with Retry-After
 is retried no sooner than it says and applied once (the same @idempotent key on both tries);
 THROTTLED (the cost bucket empty) is retried and applied once; 503s and a timeout are retried;
-an unsupported event type is a dead letter with a reason. Counts, no timing beyond "no sooner
+an unsupported event type is a dead letter with a reason; an isolated instance (a child
+process) delivers too. Counts, no timing beyond "no sooner
 than Retry-After"."""
 import sys
 
@@ -103,6 +104,18 @@ def main():
     check("not one the shopify connector takes" in dead_letters(dm)[-1]["last_error"],
           "the reason names the types it takes")
     check(dm.stop() == 0, "clean stop")
+
+    # Isolated in a child process (deliver_batch with one at a time, state over the link).
+    d2 = workdir("shopify-errors-isolated")
+    cfg = config(file_source("src", d2 + "/in") +
+                 connector("shop", fake, f"WAW01={waw}", attrs=' isolate="process"',
+                           extra=[("api-version", NEW)]) +
+                 route("out", "src", "shop"), drain="30s")
+    dm = Daemon(write_config(d2, cfg), env=env())
+    drop(d2 + "/in", "1.ndjson", [level("OB-1", "WAW01", 77), level("OB-2", "WAW01", 78)])
+    wait_for(lambda: fake.level_by_sku("OB-1", waw) == 77 and fake.level_by_sku("OB-2", waw) == 78,
+             what="levels from an isolated instance")
+    check(dm.stop() == 0, "clean stop of the isolated instance")
     fake.close()
     done()
 
