@@ -134,9 +134,11 @@ static json_t *variables(struct sh_ctx *c, const struct item *items, size_t n, c
         }
         json_array_append_new(qs, q);
     }
-    json_t *input =
-        json_pack("{s:s, s:s, s:s, s:o}", "name", "available", "reason", "correction",
-                  "referenceDocumentUri", "gid://omnibus/StockSync/1", "quantities", qs);
+    /* The reference names the call (its key), so Shopify's inventory history links to it. */
+    char uri[96];
+    snprintf(uri, sizeof(uri), "gid://omnibus/StockSync/%s", key);
+    json_t *input = json_pack("{s:s, s:s, s:s, s:o}", "name", "available", "reason", "correction",
+                              "referenceDocumentUri", uri, "quantities", qs);
     if (input && !new_api) {
         json_object_set_new(input, "ignoreCompareQuantity", json_true());
     }
