@@ -39,6 +39,9 @@ static const struct omb_option options[] = {
         "listener"),
     OPT("channel", OMB_OPT_STRING, "web", 0, 0, 0, channel,
         "the channel named in order.created events from this shop"),
+    OPT("emit-prices", OMB_OPT_BOOL, "false", 0, 0, 0, emit_prices,
+        "emit price.set for every variant of a products/update webhook (the shop as the price "
+        "master; never route them back to this connector)"),
     OPT("timeout", OMB_OPT_DURATION, "15s", 0, 100, 600000, timeout_ms,
         "deadline of one API call, connecting included"),
     OPT("connect-timeout", OMB_OPT_DURATION, "5s", 0, 100, 600000, connect_timeout_ms,
@@ -50,7 +53,8 @@ static const struct omb_option options[] = {
     OMB_OPTION_END};
 
 static const char *const consumes[] = {"stock.level", "stock.available", "price.set", NULL};
-static const char *const produces[] = {"order.created", "customer.identified", "stock.level", NULL};
+static const char *const produces[] = {"order.created", "customer.identified", "stock.level",
+                                       "price.set", NULL};
 
 static bool http_url(const char *u)
 {

@@ -66,6 +66,7 @@ struct sh_ctx {
     char *webhook_secret;
     char *webhook_path;
     char *channel;
+    bool emit_prices;
     int64_t timeout_ms;
     int64_t connect_timeout_ms;
     char *ca_file;

@@ -7,7 +7,8 @@
  *   400  a body that is not a JSON object, or no X-Shopify-Topic
  *   200  orders/create           order.created (+ customer.identified when there is a customer)
  *        inventory_levels/update  stock.level (item and location mapped back to SKU and code)
- *        products/update          the identity map updated with the product's variants
+ *        products/update          the identity map updated with the product's variants (and
+ *                                 with emit-prices, price.set per variant)
  *        other topics             acknowledged, nothing emitted
  *   503  with Retry-After: the daemon pushed back (emit said OMB_EAGAIN or OMB_ESTOPPED), or
  *        an inventory level came before the identity map could be read
@@ -261,8 +262,29 @@ static const char *level_event(struct sh_ctx *c, const json_t *p, const char *de
     return NULL;
 }
 
-/* products/update: the identity map learns the product's variants and is stored. */
-static void product_update(struct sh_ctx *c, const json_t *p)
+/* The price.set of one variant (new) in the shop's currency, or NULL (no currency known, or a
+ * price that is not a decimal string). */
+static json_t *price_event(struct sh_ctx *c, const json_t *v, const char *sku, const char *dedupe)
+{
+    const char *cur = c->map.currency;
+    json_t *price = cur[0] ? money(json_string_value(json_object_get(v, "price")), cur) : NULL;
+    if (!price) {
+        return NULL;
+    }
+    json_t *body = json_pack("{s:s, s:o}", "sku", sku, "price", price);
+    json_t *cmp = money(json_string_value(json_object_get(v, "compare_at_price")), cur);
+    if (body && cmp) {
+        json_object_set_new(body, "compare_at", cmp);
+    } else {
+        json_decref(cmp);
+    }
+    return json_pack("{s:s, s:s, s:o, s:o}", "type", "price.set", "key", sku, "dedupe",
+                     json_sprintf("%s#%s", dedupe, sku), "body", body);
+}
+
+/* products/update: the identity map learns the product's variants and is stored; with
+ * emit-prices, one price.set per variant is appended to out. */
+static void product_update(struct sh_ctx *c, const json_t *p, const char *dedupe, json_t *out)
 {
     char pb[32], vb[32], ib[32];
     const char *pid = str_or_num(json_object_get(p, "id"), pb, sizeof(pb));
@@ -276,6 +298,11 @@ static void product_update(struct sh_ctx *c, const json_t *p)
         if (sku && sku[0] && vid && iid) {
             sh_idmap_set(c, sku, vid, iid, pid);
             n++;
+        }
+        json_t *ev =
+            c->emit_prices && sku && sh_sku_ok(sku) ? price_event(c, v, sku, dedupe) : NULL;
+        if (ev) {
+            json_array_append_new(out, ev);
         }
     }
     if (n > 0) {
@@ -327,7 +354,7 @@ static void on_request(void *arg, const struct omb_http_request *req, struct omb
             goto out;
         }
     } else if (strcmp(topic, "products/update") == 0) {
-        product_update(c, body);
+        product_update(c, body, dedupe, events);
     } else {
         c->host->metric_counter_add(c->self, "webhooks_ignored", 1);
         answer(c, res, 200, "ignored: %.64s", topic);

@@ -5,7 +5,8 @@ verifies; a tampered body with the original signature, a wrong and a missing sig
 and emit nothing; inventory_levels/update becomes stock.level with the SKU and the canonical
 location; orders/create becomes order.created (lines in minor units, the discount, the pickup
 location) and customer.identified; a replay of the same delivery gives no second event;
-products/update teaches the identity map a new variant without a catalog read."""
+products/update teaches the identity map a new variant without a catalog read and (with
+emit-prices) emits its price.set."""
 import sys
 
 sys.dont_write_bytecode = True
@@ -29,7 +30,7 @@ def main():
     out = d + "/out.ndjson"
     cfg = config(connector("shop", fake, f"WAW01={waw},GDA03={gda}",
                            extra=[("webhook-secret", "env:OMB_TEST_SHOP_SECRET"),
-                                  ("webhook-path", "shopify")]) +
+                                  ("webhook-path", "shopify"), ("emit-prices", "true")]) +
                  file_sink("out", out) + route("in", "shop", "out"),
                  extra='  <http listen="127.0.0.1:0"/>\n')
     e = env()
@@ -99,6 +100,11 @@ def main():
     p = fake.add_product("Nowa", [{"sku": "NEW-1", "price": "5.00", "available": {waw: 2}}])
     r = fake.send_webhook(url, "products/update", fake.product_payload(p["id"]), SECRET)
     check(r["status"] == 200, f"product accepted: {r['status']}")
+    wait_for(lambda: any(x["type"] == "price.set" for x in read_lines(out)), what="its price.set")
+    ps = [x for x in read_lines(out) if x["type"] == "price.set"]
+    check(len(ps) == 1 and ps[0]["key"] == "NEW-1" and
+          ps[0]["body"]["price"] == {"amount": 500, "currency": "PLN"},
+          f"emit-prices: one price.set in minor units: {ps}")
     n = len(read_lines(out))
     r = fake.send_webhook(url, "inventory_levels/update",
                           fake.inventory_level_payload(fake.item_id_by_sku("NEW-1"), waw,
