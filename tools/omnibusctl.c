@@ -42,6 +42,7 @@ static const char *const levels[] = {"error", "warn", "info", "debug"};
 struct cli {
     const char *socket;
     double timeout_s;
+    bool timeout_given;
     bool json, prometheus;
     const char *cmd;
     const char *args[4];
@@ -180,6 +181,7 @@ static int parse(int argc, char **argv, struct cli *cli)
                                           v ? v : "");
             }
             cli->timeout_s = t;
+            cli->timeout_given = true;
         } else {
             bool taken = false;
             int st = ombctl_dlq_option(argc, argv, &i, &cli->dlq, &taken);
@@ -352,6 +354,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "omnibusctl: out of memory\n");
         status = OMBCTL_EXIT_ANSWER;
         goto out;
+    }
+    if (!cli.timeout_given && cli.cmd && strcmp(cli.cmd, "snapshot") == 0) {
+        /* The daemon waits up to 60 s for a system that paces its reads (Shopify's rate limit):
+         * wait for its answer, not less. */
+        cli.timeout_s = OMBCTL_SNAPSHOT_TIMEOUT_S;
     }
     int rc = ombctl_request(endpoint, (int)ceil(cli.timeout_s * 1000), request, &answer, why,
                             sizeof(why));

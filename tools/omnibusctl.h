@@ -17,6 +17,7 @@ struct ombctl_table;
 #define OMBCTL_PROTOCOL 1
 /* The answer's deadline when --timeout is not given, in seconds. */
 #define OMBCTL_TIMEOUT_S 5.0
+#define OMBCTL_SNAPSHOT_TIMEOUT_S 65.0 /* the daemon's snapshot wait (60 s) and a margin */
 
 /* Exit statuses (docs/omnibusctl.md, EXIT STATUS). */
 enum ombctl_exit {

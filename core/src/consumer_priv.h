@@ -12,7 +12,9 @@
 #include "consumer.h"
 #include "route_eval.h"
 
-#define QUEUE_MAX 256        /* deliveries held in memory, at most (plus one event's split) */
+#define QUEUE_MAX 512        /* deliveries held in memory, at most (plus one event's split);
+                              * half of it for a route that does not conflate, so that a
+                              * deliver_batch can be offered BATCH_MAX */
 #define READ_BATCH 256       /* journal rows per read */
 #define PARKED_BATCH 64      /* parked rows per read */
 #define RUN_BUDGET 512       /* deliveries per omb_consumer_run */
