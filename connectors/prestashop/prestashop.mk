@@ -1,1 +1,15 @@
 # connectors/prestashop: the prestashop connector (issue 7), included by Makefile.am.
+# See docs/connectors/prestashop.md. libcurl to the Webservice, libxml2 for its XML, jansson
+# for events; the identity map and the polling cursor live in host state (ABI 1.3).
+plugin_LTLIBRARIES += connectors/prestashop/prestashop.la
+connectors_prestashop_prestashop_la_SOURCES = connectors/prestashop/prestashop.c \
+	connectors/prestashop/prestashop.h connectors/prestashop/ps_api.c \
+	connectors/prestashop/ps_map.c connectors/prestashop/ps_out.c \
+	connectors/prestashop/ps_poll.c connectors/prestashop/ps_snapshot.c
+# Only the SDK on the include path.
+connectors_prestashop_prestashop_la_CPPFLAGS = -D_GNU_SOURCE -I$(top_srcdir)/core/include
+connectors_prestashop_prestashop_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS) $(XML_CFLAGS)
+connectors_prestashop_prestashop_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
+connectors_prestashop_prestashop_la_LIBADD = connectors/common/libombconn.la $(CURL_LIBS) \
+	$(XML_LIBS) $(JANSSON_LIBS) -lm
+
