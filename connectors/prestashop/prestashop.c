@@ -40,7 +40,7 @@ static const struct omb_option options[] = {
     OPT("write-method", OMB_OPT_ENUM, "put", 0, 0, 0, write_methods, write_method,
         "put: write the whole object as just read (PrestaShop 1.7 and later); patch: send only "
         "the changed field (PrestaShop 8 and later, no window for a concurrent change)"),
-    OPT("poll-interval", OMB_OPT_DURATION, "0", 0, 0, 86400000, NULL, poll_ms,
+    OPT("poll-interval", OMB_OPT_DURATION, "0s", 0, 0, 86400000, NULL, poll_ms,
         "how often products and stock rows are polled for changes; 0: no polling (a sink only)"),
     OPT("page-size", OMB_OPT_INT, "100", 0, 1, 1000, NULL, page_size,
         "rows per list request (limit=offset,count)"),

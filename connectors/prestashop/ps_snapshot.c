@@ -138,7 +138,7 @@ int ps_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
         }
         if (stock) {
             json_array_append_new(items, json_pack("{s:s, s:s, s:I}", "sku", sku, "location",
-                                                   c->location,
+                                                   c->location, "available",
                                                    (json_int_t)strtoll(v, NULL, 10)));
             continue;
         }
