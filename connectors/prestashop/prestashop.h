@@ -78,6 +78,7 @@ struct ps_ctx {
     double tax_factor;    /* 1 + tax-rate / 100 */
     json_t *map;          /* sku -> [id_product, id_product_attribute, stock id] */
     json_t *by_stock;     /* stock id (string) -> sku */
+    json_t *parents;      /* id_product (string) -> true: products with combinations */
     int64_t map_loaded_ms;
     CURL *curl;
     struct curl_slist *headers;
@@ -129,6 +130,8 @@ int ps_map_lookup(struct ps_ctx *c, const char *sku, bool *reloaded, long long *
                   long long *id_pa, long long *stock_id, char *reason, size_t reasonlen,
                   int64_t *retry_after_ms);
 void ps_map_free(struct ps_ctx *c);
+/* True when id_product has combinations (its own stock row is their sum). */
+bool ps_map_is_parent(const struct ps_ctx *c, long long id_product);
 
 /* ps_out.c */
 int ps_stock_deliver(struct ps_ctx *c, const json_t *event, const char *type,

@@ -14,5 +14,6 @@ connectors_prestashop_prestashop_la_LIBADD = connectors/common/libombconn.la $(C
 	$(XML_LIBS) $(JANSSON_LIBS) -lm
 
 # End-to-end tests against the real daemon and the fake PrestaShop (python3, stdlib only).
-TESTS += tests/prestashop/prestashop_delivery_test.py
-EXTRA_DIST += tests/prestashop/prestashop_delivery_test.py tests/prestashop/prestashop_helpers.py
+TESTS += tests/prestashop/prestashop_delivery_test.py tests/prestashop/prestashop_poll_test.py
+EXTRA_DIST += tests/prestashop/prestashop_delivery_test.py tests/prestashop/prestashop_poll_test.py \
+	tests/prestashop/prestashop_helpers.py

@@ -112,8 +112,10 @@ static void set_map(struct ps_ctx *c, json_t *map)
 {
     json_decref(c->map);
     json_decref(c->by_stock);
+    json_decref(c->parents);
     c->map = map;
     c->by_stock = json_object();
+    c->parents = json_object();
     const char *sku;
     json_t *v;
     json_object_foreach(map, sku, v) {
@@ -121,6 +123,11 @@ static void set_map(struct ps_ctx *c, json_t *map)
         snprintf(k, sizeof(k), "%" JSON_INTEGER_FORMAT, json_integer_value(json_array_get(v, 2)));
         if (json_integer_value(json_array_get(v, 2)) > 0) {
             json_object_set_new(c->by_stock, k, json_string(sku));
+        }
+        if (json_integer_value(json_array_get(v, 1)) > 0) {
+            snprintf(k, sizeof(k), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(json_array_get(v, 0)));
+            json_object_set_new(c->parents, k, json_true());
         }
     }
 }
@@ -274,5 +281,13 @@ void ps_map_free(struct ps_ctx *c)
 {
     json_decref(c->map);
     json_decref(c->by_stock);
-    c->map = c->by_stock = NULL;
+    json_decref(c->parents);
+    c->map = c->by_stock = c->parents = NULL;
+}
+
+bool ps_map_is_parent(const struct ps_ctx *c, long long id_product)
+{
+    char k[32];
+    snprintf(k, sizeof(k), "%lld", id_product);
+    return c->parents && json_object_get(c->parents, k) != NULL;
 }

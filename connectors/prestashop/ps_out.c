@@ -148,6 +148,13 @@ int ps_stock_deliver(struct ps_ctx *c, const json_t *event, const char *type,
         if (rc != OMB_OK) {
             return rc;
         }
+        if (pa == 0 && ps_map_is_parent(c, pid)) {
+            snprintf(res->reason, sizeof(res->reason),
+                     "SKU %.64s is a product with combinations in shop %s: its stock is the sum "
+                     "of theirs, send the combinations' SKUs",
+                     sku, c->shop_url);
+            return OMB_EREJECT;
+        }
         if (sid <= 0 && !reloaded) {
             reloaded = true;
             rc = ps_map_load(c, res->reason, sizeof(res->reason), &res->retry_after_ms);

@@ -9,12 +9,14 @@
  *   stock     stock rows have no date: every row of the shop is listed
  *             (display=[id,quantity]) and compared with the quantity last seen; a change
  *             becomes a stock.level of the configured location.
+ * The map is refreshed when a product or a stock row it does not know shows up.
  *
  * What was seen ("poll.cursor", "poll.stock", "poll.prices") is in host state, written only
  * once every event of the poll is acknowledged as stored (emit_acked): a crash or a refused
  * emit leaves the state as it was and the next poll finds the same changes, with the same
  * dedupe keys (the row, its value or date, and a per-row change counter), which the daemon
- * drops. The first poll of a fresh instance records the shop as it is and emits nothing. */
+ * drops. The first poll of a fresh instance records the shop as it is (every price and
+ * quantity; the cursor is then) and emits nothing. The shop's dates are taken as UTC. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +98,11 @@ static int on_stock(struct ps_ctx *c, xmlNode *row, void *arg)
         return 0;
     }
     json_object_set_new(p->stock, k, json_pack("[I,I]", (json_int_t)qty, n));
+    json_t *m = json_object_get(c->map, sku);
+    if (json_integer_value(json_array_get(m, 1)) == 0 &&
+        ps_map_is_parent(c, json_integer_value(json_array_get(m, 0)))) {
+        return 0; /* a product with combinations: its row is their sum, they are emitted */
+    }
     if (p->baseline) {
         return 0; /* the first poll records; a row new since the last poll is news */
     }
@@ -189,14 +196,17 @@ void ps_poll_tick(void *arg)
         json_decref(p.prices);
         p.prices = json_object();
     }
-    int rc = 0;
-    if (!p.baseline) {
+    /* The first poll reads every product's price (and emits none), so that a product saved
+     * in the cursor's own second is not taken for a price change. */
+    if (p.baseline) {
+        snprintf(q, sizeof(q), "display=[id,reference,price,date_upd]");
+    } else {
         snprintf(q, sizeof(q),
                  "display=[id,reference,price,date_upd]&date=1&filter[date_upd]=[%s,9999-12-31 "
                  "23:59:59]",
                  p.cursor);
-        rc = ps_list_all(c, "products", q, on_product, &p, reason, sizeof(reason), &ra);
     }
+    int rc = ps_list_all(c, "products", q, on_product, &p, reason, sizeof(reason), &ra);
     if (rc == 0) {
         if (c->id_shop > 0) {
             snprintf(q, sizeof(q), "display=[id,quantity]&filter[id_shop]=[%lld]",
