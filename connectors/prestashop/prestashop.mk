@@ -16,4 +16,4 @@ connectors_prestashop_prestashop_la_LIBADD = connectors/common/libombconn.la $(C
 # End-to-end tests against the real daemon and the fake PrestaShop (python3, stdlib only).
 TESTS += tests/prestashop/prestashop_delivery_test.py tests/prestashop/prestashop_poll_test.py
 EXTRA_DIST += tests/prestashop/prestashop_delivery_test.py tests/prestashop/prestashop_poll_test.py \
-	tests/prestashop/prestashop_helpers.py
+	tests/prestashop/prestashop_helpers.py docs/connectors/prestashop.md

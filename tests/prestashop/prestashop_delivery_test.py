@@ -10,7 +10,8 @@ single read with write-method patch); the SKU map is read once and restored from
 restart (no list read then); prices are written tax excluded, a product's whole and a
 combination's impact; 401 is a dead letter after one request, 405 one naming the method, 5xx
 retried; an unknown SKU a dead letter naming it and the shop; snapshots of stock and prices,
-with an unknown SKU. No assertion is about speed."""
+with an unknown SKU; every option documented, the documented config valid. No assertion is
+about speed."""
 import os
 import sys
 from urllib.parse import unquote
@@ -19,7 +20,8 @@ sys.dont_write_bytecode = True
 
 from prestashop_helpers import (KEY, available, connector, ctl, dead_letters, level, price,
                                 route)
-from omb import Daemon, check, config, done, drop, file_source, wait_for, workdir, write_config
+from omb import (SRCDIR, Daemon, check, config, done, drop, file_source, run, wait_for, workdir,
+                 write_config)
 from prestashop_fake import PrestaShopFake
 
 BAD_KEY = "AAAABBBBCCCCDDDDEEEEFFFFGGGGHHHH"
@@ -30,7 +32,24 @@ def list_reads(fake, resource):
     return [r for r in fake.seen(f"/api/{resource}", "GET") if r["route"] == f"GET /api/{resource}"]
 
 
+def docs_checked():
+    """Every option of the plugin has a row in docs/connectors/prestashop.md, and the worked
+    config there passes omnibusd --check."""
+    rc, text, err = run(["--plugin-doc", "prestashop"])
+    check(rc == 0, f"--plugin-doc: {rc} {err}")
+    names = [ln.split()[0] for ln in text.split("options:", 1)[-1].splitlines()[2:] if ln.strip()]
+    with open(os.path.join(SRCDIR, "docs", "connectors", "prestashop.md")) as f:
+        doc = f.read()
+    missing = [n for n in names if f"| `{n}` |" not in doc]
+    check(len(names) >= 10 and not missing, f"options not documented: {missing} of {names}")
+    xml = doc.split("```xml\n", 1)[1].split("```", 1)[0]
+    d = workdir("prestashop-doc")
+    rc, out, err = run(["--check", "-c", write_config(d, xml)], env={"PRESTASHOP_WS_KEY": KEY})
+    check(rc == 0, f"the documented config passes --check: {out} {err}")
+
+
 def main():
+    docs_checked()
     fake = PrestaShopFake(key=KEY).start()
     fake.add_key(BAD_KEY, active=False)
     fake.add_key(RO_KEY, permissions={"stock_availables": ["GET", "HEAD"],
