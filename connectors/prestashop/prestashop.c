@@ -168,8 +168,7 @@ static int ps_deliver(void *ctx, const json_t *event, struct omb_deliver_result 
     if (!json_is_object(json_object_get(event, "body"))) {
         snprintf(res->reason, sizeof(res->reason), "the event has no body object");
         rc = OMB_EREJECT;
-    } else if (type && (strcmp(type, "stock.level") == 0 ||
-                        strcmp(type, "stock.available") == 0)) {
+    } else if (type && (strcmp(type, "stock.level") == 0 || strcmp(type, "stock.available") == 0)) {
         rc = ps_stock_deliver(c, event, type, res);
     } else if (type && strcmp(type, "price.set") == 0) {
         rc = ps_price_deliver(c, event, res);

@@ -2,7 +2,7 @@
  *
  * prestashop.c   options, validate, lifecycle, deliver dispatch, the descriptor
  * ps_api.c       the HTTP client (libcurl; the key as Basic username, empty password), the XML
- *                answers (libxml2), PrestaShop's <errors> and what an answer means (ok/retry/reject)
+ *                answers (libxml2), PrestaShop's <errors>, what an answer means
  * ps_map.c       the identity map SKU -> id_product, id_product_attribute, stock_available id:
  *                read over paged lists, kept in host state in chunks, refreshed on unknown SKUs
  * ps_out.c       stock.level/stock.available -> stock_availables; price.set -> products or
@@ -49,9 +49,9 @@ struct ps_resp {
 
 /* One poll's acknowledgements: the state to commit once every emitted event is stored. */
 struct ps_poll_batch {
-    size_t pending;  /* acks still to come */
-    bool failed;     /* an ack said the event was not stored: commit nothing */
-    json_t *commit;  /* key -> value to state_put when the last ack comes (new) */
+    size_t pending; /* acks still to come */
+    bool failed;    /* an ack said the event was not stored: commit nothing */
+    json_t *commit; /* key -> value to state_put when the last ack comes (new) */
     struct ps_ctx *c;
 };
 
@@ -74,11 +74,11 @@ struct ps_ctx {
     /* Ours, zeroed by the core. */
     const struct omb_host_api *host;
     struct omb_instance *self;
-    char *base;           /* shop_url without a trailing '/', then "/api/" is appended */
-    double tax_factor;    /* 1 + tax-rate / 100 */
-    json_t *map;          /* sku -> [id_product, id_product_attribute, stock id] */
-    json_t *by_stock;     /* stock id (string) -> sku */
-    json_t *parents;      /* id_product (string) -> true: products with combinations */
+    char *base;        /* shop_url without a trailing '/', then "/api/" is appended */
+    double tax_factor; /* 1 + tax-rate / 100 */
+    json_t *map;       /* sku -> [id_product, id_product_attribute, stock id] */
+    json_t *by_stock;  /* stock id (string) -> sku */
+    json_t *parents;   /* id_product (string) -> true: products with combinations */
     int64_t map_loaded_ms;
     CURL *curl;
     struct curl_slist *headers;
@@ -117,8 +117,8 @@ char *ps_escape(struct ps_ctx *c, const char *s);
 typedef int (*ps_row_fn)(struct ps_ctx *c, xmlNode *row, void *arg);
 /* GET resource?query&limit=offset,count page after page until a short one, fn on each row
  * (a non-zero return from fn: out of memory). 0, or the failure's meaning with reason. */
-int ps_list_all(struct ps_ctx *c, const char *resource, const char *query, ps_row_fn fn,
-                void *arg, char *reason, size_t reasonlen, int64_t *retry_after_ms);
+int ps_list_all(struct ps_ctx *c, const char *resource, const char *query, ps_row_fn fn, void *arg,
+                char *reason, size_t reasonlen, int64_t *retry_after_ms);
 /* Restore the map from host state (at start). */
 void ps_map_restore(struct ps_ctx *c);
 /* Read the whole map from the shop and store it in state. 0, or the failure's meaning with

@@ -18,8 +18,8 @@
 
 #include <libxml/parser.h>
 
-#include "prestashop.h"
 #include "../common/retry_after.h"
+#include "prestashop.h"
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {

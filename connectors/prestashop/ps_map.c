@@ -14,8 +14,8 @@
 #include "prestashop.h"
 
 /* GET resource?query&limit=off,count for every page, fn on each row. */
-int ps_list_all(struct ps_ctx *c, const char *resource, const char *query, ps_row_fn fn,
-                    void *arg, char *reason, size_t reasonlen, int64_t *retry_after_ms)
+int ps_list_all(struct ps_ctx *c, const char *resource, const char *query, ps_row_fn fn, void *arg,
+                char *reason, size_t reasonlen, int64_t *retry_after_ms)
 {
     long long off = 0, size = c->page_size > 0 ? c->page_size : 100;
     for (;;) {
@@ -59,8 +59,7 @@ struct load {
     size_t dups;
 };
 
-static int add_ref(struct ps_ctx *c, struct load *l, const char *sku, long long pid,
-                   long long pa)
+static int add_ref(struct ps_ctx *c, struct load *l, const char *sku, long long pid, long long pa)
 {
     if (!sku || !sku[0]) {
         return 0;
@@ -74,8 +73,8 @@ static int add_ref(struct ps_ctx *c, struct load *l, const char *sku, long long 
         }
         return 0;
     }
-    return json_object_set_new(l->refs, sku, json_pack("[I,I]", (json_int_t)pid,
-                                                       (json_int_t)pa)) == 0
+    return json_object_set_new(l->refs, sku, json_pack("[I,I]", (json_int_t)pid, (json_int_t)pa)) ==
+                   0
                ? 0
                : OMB_ENOMEM;
 }
@@ -118,7 +117,8 @@ static void set_map(struct ps_ctx *c, json_t *map)
     c->parents = json_object();
     const char *sku;
     json_t *v;
-    json_object_foreach(map, sku, v) {
+    json_object_foreach(map, sku, v)
+    {
         char k[32];
         snprintf(k, sizeof(k), "%" JSON_INTEGER_FORMAT, json_integer_value(json_array_get(v, 2)));
         if (json_integer_value(json_array_get(v, 2)) > 0) {
@@ -141,7 +141,8 @@ static void persist(struct ps_ctx *c)
     json_t *chunk = json_object();
     const char *sku;
     json_t *v;
-    json_object_foreach(c->map, sku, v) {
+    json_object_foreach(c->map, sku, v)
+    {
         json_object_set(chunk, sku, v);
         if (++n == PS_MAP_CHUNK) {
             char key[32];
@@ -158,9 +159,9 @@ static void persist(struct ps_ctx *c)
         c->host->state_put(c->self, key, chunk);
     }
     json_decref(chunk);
-    json_t *meta = json_pack("{s:I, s:I, s:I}", "chunks", (json_int_t)chunks, "loaded",
-                             (json_int_t)c->map_loaded_ms, "skus",
-                             (json_int_t)json_object_size(c->map));
+    json_t *meta =
+        json_pack("{s:I, s:I, s:I}", "chunks", (json_int_t)chunks, "loaded",
+                  (json_int_t)c->map_loaded_ms, "skus", (json_int_t)json_object_size(c->map));
     c->host->state_put(c->self, "map.meta", meta);
     json_decref(meta);
 }
@@ -209,10 +210,10 @@ int ps_map_load(struct ps_ctx *c, char *reason, size_t reasonlen, int64_t *retry
         goto out;
     }
     rc = ps_list_all(c, "products", "display=full", on_product, &l, reason, reasonlen,
-                  retry_after_ms);
+                     retry_after_ms);
     if (rc == 0) {
         rc = ps_list_all(c, "combinations", "display=full", on_combination, &l, reason, reasonlen,
-                      retry_after_ms);
+                         retry_after_ms);
     }
     if (rc == 0) {
         if (c->id_shop > 0) {
@@ -222,18 +223,19 @@ int ps_map_load(struct ps_ctx *c, char *reason, size_t reasonlen, int64_t *retry
         } else {
             snprintf(q, sizeof(q), "display=[id,id_product,id_product_attribute]");
         }
-        rc = ps_list_all(c, "stock_availables", q, on_stock, &l, reason, reasonlen,
-                      retry_after_ms);
+        rc = ps_list_all(c, "stock_availables", q, on_stock, &l, reason, reasonlen, retry_after_ms);
     }
     if (rc != 0) {
         goto out;
     }
     const char *sku;
     json_t *v;
-    json_object_foreach(l.refs, sku, v) {
+    json_object_foreach(l.refs, sku, v)
+    {
         char k[64];
         snprintf(k, sizeof(k), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_array_get(v, 0)), json_integer_value(json_array_get(v, 1)));
+                 json_integer_value(json_array_get(v, 0)),
+                 json_integer_value(json_array_get(v, 1)));
         json_int_t sid = json_integer_value(json_object_get(l.stock, k));
         json_object_set_new(map, sku,
                             json_pack("[O,O,I]", json_array_get(v, 0), json_array_get(v, 1), sid));

@@ -125,8 +125,8 @@ int ps_stock_deliver(struct ps_ctx *c, const json_t *event, const char *type,
     if (!level && !loc) {
         loc = body_string(event, "channel");
     }
-    const json_t *q = json_object_get(json_object_get(event, "body"), level ? "on_hand"
-                                                                             : "available");
+    const json_t *q =
+        json_object_get(json_object_get(event, "body"), level ? "on_hand" : "available");
     if (!sku || !json_is_integer(q)) {
         snprintf(res->reason, sizeof(res->reason), "%s without body.sku or an integer body.%s",
                  type, level ? "on_hand" : "available");
@@ -143,8 +143,8 @@ int ps_stock_deliver(struct ps_ctx *c, const json_t *event, const char *type,
     bool reloaded = false;
     for (;;) {
         long long pid, pa, sid;
-        int rc = ps_map_lookup(c, sku, &reloaded, &pid, &pa, &sid, res->reason,
-                               sizeof(res->reason), &res->retry_after_ms);
+        int rc = ps_map_lookup(c, sku, &reloaded, &pid, &pa, &sid, res->reason, sizeof(res->reason),
+                               &res->retry_after_ms);
         if (rc != OMB_OK) {
             return rc;
         }
@@ -182,8 +182,7 @@ int ps_stock_deliver(struct ps_ctx *c, const json_t *event, const char *type,
                 continue;
             }
             snprintf(res->reason, sizeof(res->reason),
-                     "SKU %.64s: stock_available %lld is gone from shop %s", sku, sid,
-                     c->shop_url);
+                     "SKU %.64s: stock_available %lld is gone from shop %s", sku, sid, c->shop_url);
             return OMB_EREJECT;
         }
         if (rc != OMB_OK) {
@@ -271,8 +270,7 @@ int ps_price_deliver(struct ps_ctx *c, const json_t *event, struct omb_deliver_r
         char *have = ps_text(ps_child(ps_body(&prod), "price"));
         bool same = have && fabs(strtod(have, NULL) - excl) < 0.0000005;
         free(have);
-        rc = same ? OMB_OK
-                  : write_field(c, "products", "product", pid, &prod, "price", v, res);
+        rc = same ? OMB_OK : write_field(c, "products", "product", pid, &prod, "price", v, res);
     } else {
         double base = read_price(&prod);
         snprintf(v, sizeof(v), "%.6f", excl - base);

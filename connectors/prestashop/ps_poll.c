@@ -66,10 +66,10 @@ static int on_product(struct ps_ctx *c, xmlNode *row, void *arg)
             char dedupe[160];
             snprintf(dedupe, sizeof(dedupe), "prestashop:product:%lld:%.40s:%.30s", id,
                      upd ? upd : "", price);
-            json_t *ev = json_pack("{s:s, s:s, s:s, s:{s:s, s:{s:I, s:s}}}", "type", "price.set",
-                                   "key", ref, "dedupe", dedupe, "body", "sku", ref, "price",
-                                   "amount", (json_int_t)ps_price_to_minor(c, price), "currency",
-                                   c->currency);
+            json_t *ev =
+                json_pack("{s:s, s:s, s:s, s:{s:s, s:{s:I, s:s}}}", "type", "price.set", "key", ref,
+                          "dedupe", dedupe, "body", "sku", ref, "price", "amount",
+                          (json_int_t)ps_price_to_minor(c, price), "currency", c->currency);
             rc = ev ? json_array_append_new(p->events, ev) : OMB_ENOMEM;
         }
     }
@@ -109,9 +109,9 @@ static int on_stock(struct ps_ctx *c, xmlNode *row, void *arg)
     char dedupe[128], key[160];
     snprintf(dedupe, sizeof(dedupe), "prestashop:stock:%lld:%lld:%lld", id, (long long)n, qty);
     snprintf(key, sizeof(key), "%.64s@%.64s", sku, c->location);
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:I, s:s}}", "type", "stock.level",
-                           "key", key, "dedupe", dedupe, "body", "sku", sku, "location",
-                           c->location, "on_hand", (json_int_t)qty, "as_of", p->now);
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:I, s:s}}", "type", "stock.level", "key",
+                           key, "dedupe", dedupe, "body", "sku", sku, "location", c->location,
+                           "on_hand", (json_int_t)qty, "as_of", p->now);
     return ev ? json_array_append_new(p->events, ev) : OMB_ENOMEM;
 }
 
@@ -119,7 +119,8 @@ static void commit(struct ps_ctx *c, json_t *values)
 {
     const char *k;
     json_t *v;
-    json_object_foreach(values, k, v) {
+    json_object_foreach(values, k, v)
+    {
         if (c->host->state_put(c->self, k, v) != 0) {
             c->host->log(c->self, OMB_LOG_WARN, "cannot store %s: the next poll reads again", k);
         }

@@ -71,7 +71,8 @@ int ps_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
         bool ours = false;
         size_t i;
         json_t *l;
-        json_array_foreach(locs, i, l) {
+        json_array_foreach(locs, i, l)
+        {
             ours = ours || (json_is_string(l) && strcmp(json_string_value(l), c->location) == 0);
         }
         if (!ours) {
@@ -87,7 +88,8 @@ int ps_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
     int rc = 0;
     size_t i;
     json_t *s;
-    json_array_foreach(skus, i, s) {
+    json_array_foreach(skus, i, s)
+    {
         const char *sku = json_string_value(s);
         long long pid = 0, pa = 0, sid = 0;
         if (!sku) {
@@ -102,8 +104,8 @@ int ps_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
         if (rc != 0) {
             goto out;
         }
-        json_array_append_new(known, json_pack("[s,I,I,I]", sku, (json_int_t)pid, (json_int_t)pa,
-                                               (json_int_t)sid));
+        json_array_append_new(
+            known, json_pack("[s,I,I,I]", sku, (json_int_t)pid, (json_int_t)pa, (json_int_t)sid));
         if (stock) {
             json_array_append_new(ids1, json_integer(sid));
         } else {
@@ -125,7 +127,8 @@ int ps_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
         goto out;
     }
     json_t *k;
-    json_array_foreach(known, i, k) {
+    json_array_foreach(known, i, k)
+    {
         const char *sku = json_string_value(json_array_get(k, 0));
         char id[32];
         long long pa = (long long)json_integer_value(json_array_get(k, 2));
@@ -137,9 +140,9 @@ int ps_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
             continue;
         }
         if (stock) {
-            json_array_append_new(items, json_pack("{s:s, s:s, s:I}", "sku", sku, "location",
-                                                   c->location, "available",
-                                                   (json_int_t)strtoll(v, NULL, 10)));
+            json_array_append_new(items,
+                                  json_pack("{s:s, s:s, s:I}", "sku", sku, "location", c->location,
+                                            "available", (json_int_t)strtoll(v, NULL, 10)));
             continue;
         }
         double price = strtod(v, NULL);
@@ -154,9 +157,9 @@ int ps_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
         }
         char txt[48];
         snprintf(txt, sizeof(txt), "%.6f", price);
-        json_array_append_new(items, json_pack("{s:s, s:{s:I, s:s}}", "sku", sku, "price",
-                                               "amount", (json_int_t)ps_price_to_minor(c, txt),
-                                               "currency", c->currency));
+        json_array_append_new(items, json_pack("{s:s, s:{s:I, s:s}}", "sku", sku, "price", "amount",
+                                               (json_int_t)ps_price_to_minor(c, txt), "currency",
+                                               c->currency));
     }
     *result = json_pack("{s:O, s:O}", "items", items, "unknown", unknown);
     rc = *result ? 0 : OMB_ENOMEM;
