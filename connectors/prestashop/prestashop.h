@@ -110,8 +110,6 @@ char *ps_text(xmlNode *n);
 long long ps_child_int(xmlNode *n, const char *name, long long def);
 /* The element under <prestashop> (the resource or the list), or NULL. */
 xmlNode *ps_body(const struct ps_resp *r);
-/* URL-encode s into a new string. */
-char *ps_escape(struct ps_ctx *c, const char *s);
 
 /* ps_map.c */
 typedef int (*ps_row_fn)(struct ps_ctx *c, xmlNode *row, void *arg);

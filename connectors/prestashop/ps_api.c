@@ -133,14 +133,6 @@ bool ps_ok(const struct ps_resp *r)
     return r->status >= 200 && r->status < 300;
 }
 
-char *ps_escape(struct ps_ctx *c, const char *s)
-{
-    char *e = curl_easy_escape(c->curl, s, 0);
-    char *out = e ? strdup(e) : NULL;
-    curl_free(e);
-    return out;
-}
-
 int ps_call(struct ps_ctx *c, const char *method, const char *path, const char *body,
             size_t body_len, struct ps_resp *r, char *err, size_t errlen)
 {

@@ -16,7 +16,7 @@
  * emit leaves the state as it was and the next poll finds the same changes, with the same
  * dedupe keys (the row, its value or date, and a per-row change counter), which the daemon
  * drops. The first poll of a fresh instance records the shop as it is (every price and
- * quantity; the cursor is then) and emits nothing. The shop's dates are taken as UTC. */
+ * quantity, and the newest date_upd as the cursor) and emits nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +34,12 @@ struct poll {
     char now[32];    /* RFC 3339 */
 };
 
-static void fmt_time(int64_t ms, char *out, size_t outlen, bool rfc3339)
+static void fmt_time(int64_t ms, char *out, size_t outlen)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(out, outlen, rfc3339 ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S", &tm);
+    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static int on_product(struct ps_ctx *c, xmlNode *row, void *arg)
@@ -178,11 +178,13 @@ void ps_poll_tick(void *arg)
         c->host->log(c->self, OMB_LOG_WARN, "poll: %s", reason);
         return;
     }
-    fmt_time(c->host->now_ms(), p.now, sizeof(p.now), true);
+    fmt_time(c->host->now_ms(), p.now, sizeof(p.now));
     cursor = c->host->state_get(c->self, "poll.cursor");
     p.baseline = !json_is_string(cursor);
     if (p.baseline) {
-        fmt_time(c->host->now_ms(), p.cursor, sizeof(p.cursor), false);
+        /* The cursor starts at the newest date_upd of the shop: the shop's clock, not ours,
+         * so neither a clock skew nor the shop's time zone makes the polls miss a change. */
+        snprintf(p.cursor, sizeof(p.cursor), "1970-01-01 00:00:00");
     } else {
         snprintf(p.cursor, sizeof(p.cursor), "%s", json_string_value(cursor));
     }

@@ -9,7 +9,7 @@ changes behind the connector's back (a race after a list read with write-method 
 single read with write-method patch); the SKU map is read once and restored from state after a
 restart (no list read then); prices are written tax excluded, a product's whole and a
 combination's impact; 401 is a dead letter after one request, 405 one naming the method, 5xx
-retried; an unknown SKU a dead letter naming it and the shop; snapshots of stock and prices,
+and a timeout retried; an unknown SKU a dead letter naming it and the shop; snapshots of stock and prices,
 with an unknown SKU; every option documented, the documented config valid. No assertion is
 about speed."""
 import os
@@ -69,7 +69,7 @@ def main():
             connector("ps", fake.url, tax) +
             connector("ps401", fake.url, key_env="OMB_TEST_PS_BAD") +
             connector("ps405", fake.url, key_env="OMB_TEST_PS_RO") +
-            connector("pspatch", fake.url, [("write-method", "patch")]) +
+            connector("pspatch", fake.url, [("write-method", "patch"), ("timeout", "1s")]) +
             route("out", "src", "ps") + route("out401", "src401", "ps401") +
             route("out405", "src405", "ps405") + route("outp", "srcp", "pspatch"))
     cfg_path = write_config(d, config(body, drain="30s"))
@@ -110,6 +110,16 @@ def main():
     check(fake.stock_row(s2)["location"] == "C-3" and fake.lost_updates() == [],
           f"patch loses nothing: {fake.stock_row(s2)} {fake.lost_updates()}")
 
+    # 3b. A timeout (the shop hangs for 3 s, the connector waits 1 s): retried, then written.
+    n_dl = len(dead_letters(dm))
+    fake.hang_next(1, 3, path="/api/stock_availables/")
+    drop(d + "/inp", "3b.ndjson", [level("OB-2", 62)])
+    wait_for(lambda: fake.stock("OB-2") == 62, timeout=60, what="OB-2 at 62 after a timeout")
+    check(len(dead_letters(dm)) == n_dl, "no dead letter for the timeout")
+    check(len([r for r in fake.seen("/api/stock_availables/", "GET")
+               if r["path"] == f"/api/stock_availables/{s2}"]) >= 3,
+          "the read was made again after the timeout")
+
     # 4. Prices, 23% tax in the canonical price: a product's price and a combination's impact.
     prod_before = fake.product(p1)
     drop(d + "/in", "4.ndjson", [price("OB-1", 12300), price("OB-3-M", 7380)])
@@ -147,7 +157,7 @@ def main():
     dl = dead_letters(dm)[-1]
     check(dl["attempts"] == 1 and "HTTP 405" in dl["last_error"] and "PUT" in dl["last_error"]
           and "[25]" in dl["last_error"], f"405: {dl}")
-    check(fake.stock("OB-2") == 61, "nothing written with the read-only key")
+    check(fake.stock("OB-2") == 62, "nothing written with the read-only key")
 
     # 8. Snapshots: stock and price, batched by filter[id], an unknown SKU listed.
     snap = ctl(dm, "snapshot", "ps", "stock", "OB-1,OB-3-S,NOPE-2")
