@@ -66,8 +66,11 @@ static bool http_url(const char *u)
 static int parse_tax(const char *s, double *factor)
 {
     char *end = NULL;
-    double v = s ? strtod(s, &end) : 0.0;
-    if (!s || end == s || *end != '\0' || v < 0.0 || v >= 100.0) {
+    if (!s) {
+        s = "0"; /* absent: the default */
+    }
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || v < 0.0 || v >= 100.0) {
         return OMB_EINVAL;
     }
     *factor = 1.0 + v / 100.0;

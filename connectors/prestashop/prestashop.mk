@@ -13,6 +13,14 @@ connectors_prestashop_prestashop_la_LDFLAGS = $(PLUGIN_LINKFLAGS)
 connectors_prestashop_prestashop_la_LIBADD = connectors/common/libombconn.la $(CURL_LIBS) \
 	$(XML_LIBS) $(JANSSON_LIBS) -lm
 
+# The plugin in the harness host (tests/plugins/harness.c): options, validate, deliveries
+# decided without the shop.
+check_PROGRAMS += tests/prestashop/prestashop_test
+tests_prestashop_prestashop_test_SOURCES = tests/prestashop/prestashop_test.c $(PLUGIN_TEST_HARNESS)
+tests_prestashop_prestashop_test_CFLAGS = $(PLUGIN_TEST_CFLAGS)
+tests_prestashop_prestashop_test_LDADD = $(PLUGIN_TEST_LDADD)
+TESTS += tests/prestashop/prestashop_test
+
 # End-to-end tests against the real daemon and the fake PrestaShop (python3, stdlib only).
 TESTS += tests/prestashop/prestashop_delivery_test.py tests/prestashop/prestashop_poll_test.py
 EXTRA_DIST += tests/prestashop/prestashop_delivery_test.py tests/prestashop/prestashop_poll_test.py \
