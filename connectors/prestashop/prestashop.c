@@ -16,7 +16,7 @@
         name, type, def, flags, min, max, en, offsetof(struct ps_ctx, field), doc                  \
     }
 
-static const char *const write_methods[] = {"put", "patch", NULL};
+static const char *const write_methods[] = {"auto", "put", "patch", NULL};
 
 static const struct omb_option options[] = {
     OPT("shop-url", OMB_OPT_URL, NULL, OMB_OPTF_REQUIRED, 0, 0, NULL, shop_url,
@@ -37,9 +37,10 @@ static const struct omb_option options[] = {
     OPT("tax-rate", OMB_OPT_STRING, "0", 0, 0, 0, NULL, tax_rate,
         "percent of tax in the canonical prices (e.g. 23): PrestaShop stores prices without "
         "tax, so a price.set is divided by 1 + tax-rate/100 and a polled price multiplied"),
-    OPT("write-method", OMB_OPT_ENUM, "put", 0, 0, 0, write_methods, write_method,
-        "put: write the whole object as just read (PrestaShop 1.7 and later); patch: send only "
-        "the changed field (PrestaShop 8 and later, no window for a concurrent change)"),
+    OPT("write-method", OMB_OPT_ENUM, "auto", 0, 0, 0, write_methods, write_method,
+        "put: write the whole object as just read (any version); patch: send only the changed "
+        "field (PrestaShop 8 and later: no window for a concurrent change); auto: patch when the "
+        "shop's PSWS-Version header says 8 or later, else put"),
     OPT("poll-interval", OMB_OPT_DURATION, "0s", 0, 0, 86400000, NULL, poll_ms,
         "how often products and stock rows are polled for changes; 0: no polling (a sink only)"),
     OPT("page-size", OMB_OPT_INT, "100", 0, 1, 1000, NULL, page_size,

@@ -30,7 +30,7 @@
 /* ids per filter[id]=[1|2|...] read (snapshot). */
 #define PS_IDS_PER_READ 50
 
-enum ps_write_method { PS_WRITE_PUT = 0, PS_WRITE_PATCH = 1 };
+enum ps_write_method { PS_WRITE_AUTO = 0, PS_WRITE_PUT = 1, PS_WRITE_PATCH = 2 };
 
 /* The body of the answer being read. */
 struct ps_buf {
@@ -38,6 +38,7 @@ struct ps_buf {
     size_t len, cap;
     bool overflow;
     char retry_after[64];
+    char version[32]; /* PSWS-Version of the answer, "" when absent */
 };
 
 /* What one call to the webservice gave. */
@@ -84,6 +85,7 @@ struct ps_ctx {
     struct curl_slist *headers;
     struct ps_buf reply;
     bool curl_global;
+    int ps_major; /* the shop's major version (PSWS-Version), 0 until an answer had it */
     uint64_t poll_timer;
     struct ps_poll_batch *batch; /* the poll whose acks are awaited, or NULL */
 };

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/parser.h>
 
@@ -51,8 +52,20 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct ps_buf *b = arg;
-    omb_retry_after_header(data, size * nmemb, b->retry_after, sizeof(b->retry_after));
-    return size * nmemb;
+    size_t n = size * nmemb;
+    omb_retry_after_header(data, n, b->retry_after, sizeof(b->retry_after));
+    static const char name[] = "PSWS-Version:";
+    if (n > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+        size_t i = sizeof(name) - 1, len = 0;
+        while (i < n && (data[i] == ' ' || data[i] == '\t')) {
+            i++;
+        }
+        while (i < n && len + 1 < sizeof(b->version) && !isspace((unsigned char)data[i])) {
+            b->version[len++] = data[i++];
+        }
+        b->version[len] = '\0';
+    }
+    return n;
 }
 
 int ps_api_start(struct ps_ctx *c)
@@ -133,6 +146,14 @@ bool ps_ok(const struct ps_resp *r)
     return r->status >= 200 && r->status < 300;
 }
 
+/* The major version of "8.1.7" (8), 0 when it is not a number. */
+static int major_of(const char *v)
+{
+    char *end = NULL;
+    long m = strtol(v, &end, 10);
+    return end != v && m > 0 && m < 100 ? (int)m : 0;
+}
+
 int ps_call(struct ps_ctx *c, const char *method, const char *path, const char *body,
             size_t body_len, struct ps_resp *r, char *err, size_t errlen)
 {
@@ -172,6 +193,7 @@ int ps_call(struct ps_ctx *c, const char *method, const char *path, const char *
     c->reply.len = 0;
     c->reply.overflow = false;
     c->reply.retry_after[0] = '\0';
+    c->reply.version[0] = '\0';
     if (c->reply.data) {
         c->reply.data[0] = '\0';
     }
@@ -201,6 +223,9 @@ int ps_call(struct ps_ctx *c, const char *method, const char *path, const char *
         goto out;
     }
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+    if (c->reply.version[0]) {
+        c->ps_major = major_of(c->reply.version);
+    }
     c->host->metric_counter_add(c->self, "api_calls", 1);
     if (c->reply.len > 0 && c->reply.data[0] == '<') {
         r->doc = xmlReadMemory(c->reply.data, (int)c->reply.len, "prestashop.xml", NULL,

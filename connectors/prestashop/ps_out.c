@@ -3,14 +3,14 @@
  *   stock.level / stock.available  -> the SKU's stock_available row in the shop:
  *       GET /api/stock_availables/{id}, then (write-method put) PUT the object exactly as read
  *       with only <quantity> changed, or (write-method patch, PrestaShop 8+) PATCH
- *       <id> and <quantity> alone. The row is read right before each write, never from the map
- *       or an earlier read, so a change made since is kept; nothing is written when the shop
- *       already holds the quantity.
- *   price.set -> a product's price (tax excluded: the canonical price divided by 1 + tax-rate)
- *       or, for a combination's SKU, the combination's price impact (that price minus the
- *       product's base price). put: the object as read, minus the read-only quantity and
- *       manufacturer_name, with <price> changed; patch: <id> and <price> alone.
- * Absolute values only, so a retried or replayed delivery writes the same thing again. */
+ *       <id> and <quantity> alone; write-method auto (the default) is patch when the shop's
+ *       PSWS-Version header says 8 or later, put otherwise. The row is read right before each
+ * write, never from the map or an earlier read, so a change made since is kept; nothing is written
+ * when the shop already holds the quantity. price.set -> a product's price (tax excluded: the
+ * canonical price divided by 1 + tax-rate) or, for a combination's SKU, the combination's price
+ * impact (that price minus the product's base price). put: the object as read, minus the read-only
+ * quantity and manufacturer_name, with <price> changed; patch: <id> and <price> alone. Absolute
+ * values only, so a retried or replayed delivery writes the same thing again. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,9 +64,13 @@ static int write_field(struct ps_ctx *c, const char *resource, const char *node,
     xmlChar *xml = NULL;
     char *patch = NULL;
     int len = 0, rc;
-    const char *method = c->write_method == PS_WRITE_PATCH ? "PATCH" : "PUT";
+    /* auto: PATCH where the shop said it is PrestaShop 8 or later (PSWS-Version of the GET
+     * just made), PUT otherwise. */
+    bool use_patch =
+        c->write_method == PS_WRITE_PATCH || (c->write_method == PS_WRITE_AUTO && c->ps_major >= 8);
+    const char *method = use_patch ? "PATCH" : "PUT";
     snprintf(path, sizeof(path), "%s/%lld", resource, id);
-    if (c->write_method == PS_WRITE_PATCH) {
+    if (use_patch) {
         len = asprintf(&patch,
                        "<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\"><%s><id>%lld"
                        "</id><%s>%s</%s></%s></prestashop>",

@@ -6,12 +6,12 @@ events from ndjson drop files (the file connector) and delivers them to the fake
 Proves, with counts: stock levels and availabilities become the quantities of the right
 stock_available rows, every other field of each row intact (no lost update), also when the row
 changes behind the connector's back (a race after a list read with write-method put, after the
-single read with write-method patch); the SKU map is read once and restored from state after a
-restart (no list read then); prices are written tax excluded, a product's whole and a
-combination's impact; 401 is a dead letter after one request, 405 one naming the method, 5xx
-and a timeout retried; an unknown SKU a dead letter naming it and the shop; snapshots of stock and prices,
-with an unknown SKU; every option documented, the documented config valid. No assertion is
-about speed."""
+single read with write-method auto, which is PATCH on PrestaShop 8 and PUT on 1.7); the SKU map
+is read once and restored from state after a restart (no list read then); prices are written
+tax excluded, a product's whole and a combination's impact; 401 is a dead letter after one
+request, 405 one naming the method, 5xx and a timeout retried; an unknown SKU a dead letter
+naming it and the shop; snapshots of stock and prices, with an unknown SKU; every option
+documented, the documented config valid. No assertion is about speed."""
 import os
 import sys
 from urllib.parse import unquote
@@ -63,13 +63,16 @@ def main():
     rows_before = {s: fake.stock_row(s) for s in (s1, s2, s3s)}
 
     d = workdir("prestashop-delivery")
-    tax = [("tax-rate", "23"), ("page-size", "2")]
+    tax = [("tax-rate", "23"), ("page-size", "2"), ("write-method", "put")]
+    old = PrestaShopFake(key=KEY, ps_version="1.7.8.11").start()  # no PATCH there
+    o1, os1 = old.add_product("OB-1", "10.00", quantity=1, location="Z-9")
     body = (file_source("src", d + "/in") + file_source("src401", d + "/in401") +
-            file_source("src405", d + "/in405") + file_source("srcp", d + "/inp") +
+            file_source("src405", d + "/in405") + file_source("srcp", d + "/inp") + file_source("src17", d + "/in17") +
             connector("ps", fake.url, tax) +
             connector("ps401", fake.url, key_env="OMB_TEST_PS_BAD") +
             connector("ps405", fake.url, key_env="OMB_TEST_PS_RO") +
-            connector("pspatch", fake.url, [("write-method", "patch"), ("timeout", "1s")]) +
+            connector("pspatch", fake.url, [("timeout", "1s")]) +
+            connector("ps17", old.url) + route("out17", "src17", "ps17") +
             route("out", "src", "ps") + route("out401", "src401", "ps401") +
             route("out405", "src405", "ps405") + route("outp", "srcp", "pspatch"))
     cfg_path = write_config(d, config(body, drain="30s"))
@@ -102,13 +105,21 @@ def main():
     check(len(dl) == 1 and "NOPE-1" in dl[0]["last_error"] and fake.url in dl[0]["last_error"],
           f"the unknown SKU's dead letter names it and the shop: {dl}")
 
-    # 3. write-method patch, a race right after the single read: nothing lost either.
+    # 3. write-method auto on PrestaShop 8 (PSWS-Version 8.1.7) is PATCH; a race right after the
+    #    single read loses nothing either.
     fake.race(s2, changes={"location": "C-3"}, after="single")
     drop(d + "/inp", "3.ndjson", [level("OB-2", 61)])
     wait_for(lambda: fake.stock("OB-2") == 61, what="OB-2 at 61 by PATCH")
     check(len(fake.seen("/api/stock_availables/", "PATCH")) == 1, "one PATCH")
     check(fake.stock_row(s2)["location"] == "C-3" and fake.lost_updates() == [],
           f"patch loses nothing: {fake.stock_row(s2)} {fake.lost_updates()}")
+
+    # 3a. write-method auto on PrestaShop 1.7 (no PATCH there) is PUT, of the whole row.
+    drop(d + "/in17", "3a.ndjson", [level("OB-1", 4)])
+    wait_for(lambda: old.stock("OB-1") == 4, what="OB-1 at 4 on the 1.7 shop")
+    check(len(old.seen("/api/stock_availables/", "PUT")) == 1 and
+          not old.seen("/api/stock_availables/", "PATCH") and
+          old.stock_row(os1)["location"] == "Z-9", "auto is PUT on 1.7, the row intact")
 
     # 3b. A timeout (the shop hangs for 3 s, the connector waits 1 s): retried, then written.
     n_dl = len(dead_letters(dm))
@@ -155,7 +166,7 @@ def main():
     drop(d + "/in405", "7.ndjson", [level("OB-2", 2)])
     wait_for(lambda: len(dead_letters(dm)) == n_dl + 2, what="the 405's dead letter")
     dl = dead_letters(dm)[-1]
-    check(dl["attempts"] == 1 and "HTTP 405" in dl["last_error"] and "PUT" in dl["last_error"]
+    check(dl["attempts"] == 1 and "HTTP 405" in dl["last_error"] and "PATCH" in dl["last_error"]
           and "[25]" in dl["last_error"], f"405: {dl}")
     check(fake.stock("OB-2") == 62, "nothing written with the read-only key")
 
@@ -184,6 +195,7 @@ def main():
     check(fake.lost_updates() == [], "no lost update at all")
     check(dm.stop() == 0, "the daemon stopped cleanly")
     fake.close()
+    old.close()
     done()
 
 
