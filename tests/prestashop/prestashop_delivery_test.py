@@ -61,9 +61,10 @@ def main():
     c3s, s3s = fake.add_combination(p3, "OB-3-S", price="0", quantity=5)
     c3m, s3m = fake.add_combination(p3, "OB-3-M", price="2.5", quantity=6)
     rows_before = {s: fake.stock_row(s) for s in (s1, s2, s3s)}
+    fake.set_page_cap(2)  # a list of more than 2 rows is a PHP fatal: every read must page
 
     d = workdir("prestashop-delivery")
-    tax = [("tax-rate", "23"), ("page-size", "2"), ("write-method", "put")]
+    tax = [("tax-rate", "23"), ("write-method", "put")]
     old = PrestaShopFake(key=KEY, ps_version="1.7.8.11").start()  # no PATCH there
     o1, os1 = old.add_product("OB-1", "10.00", quantity=1, location="Z-9")
     body = (file_source("src", d + "/in") + file_source("src401", d + "/in401") +
@@ -72,7 +73,7 @@ def main():
             connector("ps401", fake.url, key_env="OMB_TEST_PS_BAD") +
             connector("ps405", fake.url, key_env="OMB_TEST_PS_RO") +
             connector("pspatch", fake.url, [("timeout", "1s")]) +
-            connector("ps17", old.url) + route("out17", "src17", "ps17") +
+            connector("ps17", old.url, [("id-shop", "1")]) + route("out17", "src17", "ps17") +
             route("out", "src", "ps") + route("out401", "src401", "ps401") +
             route("out405", "src405", "ps405") + route("outp", "srcp", "pspatch"))
     cfg_path = write_config(d, config(body, drain="30s"))
@@ -117,6 +118,8 @@ def main():
     # 3a. write-method auto on PrestaShop 1.7 (no PATCH there) is PUT, of the whole row.
     drop(d + "/in17", "3a.ndjson", [level("OB-1", 4)])
     wait_for(lambda: old.stock("OB-1") == 4, what="OB-1 at 4 on the 1.7 shop")
+    check(any("filter[id_shop]=[1]" in unquote(r["query"])
+              for r in old.seen("/api/stock_availables", "GET")), "id-shop filters the rows")
     check(len(old.seen("/api/stock_availables/", "PUT")) == 1 and
           not old.seen("/api/stock_availables/", "PATCH") and
           old.stock_row(os1)["location"] == "Z-9", "auto is PUT on 1.7, the row intact")

@@ -19,11 +19,13 @@ KEY = "ZQ88PRJX5VWQHCWE4EE7SQ7HPNX00RAJ"
 
 
 def connector(name, fake_url, extra=(), key_env="OMB_TEST_PS_KEY"):
-    """A prestashop connector on the fake; extra options replace the defaults of the same name."""
+    """A prestashop connector on the fake, paging by 2 rows (so that every list read has several
+    pages); extra options replace the defaults of the same name."""
     given = {k for k, _ in extra}
     opts = [(k, v) for k, v in [("shop-url", fake_url), ("key", "env:" + key_env),
                                 ("location", "web"), ("currency", "PLN"),
-                                ("timeout", "5s")] if k not in given] + list(extra)
+                                ("timeout", "5s"), ("page-size", "2")]
+            if k not in given] + list(extra)
     lines = "".join(f'    <option name="{k}">{v}</option>\n' for k, v in opts)
     return f'  <connector name="{name}" plugin="prestashop">\n{lines}  </connector>\n'
 
