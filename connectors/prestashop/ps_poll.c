@@ -55,13 +55,13 @@ static int on_product(struct ps_ctx *c, xmlNode *row, void *arg)
     if (upd && strcmp(upd, p->cursor) > 0 && strlen(upd) < sizeof(p->cursor)) {
         snprintf(p->cursor, sizeof(p->cursor), "%s", upd);
     }
+    json_t *m = ref && ref[0] && c->map ? json_object_get(c->map, ref) : NULL;
+    if (ref && ref[0] && (!m || json_integer_value(json_array_get(m, 0)) != id)) {
+        p->unknown = true; /* a new product, or a new reference: read the map again */
+    }
     const char *was = json_string_value(json_object_get(p->prices, k));
     if (price && (!was || strtod(was, NULL) != strtod(price, NULL))) {
         json_object_set_new(p->prices, k, json_string(price));
-        json_t *m = ref && ref[0] && c->map ? json_object_get(c->map, ref) : NULL;
-        if (ref && ref[0] && (!m || json_integer_value(json_array_get(m, 0)) != id)) {
-            p->unknown = true;
-        }
         if (ref && ref[0] && !p->baseline) {
             char dedupe[160];
             snprintf(dedupe, sizeof(dedupe), "prestashop:product:%lld:%.40s:%.30s", id,
@@ -86,17 +86,27 @@ static int on_stock(struct ps_ctx *c, xmlNode *row, void *arg)
     long long id = ps_child_int(row, "id", 0);
     long long qty = ps_child_int(row, "quantity", 0);
     snprintf(k, sizeof(k), "%lld", id);
+    /* p->stock[row] is [quantity, changes] for a row of a known SKU, [quantity, changes, false]
+     * for one without (a product without reference, or one the map does not know yet). */
     json_t *was = json_object_get(p->stock, k);
-    if (was && json_integer_value(json_array_get(was, 0)) == qty) {
-        return 0;
-    }
-    json_int_t n = json_integer_value(json_array_get(was, 1)) + 1;
+    bool was_mapped = was && json_array_size(was) == 2;
+    json_int_t wq = json_integer_value(json_array_get(was, 0));
+    json_int_t n = json_integer_value(json_array_get(was, 1));
     const char *sku = json_string_value(json_object_get(c->by_stock, k));
     if (!sku) {
-        p->unknown = true; /* a row of a product the map does not know yet: next poll */
-        c->host->metric_counter_add(c->self, "poll_unmapped_stock_rows", 1);
+        if (!was) {
+            p->unknown = true; /* a new row: read the map again after this poll */
+        }
+        if (!was || wq != qty) {
+            c->host->metric_counter_add(c->self, "poll_unmapped_stock_rows", 1);
+            return json_object_set_new(p->stock, k, json_pack("[I,I,b]", (json_int_t)qty, n, 0));
+        }
         return 0;
     }
+    if (was_mapped && wq == qty) {
+        return 0;
+    }
+    n++; /* a change (or a row whose SKU is known since the last poll: news too) */
     json_object_set_new(p->stock, k, json_pack("[I,I]", (json_int_t)qty, n));
     json_t *m = json_object_get(c->map, sku);
     if (json_integer_value(json_array_get(m, 1)) == 0 &&
@@ -174,6 +184,7 @@ void ps_poll_tick(void *arg)
         !OMB_HOST_HAS(c->host, state_put)) {
         return;
     }
+    int64_t started = c->host->now_ms();
     if (!c->map && ps_map_load(c, reason, sizeof(reason), &ra) != 0) {
         c->host->log(c->self, OMB_LOG_WARN, "poll: %s", reason);
         return;
@@ -223,7 +234,10 @@ void ps_poll_tick(void *arg)
         c->host->log(c->self, OMB_LOG_WARN, "poll: %s (the next poll tries again)", reason);
         goto out;
     }
-    if (p.unknown && ps_map_load(c, reason, sizeof(reason), &ra) != 0) {
+    /* Rows or references the map does not know: read it again, unless it was read during
+     * this very poll (a row without reference is then simply not a SKU). */
+    if (p.unknown && c->map_loaded_ms < started &&
+        ps_map_load(c, reason, sizeof(reason), &ra) != 0) {
         c->host->log(c->self, OMB_LOG_WARN, "poll: refreshing the map: %s", reason);
     }
     struct ps_poll_batch *b = calloc(1, sizeof(*b));

@@ -7,7 +7,8 @@ Proves, with counts: the first poll records the shop and emits nothing; a back-o
 change becomes exactly one stock.level of the configured location, a price change exactly one
 price.set (tax added back); polls after that emit nothing new; the cursor and the quantities
 seen are in host state, so after a restart only a change made while the daemon was down is
-emitted, once. No assertion is about speed."""
+emitted, once; a product without reference costs no map reads; a new product's price and stock
+are emitted, the map read again once for it. No assertion is about speed."""
 import os
 import sys
 
@@ -28,12 +29,18 @@ def polls(fake):
                 "display=[id,quantity]" in unquote(r["query"]) and "limit=0," in r["query"]])
 
 
+def map_reads(fake):
+    return len([r for r in fake.seen("/api/products", "GET")
+                if "display=full" in r["query"] and "limit=0," in r["query"]])
+
+
 def main():
     fake = PrestaShopFake(key=KEY).start()
     p1, s1 = fake.add_product("OB-1", "100.00", quantity=18)
     p2, s2 = fake.add_product("OB-2", "20.00", quantity=3)
     p3, _ = fake.add_product("OB-3", "50.00")
     fake.add_combination(p3, "OB-3-S", price="0", quantity=5)
+    fake.add_product("", "5.00", quantity=2)  # no reference: no SKU, never emitted
 
     d = workdir("prestashop-poll")
     out = os.path.join(d, "out.ndjson")
@@ -77,16 +84,30 @@ def main():
     wait_for(lambda: polls(fake) >= n + 2, what="two more polls")
     check(len(read_lines(out)) == 2, f"a save without a price change is no price.set: "
           f"{read_lines(out)[2:]}")
+    check(map_reads(fake) == 1, f"the map read once, though a row has no SKU: {map_reads(fake)}")
+
+    # A new product: its price and, once the map knows it, its stock.
+    fake.add_product("OB-9", "10.00", quantity=4)
+    wait_for(lambda: len(read_lines(out)) >= 4, what="the new product's two events")
+    n = polls(fake)
+    wait_for(lambda: polls(fake) >= n + 2, what="two more polls")
+    new = read_lines(out)[2:]
+    check(sorted((e["type"], e["body"]["sku"]) for e in new) ==
+          [("price.set", "OB-9"), ("stock.level", "OB-9")] and
+          [e["body"]["on_hand"] for e in new if e["type"] == "stock.level"] == [4] and
+          [e["body"]["price"]["amount"] for e in new if e["type"] == "price.set"] == [1230],
+          f"the new product: {new}")
+    check(map_reads(fake) == 2, f"the map read again once for it: {map_reads(fake)}")
     check(dm.stop() == 0, "the daemon stopped cleanly")
 
     # While the daemon is down: one more change. After the restart it alone is emitted.
     fake.set_stock("OB-3-S", 9)
     dm = Daemon(cfg_path, env=env)
-    wait_for(lambda: len(read_lines(out)) >= 3, what="the change made while down")
+    wait_for(lambda: len(read_lines(out)) >= 5, what="the change made while down")
     n = polls(fake)
     wait_for(lambda: polls(fake) >= n + 3, what="three polls after the restart")
     evs = read_lines(out)
-    check(len(evs) == 3, f"three events in all, no repeat: {evs}")
+    check(len(evs) == 5, f"five events in all, no repeat: {evs}")
     check(evs[-1]["type"] == "stock.level" and evs[-1]["body"]["sku"] == "OB-3-S" and
           evs[-1]["body"]["on_hand"] == 9, f"the change made while down: {evs[-1]}")
     check(dm.stop() == 0, "the daemon stopped cleanly")
