@@ -124,11 +124,15 @@ void ps_map_restore(struct ps_ctx *c);
 /* Read the whole map from the shop and store it in state. 0, or the failure's meaning with
  * reason filled. */
 int ps_map_load(struct ps_ctx *c, char *reason, size_t reasonlen, int64_t *retry_after_ms);
-/* The ids of sku: loads the map once when sku is unknown (*reloaded records it). OMB_OK,
+/* The ids of sku. When sku is unknown, the map is read again once (*reloaded records it, for
+ * the whole delivery) if it was read before newer_than_ms (the event's `received`: a map read
+ * since already did not have it, so a burst of unknown SKUs costs one read). OMB_OK,
  * OMB_EREJECT (unknown: reason names the SKU and the shop) or a failed load's meaning. */
-int ps_map_lookup(struct ps_ctx *c, const char *sku, bool *reloaded, long long *id_product,
-                  long long *id_pa, long long *stock_id, char *reason, size_t reasonlen,
-                  int64_t *retry_after_ms);
+int ps_map_lookup(struct ps_ctx *c, const char *sku, int64_t newer_than_ms, bool *reloaded,
+                  long long *id_product, long long *id_pa, long long *stock_id, char *reason,
+                  size_t reasonlen, int64_t *retry_after_ms);
+/* The envelope's `received` (else `time`) of a delivered event in ms; now when absent. */
+int64_t ps_event_received_ms(const struct ps_ctx *c, const json_t *event);
 void ps_map_free(struct ps_ctx *c);
 /* True when id_product has combinations (its own stock row is their sum). */
 bool ps_map_is_parent(const struct ps_ctx *c, long long id_product);

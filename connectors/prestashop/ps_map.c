@@ -5,11 +5,13 @@
  * PrestaShop has no server-side page size and no total): products, combinations and
  * stock_availables (filtered by id_shop). It is kept in host state as a few values ("map.meta"
  * and "map.0", "map.1", ... of PS_MAP_CHUNK SKUs each), restored at start, and read again when
- * a delivery names an unknown SKU (at most once per delivery). A reference shared by two rows
+ * a delivery names an unknown SKU (at most once per delivery, and only when the map was read
+ * before the event was received). A reference shared by two rows
  * keeps the first one read, with a warning. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "prestashop.h"
 
@@ -253,12 +255,39 @@ out:
     return rc;
 }
 
-int ps_map_lookup(struct ps_ctx *c, const char *sku, bool *reloaded, long long *id_product,
-                  long long *id_pa, long long *stock_id, char *reason, size_t reasonlen,
-                  int64_t *retry_after_ms)
+int64_t ps_event_received_ms(const struct ps_ctx *c, const json_t *event)
+{
+    const char *t = json_string_value(json_object_get(event, "received"));
+    if (!t) {
+        t = json_string_value(json_object_get(event, "time"));
+    }
+    struct tm tm = {0};
+    int y, mo, d, h, mi, se, used = 0;
+    if (t && sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &used) == 6) {
+        tm.tm_year = y - 1900;
+        tm.tm_mon = mo - 1;
+        tm.tm_mday = d;
+        tm.tm_hour = h;
+        tm.tm_min = mi;
+        tm.tm_sec = se;
+        int64_t ms = 0, scale = 100;
+        if (t[used] == '.') {
+            for (const char *p = t + used + 1; *p >= '0' && *p <= '9' && scale > 0; p++) {
+                ms += (*p - '0') * scale;
+                scale /= 10;
+            }
+        }
+        return (int64_t)timegm(&tm) * 1000 + ms; /* the core writes `received` in UTC (Z) */
+    }
+    return c->host->now_ms();
+}
+
+int ps_map_lookup(struct ps_ctx *c, const char *sku, int64_t newer_than_ms, bool *reloaded,
+                  long long *id_product, long long *id_pa, long long *stock_id, char *reason,
+                  size_t reasonlen, int64_t *retry_after_ms)
 {
     json_t *v = c->map ? json_object_get(c->map, sku) : NULL;
-    if (!v && !*reloaded) {
+    if (!v && !*reloaded && (!c->map || c->map_loaded_ms < newer_than_ms)) {
         *reloaded = true;
         int rc = ps_map_load(c, reason, reasonlen, retry_after_ms);
         if (rc != 0) {

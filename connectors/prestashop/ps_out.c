@@ -144,11 +144,12 @@ int ps_stock_deliver(struct ps_ctx *c, const json_t *event, const char *type,
         return OMB_EREJECT;
     }
     long long qty = (long long)json_integer_value(q);
+    int64_t received = ps_event_received_ms(c, event);
     bool reloaded = false;
     for (;;) {
         long long pid, pa, sid;
-        int rc = ps_map_lookup(c, sku, &reloaded, &pid, &pa, &sid, res->reason, sizeof(res->reason),
-                               &res->retry_after_ms);
+        int rc = ps_map_lookup(c, sku, received, &reloaded, &pid, &pa, &sid, res->reason,
+                               sizeof(res->reason), &res->retry_after_ms);
         if (rc != OMB_OK) {
             return rc;
         }
@@ -251,10 +252,11 @@ int ps_price_deliver(struct ps_ctx *c, const json_t *event, struct omb_deliver_r
         return OMB_EREJECT;
     }
     double excl = (double)json_integer_value(amount) / 100.0 / c->tax_factor;
+    int64_t received = ps_event_received_ms(c, event);
     bool reloaded = false;
     long long pid, pa, sid;
-    int rc = ps_map_lookup(c, sku, &reloaded, &pid, &pa, &sid, res->reason, sizeof(res->reason),
-                           &res->retry_after_ms);
+    int rc = ps_map_lookup(c, sku, received, &reloaded, &pid, &pa, &sid, res->reason,
+                           sizeof(res->reason), &res->retry_after_ms);
     if (rc != OMB_OK) {
         return rc;
     }

@@ -80,7 +80,7 @@ int ps_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
             return *result ? 0 : OMB_ENOMEM;
         }
     }
-    int64_t ra = 0;
+    int64_t ra = 0, asked = c->host->now_ms();
     bool reloaded = false;
     json_t *unknown = json_array(), *known = json_array(), *ids1 = json_array(),
            *ids2 = json_array(), *got1 = json_object(), *got2 = json_object(),
@@ -95,7 +95,7 @@ int ps_snapshot(void *ctx, const json_t *request, json_t **result, char *err, si
         if (!sku) {
             continue;
         }
-        rc = ps_map_lookup(c, sku, &reloaded, &pid, &pa, &sid, err, errlen, &ra);
+        rc = ps_map_lookup(c, sku, asked, &reloaded, &pid, &pa, &sid, err, errlen, &ra);
         if (rc == OMB_EREJECT || (rc == 0 && stock && sid <= 0)) {
             json_array_append_new(unknown, json_string(sku));
             rc = 0;
