@@ -154,12 +154,17 @@ def main():
           len(fake.seen("/api/combinations/", "PUT")) == 1,
           "one PUT per changed price (an unchanged price is not written)")
 
-    # 5. 5xx twice: retried, then written.
+    # 5. 5xx twice, then a 503 (the webservice disabled) with Retry-After: retried, then written.
     n_dl = len(dead_letters(dm))
     fake.fail_next(2, 500, path="/api/stock_availables/")
     drop(d + "/in", "5.ndjson", [level("OB-1", 11)])
     wait_for(lambda: fake.stock("OB-1") == 11, timeout=60, what="OB-1 at 11 after two 500s")
-    check(len(dead_letters(dm)) == n_dl, "no dead letter for the 500s")
+    fake.fail_next(1, 503, retry_after=1, path="/api/stock_availables/")
+    drop(d + "/in", "5b.ndjson", [level("OB-1", 12)])
+    wait_for(lambda: fake.stock("OB-1") == 12, timeout=60, what="OB-1 at 12 after a 503")
+    check(len(dead_letters(dm)) == n_dl, "no dead letter for the 500s and the 503")
+    check([r["status"] for r in fake.seen(f"/api/stock_availables/{s1}", "GET")][-2:] == [503, 200],
+          "the 503's read made again")
 
     # 6. 401 (a disabled key): a dead letter after exactly one request.
     n_req = len(fake.seen())
@@ -181,7 +186,7 @@ def main():
     # 8. Snapshots: stock and price, batched by filter[id], an unknown SKU listed.
     snap = ctl(dm, "snapshot", "ps", "stock", "OB-1,OB-3-S,NOPE-2")
     items = sorted((i["sku"], i["location"], i["available"]) for i in snap.get("items", []))
-    check(items == [("OB-1", "web", 11), ("OB-3-S", "web", 4)] and
+    check(items == [("OB-1", "web", 12), ("OB-3-S", "web", 4)] and
           snap.get("unknown") == ["NOPE-2"], f"stock snapshot: {snap}")
     check(any("filter[id]=[" in unquote(r["query"]) and "|" in unquote(r["query"])
               for r in fake.seen("/api/stock_availables", "GET")), "batched filter[id] read")
