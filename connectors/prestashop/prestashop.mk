@@ -23,5 +23,6 @@ TESTS += tests/prestashop/prestashop_test
 
 # End-to-end tests against the real daemon and the fake PrestaShop (python3, stdlib only).
 TESTS += tests/prestashop/prestashop_delivery_test.py tests/prestashop/prestashop_poll_test.py
-EXTRA_DIST += tests/prestashop/prestashop_delivery_test.py tests/prestashop/prestashop_poll_test.py \
+EXTRA_DIST += tests/prestashop/prestashop_delivery_test.py \
+	tests/prestashop/prestashop_poll_test.py \
 	tests/prestashop/prestashop_helpers.py docs/connectors/prestashop.md

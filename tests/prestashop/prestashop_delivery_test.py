@@ -68,7 +68,8 @@ def main():
     old = PrestaShopFake(key=KEY, ps_version="1.7.8.11").start()  # no PATCH there
     o1, os1 = old.add_product("OB-1", "10.00", quantity=1, location="Z-9")
     body = (file_source("src", d + "/in") + file_source("src401", d + "/in401") +
-            file_source("src405", d + "/in405") + file_source("srcp", d + "/inp") + file_source("src17", d + "/in17") +
+            file_source("src405", d + "/in405") + file_source("srcp", d + "/inp") +
+            file_source("src17", d + "/in17") +
             connector("ps", fake.url, tax) +
             connector("ps401", fake.url, key_env="OMB_TEST_PS_BAD") +
             connector("ps405", fake.url, key_env="OMB_TEST_PS_RO") +
