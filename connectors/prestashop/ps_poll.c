@@ -25,13 +25,14 @@
 #include "prestashop.h"
 
 struct poll {
-    json_t *events;  /* to emit */
-    json_t *stock;   /* stock id -> [quantity, changes] */
-    json_t *prices;  /* id_product -> price as read */
-    char cursor[32]; /* the newest date_upd read */
-    bool baseline;   /* the first poll: record, emit nothing */
-    bool unknown;    /* a row the map does not know */
-    char now[32];    /* RFC 3339 */
+    json_t *events;                     /* to emit */
+    json_t *stock;                      /* stock id -> [quantity, changes] */
+    json_t *prices;                     /* id_product -> price as read */
+    char cursor[32];                    /* the newest date_upd read */
+    bool baseline;                      /* the first poll: record, emit nothing */
+    bool unknown;                       /* a row the map does not know */
+    bool stock_changed, prices_changed; /* what the commit must write */
+    char now[32];                       /* RFC 3339 */
 };
 
 static void fmt_time(int64_t ms, char *out, size_t outlen)
@@ -62,6 +63,7 @@ static int on_product(struct ps_ctx *c, xmlNode *row, void *arg)
     const char *was = json_string_value(json_object_get(p->prices, k));
     if (price && (!was || strtod(was, NULL) != strtod(price, NULL))) {
         json_object_set_new(p->prices, k, json_string(price));
+        p->prices_changed = true;
         if (ref && ref[0] && !p->baseline) {
             char dedupe[160];
             snprintf(dedupe, sizeof(dedupe), "prestashop:product:%lld:%.40s:%.30s", id,
@@ -99,6 +101,7 @@ static int on_stock(struct ps_ctx *c, xmlNode *row, void *arg)
         }
         if (!was || wq != qty) {
             c->host->metric_counter_add(c->self, "poll_unmapped_stock_rows", 1);
+            p->stock_changed = true;
             return json_object_set_new(p->stock, k, json_pack("[I,I,b]", (json_int_t)qty, n, 0));
         }
         return 0;
@@ -108,6 +111,7 @@ static int on_stock(struct ps_ctx *c, xmlNode *row, void *arg)
     }
     n++; /* a change (or a row whose SKU is known since the last poll: news too) */
     json_object_set_new(p->stock, k, json_pack("[I,I]", (json_int_t)qty, n));
+    p->stock_changed = true;
     json_t *m = json_object_get(c->map, sku);
     if (json_integer_value(json_array_get(m, 1)) == 0 &&
         ps_map_is_parent(c, json_integer_value(json_array_get(m, 0)))) {
@@ -245,8 +249,17 @@ void ps_poll_tick(void *arg)
         goto out;
     }
     b->c = c;
-    b->commit = json_pack("{s:s, s:O, s:O}", "poll.cursor", p.cursor, "poll.stock", p.stock,
-                          "poll.prices", p.prices);
+    /* Only what changed is written: a quiet poll of a big shop costs no state writes. */
+    b->commit = json_object();
+    if (p.baseline || strcmp(p.cursor, json_string_value(cursor)) != 0) {
+        json_object_set_new(b->commit, "poll.cursor", json_string(p.cursor));
+    }
+    if (p.baseline || p.stock_changed) {
+        json_object_set(b->commit, "poll.stock", p.stock);
+    }
+    if (p.baseline || p.prices_changed) {
+        json_object_set(b->commit, "poll.prices", p.prices);
+    }
     size_t n = json_array_size(p.events);
     bool acked = OMB_HOST_HAS(c->host, emit_acked);
     for (size_t i = 0; i < n; i++) {
