@@ -77,7 +77,7 @@ struct ps_ctx {
     struct omb_instance *self;
     char *base;        /* shop_url without a trailing '/', then "/api/" is appended */
     double tax_factor; /* 1 + tax-rate / 100 */
-    json_t *map;       /* sku -> [id_product, id_product_attribute, stock id] */
+    json_t *map;       /* sku -> [id_product, id_product_attribute, stock id] (all three owned) */
     json_t *by_stock;  /* stock id (string) -> sku */
     json_t *parents;   /* id_product (string) -> true: products with combinations */
     int64_t map_loaded_ms;
@@ -106,7 +106,7 @@ int ps_fail(struct ps_ctx *c, const struct ps_resp *r, const char *method, const
 /* The first element child of n named name (or any name when NULL), or NULL. */
 xmlNode *ps_child(xmlNode *n, const char *name);
 xmlNode *ps_next(xmlNode *n, const char *name);
-/* The text of n (trimmed, new; "" when empty), or NULL when n is NULL. */
+/* The text of n (trimmed, a new string; "" when empty), or NULL when n is NULL. */
 char *ps_text(xmlNode *n);
 /* The text of n's child name as an integer; def when absent or not a number. */
 long long ps_child_int(xmlNode *n, const char *name, long long def);
@@ -131,24 +131,31 @@ int ps_map_load(struct ps_ctx *c, char *reason, size_t reasonlen, int64_t *retry
 int ps_map_lookup(struct ps_ctx *c, const char *sku, int64_t newer_than_ms, bool *reloaded,
                   long long *id_product, long long *id_pa, long long *stock_id, char *reason,
                   size_t reasonlen, int64_t *retry_after_ms);
-/* The envelope's `received` (else `time`) of a delivered event in ms; now when absent. */
+/* The envelope's `received` (else `time`) of a delivered event (borrowed) in ms; now when
+ * absent. */
 int64_t ps_event_received_ms(const struct ps_ctx *c, const json_t *event);
 void ps_map_free(struct ps_ctx *c);
 /* True when id_product has combinations (its own stock row is their sum). */
 bool ps_map_is_parent(const struct ps_ctx *c, long long id_product);
 
 /* ps_out.c */
+/* stock.level / stock.available (event borrowed): read the SKU's stock row and write its
+ * quantity. OMB_OK, OMB_ERETRY or OMB_EREJECT with res filled. */
 int ps_stock_deliver(struct ps_ctx *c, const json_t *event, const char *type,
                      struct omb_deliver_result *res);
+/* price.set (event borrowed): the product's price or the combination's impact. As above. */
 int ps_price_deliver(struct ps_ctx *c, const json_t *event, struct omb_deliver_result *res);
 /* "105.680000" -> minor units with the tax factor applied (rounded). */
 long long ps_price_to_minor(const struct ps_ctx *c, const char *price);
 
 /* ps_poll.c */
+/* The poll timer's callback (arg: the ctx): read, emit (acked), then commit the state. */
 void ps_poll_tick(void *arg);
+/* Free a poll whose acks never came (destroy after an abnormal end). */
 void ps_poll_free(struct ps_ctx *c);
 
 /* ps_snapshot.c */
+/* The descriptor's snapshot: request borrowed, *result new on 0 (plugin.h). */
 int ps_snapshot(void *ctx, const json_t *request, json_t **result, char *err, size_t errlen);
 
 #endif /* OMNIBUS_CONNECTOR_PRESTASHOP_H */
