@@ -37,6 +37,14 @@ int ps_list_all(struct ps_ctx *c, const char *resource, const char *query, ps_ro
             return rc;
         }
         xmlNode *list = ps_body(&r);
+        if (!list) {
+            /* A 2xx that is not PrestaShop's XML: a proxy's page, a PHP notice before the
+             * envelope. Never taken for an empty list (that would end a map read early). */
+            snprintf(reason, reasonlen, "reading %s: a %ld answer that is not PrestaShop XML",
+                     resource, r.status);
+            ps_resp_clear(&r);
+            return OMB_ERETRY;
+        }
         long long n = 0;
         for (xmlNode *row = ps_child(list, NULL); row; row = ps_next(row->next, NULL)) {
             n++;
