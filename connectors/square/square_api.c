@@ -24,33 +24,14 @@
 #include <time.h>
 
 #include "square.h"
+#include "../common/reply_body.h"
 #include "../common/retry_after.h"
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct sq_buf *b = arg;
-    size_t n = size * nmemb;
-    if (b->overflow || b->len + n > SQ_REPLY_MAX) {
-        b->overflow = true;
-        return n; /* read and dropped: the call fails as "answer too large" */
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->overflow = true;
-            return n;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    return omb_reply_body_append(&b->data, &b->len, &b->cap, &b->overflow, SQ_REPLY_MAX, data,
+                                 size * nmemb);
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
