@@ -85,7 +85,9 @@ def round_trip(kind, server, access, d):
           events[0]["body"]["on_hand"] == 18,
           f"{kind}: 12 stock.level events from the server: {len(events)}")
     put(root + "/exports", "bad.csv", stock().replace(b";18;39,99;", b";x;39,99;"))
-    wait_for(lambda: os.path.exists(f"{root}/exports/error/bad.csv.err"),
+    # The .err goes up first, then the file is moved beside it: wait for both.
+    wait_for(lambda: os.path.exists(f"{root}/exports/error/bad.csv.err") and
+             os.path.exists(f"{root}/exports/error/bad.csv"),
              what=f"{kind}: the bad file in error/ with its .err, on the server")
     check(os.path.exists(f"{root}/exports/error/bad.csv") and
           "line 2" in open(f"{root}/exports/error/bad.csv.err").read(),
